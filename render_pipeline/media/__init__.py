@@ -1,0 +1,1 @@
+"""FFmpeg access shared by every stage that reads or writes media."""

@@ -1,0 +1,112 @@
+"""Find FFmpeg, run it with argument lists, and read facts about media files.
+
+The pip-installed `imageio-ffmpeg` binary has no ffprobe, so probing parses what
+`ffmpeg -i` prints, and exact frame counts come from a stream copy to the null muxer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from render_pipeline.errors import UserError
+
+FFMPEG_ENV = "RENDER_PIPELINE_FFMPEG"
+
+
+class FfmpegError(RuntimeError):
+    """FFmpeg failed; ``what`` names the job (a shot, the mix) and ``tail`` holds its last lines."""
+
+    def __init__(self, what: str, returncode: int, tail: str):
+        super().__init__(f"ffmpeg failed while {what} (exit {returncode}):\n{tail}")
+        self.what = what
+        self.returncode = returncode
+        self.tail = tail
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """The ffmpeg to use: $RENDER_PIPELINE_FFMPEG, then ffmpeg on PATH, then imageio-ffmpeg's."""
+    configured = os.environ.get(FFMPEG_ENV)
+    if configured:
+        if not Path(configured).is_file():
+            raise UserError(f"{FFMPEG_ENV}={configured} does not exist; point it at an ffmpeg binary or unset it")
+        return configured
+    on_path = shutil.which("ffmpeg")
+    if on_path:
+        return on_path
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError):
+        raise UserError(
+            "ffmpeg not found: install it (apt install ffmpeg, brew install ffmpeg) "
+            "or `pip install imageio-ffmpeg`, or set " + FFMPEG_ENV
+        ) from None
+
+
+def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None) -> str:
+    """Run ffmpeg with ``args`` (no shell); return its stderr; raise FfmpegError on failure."""
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    if log_path is not None:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write("$ " + " ".join(command) + "\n" + result.stderr + "\n")
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise FfmpegError(what, result.returncode, tail)
+    return result.stderr
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    duration: float | None  # seconds, from the container
+    width: int | None
+    height: int | None
+    fps: float | None
+    has_video: bool
+    has_audio: bool
+    sample_rate: int | None
+
+
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
+_FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
+_AUDIO = re.compile(r"Stream #\S+.*?: Audio: .*?(\d+) Hz")
+
+
+def probe(path: Path) -> MediaInfo:
+    """Facts about a media file, read from `ffmpeg -i`; raise FfmpegError if it is not media."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    text = result.stderr
+    if "Duration:" not in text and "Stream #" not in text:
+        raise FfmpegError(f"reading {path}", result.returncode, "\n".join(text.strip().splitlines()[-5:]))
+    duration = None
+    if match := _DURATION.search(text):
+        duration = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
+    width = height = None
+    fps = None
+    video_line = next((line for line in text.splitlines() if ": Video: " in line), None)
+    if video_line and (match := _VIDEO.search(video_line)):
+        width, height = int(match[1]), int(match[2])
+        if fps_match := _FPS.search(video_line):
+            fps = float(fps_match[1])
+    audio = _AUDIO.search(text)
+    return MediaInfo(duration=duration, width=width, height=height, fps=fps, has_video=video_line is not None,
+                     has_audio=audio is not None, sample_rate=int(audio[1]) if audio else None)
+
+
+def count_frames(path: Path) -> int:
+    """The exact number of video frames, by copying the stream to the null muxer (fast, no decode)."""
+    stderr = run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what=f"counting frames of {path}")
+    counts = re.findall(r"frame=\s*(\d+)", stderr)
+    if not counts:
+        raise FfmpegError(f"counting frames of {path}", 0, stderr[-500:])
+    return int(counts[-1])

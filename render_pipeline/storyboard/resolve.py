@@ -1,0 +1,450 @@
+"""Load a storyboard file, check every rule, and resolve defaults into one spec per shot."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from render_pipeline.storyboard.schema import (
+    Camera,
+    Delivery,
+    MusicCue,
+    Overlay,
+    ShotFields,
+    StoryboardDocument,
+    Transition,
+    Voice,
+)
+from render_pipeline.storyboard.yaml_source import (
+    LocatedDocument,
+    Problem,
+    StoryboardError,
+    ValuePath,
+    load_located,
+)
+
+SUPPORTED_VERSIONS = (1,)
+BUILTIN_OVERLAY_STYLES = ("title", "lower_third", "caption")
+# Validation's estimate of speaking speed. Deliberately on the fast side of natural
+# narration (140-160 wpm) so the estimate only rejects text that cannot possibly fit;
+# the narration step measures the real length after synthesis.
+ESTIMATE_WORDS_PER_MINUTE = 180.0
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot with every default resolved; times in seconds."""
+
+    index: int
+    id: str
+    scene: int | None
+    duration: float
+    prompt: str | None
+    source: Path | None
+    trim: tuple[float, float] | None
+    camera: Camera
+    seed: int
+    overlays: tuple[Overlay, ...]
+    narration: str | None
+    narration_overflow: str
+    transition_out: Transition  # into the next shot; a cut on the last shot
+    transition_in: Transition  # from the previous shot; a cut on the first shot
+    image: Path | None
+    continue_from: str | None
+    backend: str
+    quality: str
+    style: str | None
+    negative_prompt: str | None
+    text_in_prompt: str
+
+    @property
+    def handle_in(self) -> float:
+        """Extra seconds rendered before the shot's first on-screen frame (half the incoming transition)."""
+        return self.transition_in.duration / 2
+
+    @property
+    def handle_out(self) -> float:
+        return self.transition_out.duration / 2
+
+    @property
+    def render_duration(self) -> float:
+        """Seconds of picture the shot needs, handles included."""
+        return self.handle_in + self.duration + self.handle_out
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A music cue resolved to its span of shots."""
+
+    cue: str
+    prompt: str | None
+    first_shot: str
+    last_shot: str
+    start: float  # seconds into the film
+    end: float
+    volume_db: float
+    file: Path | None
+
+
+@dataclass
+class Storyboard:
+    path: Path
+    title: str
+    slug: str
+    delivery: Delivery
+    voice: Voice
+    music: list[Cue]
+    shots: list[Shot]
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    @property
+    def duration(self) -> float:
+        """The film's length: transitions eat into handles, so it is the sum of the shots."""
+        return sum(shot.duration for shot in self.shots)
+
+    def shot(self, shot_id: str) -> Shot:
+        for shot in self.shots:
+            if shot.id == shot_id:
+                return shot
+        known = ", ".join(s.id for s in self.shots[:12])
+        raise KeyError(f"no shot {shot_id!r} in {self.path.name} (shots: {known}{', ...' if len(self.shots) > 12 else ''})")
+
+    def shot_start(self, shot_id: str) -> float:
+        """Seconds from the start of the film to the shot's first on-screen frame."""
+        start = 0.0
+        for shot in self.shots:
+            if shot.id == shot_id:
+                return start
+            start += shot.duration
+        raise KeyError(shot_id)
+
+
+def slugify(text: str) -> str:
+    """A file-system-safe name: ASCII letters, digits and '-' only; never empty."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()
+    return slug[:80] or "film-" + hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def default_seed(title: str, shot_id: str) -> int:
+    """Stable across runs and machines: the same storyboard gives the same pictures."""
+    return int.from_bytes(hashlib.sha256(f"{title}\0{shot_id}".encode()).digest()[:4], "big")
+
+
+def estimated_speech_seconds(text: str) -> float:
+    words = len(re.findall(r"[\w'’-]+", text))
+    return words * 60.0 / ESTIMATE_WORDS_PER_MINUTE
+
+
+def load_storyboard(path: str | Path, overlay_styles: tuple[str, ...] | None = None) -> Storyboard:
+    """Read and check a storyboard; raise StoryboardError listing every problem found."""
+    path = Path(path)
+    document = load_located(path, display_name=str(path))
+    return resolve(document, path.resolve(), overlay_styles)
+
+
+def resolve(document: LocatedDocument, path: Path, overlay_styles: tuple[str, ...] | None = None) -> Storyboard:
+    data = document.data
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        raise StoryboardError([document.problem((), f"a storyboard is a mapping of keys (version, title, shots, ...), not {kind}")])
+    version = data.get("version")
+    if "version" not in data:
+        raise StoryboardError([document.problem((), "missing 'version' (this program reads version: 1)")])
+    if version not in SUPPORTED_VERSIONS or isinstance(version, bool):
+        raise StoryboardError(
+            [document.problem(("version",), f"unsupported storyboard version {version!r}; this program reads version 1")]
+        )
+    try:
+        parsed = StoryboardDocument.model_validate(data)
+    except ValidationError as exc:
+        raise StoryboardError(_pydantic_problems(document, exc)) from None
+    return _Resolver(document, parsed, path, overlay_styles).run()
+
+
+def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        location: ValuePath = tuple("from" if part == "from_" else part for part in error["loc"])
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            key = str(location[-1])
+            message = f"unknown key {key!r}"
+            suggestion = _closest_key(document, location)
+            if suggestion:
+                message += f" (did you mean {suggestion!r}?)"
+        elif kind == "missing":
+            message = "is required"
+        elif kind == "value_error":
+            message = str(error["ctx"]["error"])
+        else:
+            message = error["msg"][0].lower() + error["msg"][1:]
+            value = error.get("input")
+            if not isinstance(value, (dict, list)) and kind != "literal_error":
+                message += f" (got {value!r})"
+            elif kind == "literal_error":
+                message += f" (got {value!r})"
+        # pydantic reports "a | None" unions as tagged branches; drop the branch names.
+        location = tuple(part for part in location if not (isinstance(part, str) and part in _UNION_BRANCHES))
+        problems.append(document.problem(location, message))
+    return _dedupe(problems)
+
+
+_UNION_BRANCHES = {"float", "int", "str", "none", "constrained-float", "constrained-str", "constrained-int",
+                   "tuple[constrained-float, constrained-float]", "list[Overlay]", "Camera", "Transition",
+                   "function-after[_shot_id(), str]", "literal['error','allow']"}
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen, unique = set(), []
+    for problem in problems:
+        key = (problem.line, problem.column, problem.path)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return unique
+
+
+_KNOWN_KEYS = {
+    (): StoryboardDocument,
+    ("delivery",): Delivery,
+    ("defaults",): ShotFields,
+    ("voice",): Voice,
+    ("shots",): ShotFields,
+    ("music",): MusicCue,
+}
+
+
+def _closest_key(document: LocatedDocument, location: ValuePath) -> str | None:
+    parent = tuple(part for part in location[:-1] if not isinstance(part, int))
+    fields: list[str] = []
+    model = _KNOWN_KEYS.get(parent)
+    if model is None and parent[-1:] == ("camera",):
+        model = Camera
+    elif model is None and parent[-1:] in (("transition",),):
+        model = Transition
+    elif model is None and parent[-1:] == ("overlays",):
+        model = Overlay
+    if model is not None:
+        fields = [info.alias or name for name, info in model.model_fields.items()]
+    matches = difflib.get_close_matches(str(location[-1]), fields, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class _Resolver:
+    def __init__(self, document: LocatedDocument, parsed: StoryboardDocument, path: Path,
+                 overlay_styles: tuple[str, ...] | None):
+        self.document = document
+        self.parsed = parsed
+        self.path = path
+        self.base_dir = path.parent
+        self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
+        self.overlay_styles = overlay_styles or BUILTIN_OVERLAY_STYLES
+        self.raw_shots: list[dict[str, Any]] = document.data["shots"]
+        self.raw_defaults: dict[str, Any] = document.data.get("defaults") or {}
+
+    def error(self, path: ValuePath, message: str) -> None:
+        self.problems.append(self.document.problem(path, message))
+
+    def warn(self, path: ValuePath, message: str) -> None:
+        self.warnings.append(self.document.problem(path, message))
+
+    def origin(self, index: int, name: str) -> ValuePath:
+        """Where a shot's effective value for ``name`` was written: the shot, else defaults."""
+        if name in self.raw_shots[index]:
+            return ("shots", index, name)
+        if name in self.raw_defaults:
+            return ("defaults", name)
+        return ("shots", index)
+
+    def run(self) -> Storyboard:
+        parsed = self.parsed
+        if parsed.defaults.id is not None:
+            self.error(("defaults", "id"), "a default id makes no sense; give each shot its own id")
+        ids = self._check_ids()
+        shots = [self._shot(index, fields) for index, fields in enumerate(parsed.shots)]
+        shots = self._link_transitions(shots)
+        self._check_continuations(shots, ids)
+        music = self._music(shots, ids)
+        if self.problems:
+            raise StoryboardError(self.problems)
+        return Storyboard(
+            path=self.path,
+            title=parsed.title.strip(),
+            slug=slugify(parsed.title),
+            delivery=parsed.delivery,
+            voice=parsed.voice,
+            music=music,
+            shots=shots,
+            warnings=self.warnings,
+        )
+
+    def _check_ids(self) -> dict[str, int]:
+        ids: dict[str, int] = {}
+        for index, fields in enumerate(self.parsed.shots):
+            if fields.id is None:
+                self.error(("shots", index), "id is required")
+            elif fields.id in ids:
+                first = self.document.where(("shots", ids[fields.id], "id"))[0]
+                self.error(("shots", index, "id"), f"duplicate shot id {fields.id!r} (first used on line {first})")
+            else:
+                ids[fields.id] = index
+        return ids
+
+    def _merged(self, fields: ShotFields) -> dict[str, Any]:
+        defaults = self.parsed.defaults
+        return {
+            name: getattr(fields, name) if name in fields.model_fields_set else getattr(defaults, name)
+            for name in ShotFields.model_fields
+        }
+
+    def _shot(self, index: int, fields: ShotFields) -> Shot:
+        value = self._merged(fields)
+        shot_id = fields.id or f"#{index + 1}"
+        duration = value["duration"]
+        if duration is None:
+            self.error(("shots", index), "duration is required (seconds on screen, > 0)")
+            duration = 1.0
+        if (value["prompt"] is None) == (value["source"] is None):
+            which = "neither" if value["prompt"] is None else "both"
+            self.error(("shots", index), f"a shot needs exactly one of 'prompt' or 'source' (this one has {which})")
+        source = self._path(value["source"], self.origin(index, "source"), must_exist=True)
+        image = self._path(value["image"], self.origin(index, "image"), must_exist=True)
+        trim = value["trim"]
+        if trim is not None:
+            if value["source"] is None:
+                self.error(self.origin(index, "trim"), "trim applies only to a shot with 'source' footage")
+            elif trim[1] <= trim[0]:
+                self.error(self.origin(index, "trim"), f"trim end must be after its start (got [{trim[0]}, {trim[1]}])")
+            elif abs((trim[1] - trim[0]) - duration) > 1e-3:
+                self.error(self.origin(index, "trim"),
+                           f"trim spans {trim[1] - trim[0]:g} s but the shot's duration is {duration:g} s; make them equal")
+        if value["image"] is not None and value["source"] is not None:
+            self.error(self.origin(index, "image"), "image conditioning applies only to generated shots (with 'prompt')")
+        overlays = tuple(self._overlay(index, n, overlay, duration) for n, overlay in enumerate(value["overlays"] or []))
+        narration = value["narration"]
+        overflow = value["narration_overflow"] or "error"
+        if narration and overflow == "error":
+            estimate = estimated_speech_seconds(narration)
+            if estimate > duration:
+                self.error(self.origin(index, "narration"),
+                           f"narration needs about {estimate:.1f} s at {ESTIMATE_WORDS_PER_MINUTE:g} words/min but the "
+                           f"shot lasts {duration:g} s; shorten it, lengthen the shot, or set narration_overflow: allow")
+        transition = value["transition"] or Transition()
+        if transition.type == "cut":
+            transition = Transition(type="cut", duration=0.0)
+        elif transition.duration <= 0:
+            self.error(self.origin(index, "transition"), f"a {transition.type} transition needs a duration > 0")
+        seed = value["seed"] if value["seed"] is not None else default_seed(self.parsed.title.strip(), shot_id)
+        return Shot(
+            index=index, id=shot_id, scene=value["scene"], duration=float(duration), prompt=value["prompt"],
+            source=source, trim=trim, camera=value["camera"] or Camera(), seed=seed, overlays=overlays,
+            narration=narration.strip() if narration else None, narration_overflow=overflow,
+            transition_out=transition, transition_in=Transition(), image=image,
+            continue_from=value["continue_from"], backend=value["backend"] or "auto",
+            quality=value["quality"] or "final", style=value["style"], negative_prompt=value["negative_prompt"],
+            text_in_prompt=value["text_in_prompt"] or "overlay",
+        )
+
+    def _overlay(self, index: int, number: int, overlay: Overlay, duration: float) -> Overlay:
+        where = self.origin(index, "overlays")
+        where = where + (number,) if where[-1] == "overlays" else where
+        start = 0.0 if overlay.start is None else overlay.start
+        end = duration if overlay.end is None else overlay.end
+        if not start < end:
+            self.error(where + ("end",), f"overlay must end after it starts (start {start:g}, end {end:g})")
+        if end > duration + 1e-9:
+            self.error(where + ("end",), f"overlay ends at {end:g} s, after the shot's {duration:g} s")
+        if overlay.style not in self.overlay_styles:
+            self.error(where + ("style",),
+                       f"unknown overlay style {overlay.style!r} (known: {', '.join(self.overlay_styles)})")
+        return overlay.model_copy(update={"start": start, "end": end})
+
+    def _path(self, text: str | None, where: ValuePath, must_exist: bool) -> Path | None:
+        if text is None:
+            return None
+        candidate = Path(text)
+        if candidate.is_absolute() or ".." in candidate.parts:
+            self.error(where, f"paths must stay inside the storyboard's folder: no absolute paths or '..' (got {text!r})")
+            return None
+        resolved = (self.base_dir / candidate).resolve()
+        if not resolved.is_relative_to(self.base_dir):
+            self.error(where, f"{text!r} leads outside the storyboard's folder (through a link)")
+            return None
+        if must_exist and not resolved.is_file():
+            self.error(where, f"file not found: {text!r} (looked in {self.base_dir})")
+            return None
+        return resolved
+
+    def _link_transitions(self, shots: list[Shot]) -> list[Shot]:
+        from dataclasses import replace
+
+        last = shots[-1]
+        if last.transition_out.type != "cut":
+            self.warn(self.origin(last.index, "transition"), "the last shot's transition has no next shot; it is ignored")
+            shots[-1] = replace(last, transition_out=Transition())
+        for index in range(1, len(shots)):
+            shots[index] = replace(shots[index], transition_in=shots[index - 1].transition_out)
+        for shot in shots:
+            transition = shot.transition_out
+            if transition.duration > shot.duration:
+                self.error(self.origin(shot.index, "transition"),
+                           f"transition of {transition.duration:g} s is longer than the shot ({shot.duration:g} s)")
+            elif shot.handle_in + shot.handle_out > shot.duration + 1e-9:
+                self.error(self.origin(shot.index, "transition"),
+                           f"the transitions into and out of this shot overlap: half of each ({shot.handle_in:g} s + "
+                           f"{shot.handle_out:g} s) must fit in its {shot.duration:g} s")
+            if shot.index + 1 < len(shots):
+                following = shots[shot.index + 1]
+                if transition.duration > following.duration:
+                    self.error(self.origin(shot.index, "transition"),
+                               f"transition of {transition.duration:g} s is longer than the next shot "
+                               f"{following.id!r} ({following.duration:g} s)")
+        return shots
+
+    def _check_continuations(self, shots: list[Shot], ids: dict[str, int]) -> None:
+        for shot in shots:
+            target = shot.continue_from
+            if target is None:
+                continue
+            where = self.origin(shot.index, "continue_from")
+            if shot.prompt is None:
+                self.error(where, "continue_from applies only to generated shots (with 'prompt')")
+            elif target not in ids:
+                self.error(where, f"no shot with id {target!r}")
+            elif ids[target] >= shot.index:
+                self.error(where, f"continue_from must name an earlier shot ({target!r} is not before {shot.id!r})")
+
+    def _music(self, shots: list[Shot], ids: dict[str, int]) -> list[Cue]:
+        cues = []
+        for number, cue in enumerate(self.parsed.music):
+            first = cue.from_ if cue.from_ is not None else shots[0].id
+            last = cue.to if cue.to is not None else shots[-1].id
+            bad = False
+            for key, shot_id in (("from", first), ("to", last)):
+                if shot_id not in ids:
+                    self.error(("music", number, key), f"no shot with id {shot_id!r}")
+                    bad = True
+            if bad:
+                continue
+            if ids[first] > ids[last]:
+                self.error(("music", number, "to"), f"cue ends at shot {last!r}, before it starts at {first!r}")
+                continue
+            file = self._path(cue.file, ("music", number, "file"), must_exist=True)
+            start = sum(s.duration for s in shots[: ids[first]])
+            end = sum(s.duration for s in shots[: ids[last] + 1])
+            cues.append(Cue(cue=cue.cue, prompt=cue.prompt, first_shot=first, last_shot=last, start=start, end=end,
+                            volume_db=cue.volume_db, file=file))
+        return cues

@@ -1,0 +1,143 @@
+"""The storyboard format, version 1, as typed models (shared/storyboard-format.md is the contract).
+
+These models check the shape and types of each value. Rules that relate several values
+(overlays inside their shot, transitions that fit, ids that exist) live in ``resolve.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+BACKENDS = ("auto", "animatic", "wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "hunyuanvideo", "cogvideox-5b")
+Backend = Literal["auto", "animatic", "wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "hunyuanvideo", "cogvideox-5b"]
+
+# "cut" plus FFmpeg's xfade transition names. "dissolve" means what an editor means:
+# a cross-dissolve (xfade's "fade"); xfade's own noisy pixel dissolve is "pixel_dissolve".
+TRANSITION_TYPES = (
+    "cut", "fade", "dissolve", "pixel_dissolve", "fadeblack", "fadewhite", "fadegrays",
+    "wipeleft", "wiperight", "wipeup", "wipedown", "slideleft", "slideright", "slideup", "slidedown",
+    "smoothleft", "smoothright", "smoothup", "smoothdown", "circlecrop", "rectcrop", "circleopen",
+    "circleclose", "vertopen", "vertclose", "horzopen", "horzclose", "radial", "pixelize", "distance",
+    "diagtl", "diagtr", "diagbl", "diagbr", "hlslice", "hrslice", "vuslice", "vdslice", "hblur",
+    "squeezeh", "squeezev", "zoomin",
+)
+OVERLAY_POSITIONS = (
+    "center", "top", "bottom", "left", "right",
+    "upper_left", "upper_right", "lower_left", "lower_right",
+)
+SHOT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+PositiveSeconds = Annotated[float, Field(gt=0)]
+NonNegativeSeconds = Annotated[float, Field(ge=0)]
+
+
+class Strict(BaseModel):
+    # strict: "five seconds" is not a duration and "5" is not a seed; unknown keys are errors.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Delivery(Strict):
+    size: str = "1280x720"
+    fps: Annotated[float, Field(gt=0, le=120)] = 24
+    loudness_lufs: Annotated[float, Field(ge=-70, le=-5)] = -16
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", value)
+        if not match:
+            raise ValueError(f"must be WIDTHxHEIGHT such as 1280x720 (got {value!r})")
+        width, height = int(match[1]), int(match[2])
+        if not (16 <= width <= 7680 and 16 <= height <= 4320):
+            raise ValueError(f"{width}x{height} is outside 16x16 .. 7680x4320")
+        if width % 2 or height % 2:
+            raise ValueError(f"width and height must be even for H.264 (got {width}x{height})")
+        return f"{width}x{height}"
+
+    @property
+    def width(self) -> int:
+        return int(self.size.split("x")[0])
+
+    @property
+    def height(self) -> int:
+        return int(self.size.split("x")[1])
+
+
+class Camera(Strict):
+    size: str | None = None
+    angle: str | None = None
+    movement: str | None = None
+    lens_mm: Annotated[float, Field(gt=0, le=2000)] | None = None
+
+
+class Transition(Strict):
+    type: Literal[TRANSITION_TYPES] = "cut"  # type: ignore[valid-type]
+    duration: NonNegativeSeconds = 0.0
+
+
+class Overlay(Strict):
+    text: Annotated[str, Field(min_length=1)]
+    style: str = "caption"
+    start: NonNegativeSeconds | None = None  # default: the start of the shot
+    end: NonNegativeSeconds | None = None  # default: the end of the shot
+    position: Literal[OVERLAY_POSITIONS] | None = None  # type: ignore[valid-type]  # default: the style's
+
+
+class ShotFields(Strict):
+    """Every field a shot may carry; ``defaults`` takes the same fields, all optional."""
+
+    id: str | None = None
+    scene: int | None = None
+    duration: PositiveSeconds | None = None
+    prompt: Annotated[str, Field(min_length=1)] | None = None
+    source: str | None = None
+    trim: tuple[NonNegativeSeconds, NonNegativeSeconds] | None = None
+    camera: Camera | None = None
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
+    overlays: list[Overlay] | None = None
+    narration: str | None = None
+    narration_overflow: Literal["error", "allow"] | None = None
+    transition: Transition | None = None
+    image: str | None = None
+    continue_from: str | None = None
+    backend: Backend | None = None
+    quality: Literal["draft", "final"] | None = None
+    style: str | None = None
+    negative_prompt: str | None = None
+    text_in_prompt: Literal["overlay", "strip", "keep"] | None = None
+
+    @field_validator("id", "continue_from")
+    @classmethod
+    def _shot_id(cls, value: str | None) -> str | None:
+        if value is not None and not SHOT_ID_PATTERN.fullmatch(value):
+            raise ValueError(f"shot ids are 1-64 letters, digits, '_' or '-' (got {value!r})")
+        return value
+
+
+class Voice(Strict):
+    engine: Literal["auto", "piper", "espeak", "xtts"] = "auto"
+    voice: str | None = None
+
+
+class MusicCue(Strict):
+    cue: Annotated[str, Field(min_length=1)]
+    prompt: str | None = None
+    from_: str | None = Field(default=None, alias="from")  # default: the first shot
+    to: str | None = None  # default: the last shot
+    volume_db: Annotated[float, Field(ge=-60, le=0)] = -18
+    file: str | None = None
+
+
+class StoryboardDocument(Strict):
+    """The file as written, before defaults are resolved."""
+
+    version: int
+    title: Annotated[str, Field(min_length=1)]
+    delivery: Delivery = Delivery()
+    defaults: ShotFields = ShotFields()
+    voice: Voice = Voice()
+    music: list[MusicCue] = []
+    shots: Annotated[list[ShotFields], Field(min_length=1)]
