@@ -1,0 +1,375 @@
+"""Find the text a prompt asks to show on screen, and take it out of the prompt.
+
+Text-to-video models draw letters as garbled shapes, so a title, a sign's words or a
+caption belongs in post-production. This module reads a prompt the way an editor would:
+
+- a quoted string is on-screen text when a cue says so: before it ("a banner reading",
+  "with the words", "the headline", "a sign:") or after it (a "STOP" sign, "HOPE" painted
+  on a wall);
+- a sentence that is wholly a card ("Title card: Ten years later", "Text: Day 1") is text;
+- apostrophes are not quotes ("a sailor's hands", "the sailors' caps").
+
+The words that only served the text go with it ("a banner reading"), and the thing that
+carried it stays in the picture, described as blank ("a blank banner"), so the model
+neither draws letters nor loses the banner. Quoted strings with no cue (a boat named
+"Marie", a man shouting "Down!") are left alone and reported, as the prompt's author
+knows better than a rule which of those should be on screen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+# Opening mark -> the marks that may close it. Writers mix straight and curly marks.
+QUOTE_MARKS = {
+    '"': '"”“',
+    "“": "”\"",
+    "„": "“”\"",
+    "«": "»",
+    "»": "«",
+    "‹": "›",
+    "「": "」",
+    "『": "』",
+    "《": "》",
+    "〈": "〉",
+    "'": "'’",
+    "‘": "’'",
+}
+# Marks that double as apostrophes ("sailor's", "sailors’"): they open only after a
+# non-letter and close only before one.
+APOSTROPHE_LIKE = "'‘’"
+
+# Words joining a carrier to its text: removed with the text ("a banner reading" -> "a banner").
+_LINK_CUE = (
+    r"(?:that|which)\s+(?:reads?|said|says|spells(?:\s+out)?)"
+    r"|reads|reading|says|saying|spelling(?:\s+out)?|spells(?:\s+out)?"
+    r"|(?:titled|entitled|labell?ed|captioned|marked|headlined|inscribed|signed)(?:\s+with)?"
+    r"|(?:written|printed|painted|engraved|stencil+ed|emblazoned|stamped|etched|carved|embroidered"
+    r"|scrawled|lettered|spray-painted)(?:\s+(?:with|on\s+it|across\s+it))?"
+    r"|(?:with|bearing|showing|displaying)\s+(?:the\s+|a\s+)?(?:words?|text|message|slogan|title|caption"
+    r"|headline|inscription|lettering|name|number|logo|sign|letters)"
+)
+# Nouns that are nothing but text: removed with their determiner and joining word
+# ("..., with the caption" / "the words").
+_TEXT_NOUN_CUE = (
+    r"(?:(?:with|and|plus)\s+)?(?:(?:the|a|an)\s+)?"
+    r"(?:on-?screen\s+text|text\s+overlay|overlay|caption|subtitles?|headline|chyron|lower\s+third"
+    r"|words?|text|letters|lettering|slogan|message|inscription|title)"
+)
+# Things that carry text and stay in the picture, blank. (Plural "s" allowed.)
+_SURFACES = (
+    "sign|signboard|banner|poster|placard|plaque|billboard|board|blackboard|chalkboard|whiteboard"
+    "|marquee|label|sticker|tag|card|title card|screen|monitor|display|note|notice|sheet|scroll|flag"
+    "|headstone|gravestone|tombstone|wall|logo|sash|ribbon|cake"
+)
+# Surfaces that read better as "plain" than "blank".
+_PLAIN_SURFACES = {"t-shirt", "shirt", "hoodie", "sweatshirt", "jersey", "mug", "cap", "hat", "jacket",
+                   "sweater", "tote", "bag", "logo", "cake", "sash", "ribbon", "wall", "flag"}
+_CLOTHES = "t-shirt|shirt|hoodie|sweatshirt|jersey|mug|cap|hat|jacket|sweater|tote|bag"
+_SURFACE_NOUN = rf"(?:{_SURFACES}|{_CLOTHES})s?"
+# Verbs that put text onto a surface, after the quote ("HOPE" painted on a wall).
+_APPLIED = (r"(?:is\s+|are\s+)?(?:written|painted|printed|stencil+ed|scrawled|sprayed|spray-painted|etched"
+            r"|carved|engraved|embroidered|chalked|projected|lit\s+up|glowing|displayed|shown"
+            r"|fades?\s+(?:in|up)|appears?|floats?|scrolls?|rises?|hangs?)")
+_DETERMINER = r"(?:a|an|the|its|his|her|their|this|that|one|two|three|some)"
+_PLACE = rf"(?:(?:{_DETERMINER})\s+)?(?:[\w-]+\s+){{0,2}}?[\w-]+"
+
+_LINK_BEFORE = re.compile(rf"(?:^|(?<=[\s,(]))(?P<cue>{_LINK_CUE})\s*[:,\-–—]?\s*$", re.IGNORECASE)
+_NOUN_BEFORE = re.compile(rf"(?:^|(?<=[\s(])|(?P<comma>,\s*))(?P<cue>{_TEXT_NOUN_CUE})\s*[:,\-–—]?\s*$",
+                          re.IGNORECASE)
+_SURFACE_BEFORE = re.compile(rf"\b(?P<noun>{_SURFACE_NOUN})\s*[:,\-–—]?\s*$", re.IGNORECASE)
+_SURFACE_AFTER = re.compile(rf"^\s*(?:[\w-]+\s+)?(?P<noun>{_SURFACE_NOUN})\b", re.IGNORECASE)
+_APPLIED_AFTER = re.compile(
+    rf"^\s*{_APPLIED}(?:\s+in\s+(?:[\w-]+\s+){{0,2}}?[\w-]+?)?\s+(?:on|onto|across|along|above|over|in|into)\s+",
+    re.IGNORECASE,
+)
+_PLACE_AFTER = re.compile(rf"^{_PLACE}(?=\s*(?:[,.;!?]|\band\b|$))", re.IGNORECASE)
+_MORE_QUOTES = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|&|/)\s*$", re.IGNORECASE)
+
+# A sentence that is wholly text: "Title card: X", "Text - X", "Black screen with white text: X".
+_CARD_SENTENCE = re.compile(
+    r"^(?P<visual>.*?)\s*,?\s*(?:with\s+)?(?:[\w-]+\s+)?"
+    r"(?:title\s+card|intertitle|end\s+card|text\s+card|on-?screen\s+text|text|titles?|caption|subtitles?|super"
+    r"|chyron|lower\s+third|card)"
+    r"\s*(?:reading|reads|that\s+reads|saying|says)?\s*[:\-–—]\s+(?P<text>\S.*)$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CARD_WORDS = re.compile(r"\b(?:title\s+card|intertitle|end\s+card|text\s+card|title|card)\b", re.IGNORECASE)
+_COLOUR = re.compile(r"\b(black|white|dark|grey|gray|red|blue|navy|cream|gold)\b", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“«'‘„「『])")
+_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Mt|Prof|Capt|Lt|Col|Gen|Sgt|No|vs|Jr|Sr)\.$")
+_CARD_START = re.compile(r"^(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}(?:title\s+card|intertitle|end\s+card|text\s+card)\b",
+                         re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Quote:
+    start: int  # index of the opening mark
+    end: int  # index just after the closing mark
+    text: str  # what is inside the marks, as written
+
+
+@dataclass
+class TextFindings:
+    cleaned: str  # the prompt without its on-screen text, still a sentence
+    texts: list[str] = field(default_factory=list)  # on-screen text as written, without quote marks
+    kept_quotes: list[str] = field(default_factory=list)  # quoted strings that are not on-screen text
+    unmatched_quote: bool = False
+
+
+def find_quotes(prompt: str) -> tuple[list[Quote], bool]:
+    """Every quoted string, in order, and whether an opening mark was left unclosed."""
+    quotes: list[Quote] = []
+    unmatched = False
+    index = 0
+    while index < len(prompt):
+        mark = prompt[index]
+        if mark in QUOTE_MARKS and _may_open(prompt, index):
+            close = _closing_index(prompt, index)
+            if close is None:
+                unmatched = unmatched or mark not in APOSTROPHE_LIKE
+            elif prompt[index + 1 : close].strip() and not _is_elision(prompt, index, close):
+                quotes.append(Quote(index, close + 1, prompt[index + 1 : close].strip()))
+                index = close + 1
+                continue
+        index += 1
+    return quotes, unmatched
+
+
+def _is_elision(prompt: str, open_index: int, close_index: int) -> bool:
+    """Rock 'n' roll: one letter between apostrophes is a shortened word, not a quotation."""
+    return prompt[open_index] in APOSTROPHE_LIKE and close_index - open_index <= 2
+
+
+def _may_open(prompt: str, index: int) -> bool:
+    before = prompt[index - 1] if index else " "
+    after = prompt[index + 1] if index + 1 < len(prompt) else " "
+    if after.isspace():
+        return False
+    if prompt[index] in APOSTROPHE_LIKE or prompt[index] == '"':
+        # 12" screen, rock'n'roll: a mark after a letter or digit is not an opening one.
+        return not before.isalnum()
+    return True
+
+
+def _closing_index(prompt: str, index: int) -> int | None:
+    closers = QUOTE_MARKS[prompt[index]]
+    for position in range(index + 1, len(prompt)):
+        if prompt[position] not in closers:
+            continue
+        if prompt[position] in APOSTROPHE_LIKE:
+            after = prompt[position + 1] if position + 1 < len(prompt) else " "
+            if after.isalnum():  # sailor's, don't: an apostrophe inside a word
+                continue
+        return position
+    return None
+
+
+def find_onscreen_text(prompt: str) -> TextFindings:
+    """Split a prompt into what the camera sees and the text that belongs in post."""
+    findings = TextFindings(cleaned="")
+    sentences = []
+    for sentence in _sentences(prompt.strip()):
+        card = _card_sentence(sentence)
+        if card is not None:
+            visual, text = card
+            findings.texts.append(text)
+            if visual:
+                sentences.append(visual)
+            continue
+        found = len(findings.texts)
+        cleaned = _clean_sentence(sentence, findings)
+        if len(findings.texts) > found and _CARD_START.match(sentence):
+            cleaned = _blank_card(sentence)  # "A white title card with black text reading ..."
+        sentences.append(cleaned)
+    cleaned = " ".join(s for s in sentences if s)
+    if findings.texts and not _has_content(cleaned):
+        cleaned = _blank_card(prompt)
+    findings.cleaned = cleaned
+    return findings
+
+
+def _sentences(prompt: str) -> list[str]:
+    """Split at sentence ends, but not after "Dr." or "St."."""
+    sentences, start = [], 0
+    for match in _SENTENCE_END.finditer(prompt):
+        if not _ABBREVIATION.search(prompt[start : match.start()]):
+            sentences.append(prompt[start : match.start()])
+            start = match.end()
+    sentences.append(prompt[start:])
+    return sentences
+
+
+def _card_sentence(sentence: str) -> tuple[str, str] | None:
+    """("Black screen", "Ten years later") for "Black screen with white text: Ten years later"."""
+    match = _CARD_SENTENCE.match(sentence.strip())
+    if not match:
+        return None
+    text = match["text"].strip()
+    quotes, _ = find_quotes(text)
+    if len(quotes) == 1 and quotes[0].start == 0 and quotes[0].end >= len(text.rstrip(".!? ")):
+        text = quotes[0].text
+    elif text.endswith(".") and not text.endswith(".."):
+        text = text[:-1].rstrip()
+    visual = match["visual"].strip(" ,")
+    if visual and not _CARD_WORDS.fullmatch(visual):
+        return _tidy(visual), text
+    return "", text
+
+
+def _clean_sentence(sentence: str, findings: TextFindings) -> str:
+    quotes, unmatched = find_quotes(sentence)
+    findings.unmatched_quote = findings.unmatched_quote or unmatched
+    # Each edit: (start, end, replacement); applied right to left so indexes stay valid.
+    edits: list[tuple[int, int, str]] = []
+    previous_end = -1
+    for quote in quotes:
+        between = sentence[previous_end:quote.start] if previous_end >= 0 else None
+        if between is not None and _MORE_QUOTES.match(between):
+            # '... reading "NO ENTRY" and "DANGER"': the list continues the text.
+            start, _, replacement = edits.pop()
+            findings.texts.append(quote.text)
+            edits.append((start, quote.end, replacement))
+            previous_end = quote.end
+            continue
+        edit = _text_edit(sentence, quote)
+        if edit is None:
+            findings.kept_quotes.append(quote.text)
+            previous_end = -1
+            continue
+        findings.texts.append(quote.text)
+        edits.append(edit)
+        previous_end = quote.end
+    if not edits:  # a prompt without on-screen text reaches the model exactly as written
+        return sentence.strip()
+    for start, end, replacement in reversed(edits):
+        sentence = sentence[:start] + replacement + sentence[end:]
+    return _tidy(sentence)
+
+
+def _text_edit(sentence: str, quote: Quote) -> tuple[int, int, str] | None:
+    """How to take one quoted string out of its sentence, or None when it is not on-screen text."""
+    before = sentence[: quote.start]
+    after = sentence[quote.end :]
+    applied = _APPLIED_AFTER.match(after)
+
+    link = _LINK_BEFORE.search(before)
+    if link:
+        start, end = link.start("cue"), quote.end
+        if applied:  # 'with the words "X" painted on its hull': the place goes too
+            place = _PLACE_AFTER.match(after[applied.end() :])
+            end += applied.end() + (place.end() if place else 0)
+        return _blank_carrier(sentence, start, end)
+
+    noun = _NOUN_BEFORE.search(before)
+    if noun:
+        start = noun.start("comma") if noun["comma"] else noun.start("cue")
+        if applied:
+            start = noun.start("cue")  # 'The word "HOPE" written in chalk on a blackboard' -> 'a blank blackboard'
+            skip, replacement = _blank_place(after[applied.end() :])
+            return start, quote.end + applied.end() + skip, " " + replacement
+        return start, quote.end, ""
+
+    surface = _SURFACE_BEFORE.search(before)
+    if surface:  # 'a neon sign: "OPEN"' -> 'a blank neon sign'
+        return _blank_carrier(sentence, surface.end("noun"), quote.end)
+
+    surface = _SURFACE_AFTER.match(after)
+    if surface:  # 'a red "Welcome" banner' -> 'a blank red banner'
+        adjective = _adjective_for(surface["noun"].lower())
+        phrase_start = _noun_phrase_start(before, quote.start)
+        determiner = re.match(rf"{_DETERMINER}\s+", before[phrase_start:], re.IGNORECASE)
+        if determiner is None:
+            return quote.start, quote.end, adjective
+        word = determiner.group().strip()
+        word = "a" if word.lower() == "an" else word
+        modifiers = before[phrase_start + determiner.end() : quote.start]
+        return phrase_start, quote.end, f"{word} {adjective} {modifiers}"
+
+    if applied:  # '"HOPE" painted on a wall' -> 'a blank wall'
+        skip, replacement = _blank_place(after[applied.end() :])
+        return quote.start, quote.end + applied.end() + skip, replacement
+    return None
+
+
+def _blank_carrier(sentence: str, start: int, end: int) -> tuple[int, int, str]:
+    """Remove sentence[start:end]; describe the carrier just before it as blank, if there is one."""
+    before = sentence[:start].rstrip(" ,:")
+    carrier = re.search(rf"\b(?P<noun>{_SURFACE_NOUN})\s*$", before, re.IGNORECASE)
+    if carrier is None:
+        carrier = re.search(rf"\b(?P<noun>{_SURFACE_NOUN})\b(?:\s+[\w-]+){{1,4}}\s*$", before, re.IGNORECASE)
+    if carrier is None:
+        return start, end, ""
+    # Rewrite from the carrier's noun phrase onwards so "blank" sits after its determiner.
+    phrase_start = _noun_phrase_start(before, carrier.start("noun"))
+    if re.search(r"\b(?:blank|plain|empty)\s+(?:[\w-]+\s+){0,2}$", before[phrase_start : carrier.start("noun")]):
+        return start, end, ""
+    adjective = _adjective_for(carrier["noun"].lower())
+    head = before[phrase_start:]
+    determiner = re.match(rf"{_DETERMINER}\s+", head, re.IGNORECASE)
+    if determiner:
+        word = determiner.group().strip()
+        word = "a" if word.lower() == "an" else word
+        head = f"{word} {adjective} {head[determiner.end():]}"
+    else:
+        head = f"{adjective} {head}"
+    return phrase_start, end, head
+
+
+def _noun_phrase_start(before: str, noun_start: int) -> int:
+    """Where the noun phrase ending at a surface noun begins: its determiner, within three words."""
+    words = list(re.finditer(r"[\w-]+", before[:noun_start]))
+    for match in reversed(words[-3:]):
+        if re.fullmatch(_DETERMINER, match.group(), re.IGNORECASE):
+            return match.start()
+        if match.group().lower() in {"of", "with", "on", "in", "and", "at", "from", "by", "over", "under"}:
+            break
+    return noun_start
+
+
+def _adjective_for(noun: str) -> str:
+    singular = noun[:-1] if noun.endswith("s") and noun[:-1] in _PLAIN_SURFACES else noun
+    return "plain" if singular in _PLAIN_SURFACES else "blank"
+
+
+def _blank_place(text: str) -> tuple[int, str]:
+    """For the words after 'written on': how many leading characters to replace, and with what.
+
+    'a wall, at night' -> (2, 'a blank '): "blank" goes after the determiner of the place.
+    """
+    place = _PLACE_AFTER.match(text)
+    noun = place.group().split()[-1] if place else ""
+    if not re.fullmatch(_SURFACE_NOUN, noun, re.IGNORECASE):  # "over a dark ocean": nothing to blank
+        return 0, ""
+    adjective = _adjective_for(noun.lower())
+    determiner = re.match(rf"{_DETERMINER}\s+", text, re.IGNORECASE)
+    if determiner is None:
+        return 0, f"{adjective} "
+    word = determiner.group().strip()
+    return determiner.end(), f"{'a' if word.lower() == 'an' else word} {adjective} "
+
+
+def _tidy(sentence: str) -> str:
+    """Repair the seams left by removals: spaces, commas, dangling joining words, the first capital."""
+    text = re.sub(r"\s+", " ", sentence).strip()
+    text = re.sub(r"\s+([,.;:!?])", r"\1", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = re.sub(r"[,;:]\s*([.!?])", r"\1", text)
+    text = re.sub(r"\b(?:with|and|of|on|reading|showing|a|an|the)\s*([,.;!?]|$)", r"\1", text, flags=re.IGNORECASE)
+    text = re.sub(r"\(\s*\)", "", text)
+    text = text.strip(" ,;:-–—")
+    text = re.sub(r"\s+", " ", text)
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _has_content(cleaned: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", cleaned)
+    fillers = {"a", "an", "the", "with", "and", "of", "on", "in", "blank", "plain", "text", "words", "word"}
+    return any(word.lower() not in fillers for word in words)
+
+
+def _blank_card(prompt: str) -> str:
+    """What the camera sees of a title card: a plain background, in the card's colour if named."""
+    colour = _COLOUR.search(prompt.split(":")[0])
+    return f"A plain {colour.group().lower()} background" if colour else "A plain dark background"
