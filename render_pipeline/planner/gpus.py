@@ -1,0 +1,151 @@
+"""The GPUs a plan is made for: a catalogue of common cards, what-if specs, and the machine itself.
+
+Figures are the vendors' datasheets: memory as nvidia-smi reports it, dense bf16 tensor
+TFLOP/s (no sparsity), memory bandwidth, and the GPU-to-GPU link per direction. Cards without
+NVLink talk over PCIe, which is also their link to host memory.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from render_pipeline.errors import UserError
+
+GIB = 1024**3
+
+
+@dataclass(frozen=True)
+class Gpu:
+    name: str
+    memory_gib: float
+    bf16_tflops: float
+    memory_gbps: float
+    link: str  # how the cards of one machine talk to each other
+    link_gbps: float  # GPU-to-GPU, one direction
+    host_gbps: float  # pinned host-to-GPU copies, one direction (PCIe, measured-typical)
+
+
+_PCIE4 = 22.0
+_PCIE5 = 45.0
+
+CATALOGUE: dict[str, Gpu] = {
+    gpu.name: gpu
+    for gpu in (
+        Gpu("RTX 3090", 24.0, 71.0, 936, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("RTX 4090", 23.99, 165.2, 1008, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("RTX 5090", 31.84, 209.5, 1792, "PCIe 5.0", _PCIE5, _PCIE5),
+        Gpu("A10", 22.49, 125.0, 600, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("L4", 22.49, 121.0, 300, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("A6000", 47.99, 154.8, 768, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("RTX 6000 Ada", 47.99, 364.2, 960, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("L40S", 44.99, 362.1, 864, "PCIe 4.0", _PCIE4, _PCIE4),
+        Gpu("A100 40GB", 40.0, 312.0, 1555, "NVLink 3", 300.0, _PCIE4),
+        Gpu("A100 80GB", 80.0, 312.0, 2039, "NVLink 3", 300.0, _PCIE4),
+        Gpu("H100", 79.65, 989.0, 3350, "NVLink 4", 450.0, _PCIE5),
+        Gpu("H100 PCIe", 79.65, 756.0, 2000, "PCIe 5.0", _PCIE5, _PCIE5),
+        Gpu("H200", 139.8, 989.0, 4800, "NVLink 4", 450.0, _PCIE5),
+        Gpu("B200", 179.1, 2250.0, 8000, "NVLink 5", 900.0, _PCIE5),
+    )
+}
+
+# Spellings people type: lower case, without spaces, dashes, "nvidia" or "rtx".
+_ALIASES = {
+    "3090": "RTX 3090", "4090": "RTX 4090", "5090": "RTX 5090", "a10": "A10", "l4": "L4",
+    "a6000": "A6000", "6000ada": "RTX 6000 Ada", "l40s": "L40S", "a10040gb": "A100 40GB",
+    "a10040": "A100 40GB", "a100": "A100 80GB", "a10080gb": "A100 80GB", "a10080": "A100 80GB",
+    "h100": "H100", "h100sxm": "H100", "h100pcie": "H100 PCIe", "h200": "H200", "b200": "B200",
+}
+
+
+def _key(name: str) -> str:
+    return re.sub(r"nvidia|geforce|rtx|[\s_\-]", "", name.lower())
+
+
+def generic_gpu(memory_gib: float) -> Gpu:
+    """A card known only by its memory: assumed as fast as an RTX A6000 (a mid-range workstation card)."""
+    a6000 = CATALOGUE["A6000"]
+    return Gpu(f"{memory_gib:g} GB GPU", memory_gib, a6000.bf16_tflops, a6000.memory_gbps,
+               a6000.link, a6000.link_gbps, a6000.host_gbps)
+
+
+def gpu_named(name: str) -> Gpu | None:
+    key = _key(name)
+    if key in _ALIASES:
+        return CATALOGUE[_ALIASES[key]]
+    memory = re.fullmatch(r"(\d+(?:\.\d+)?)(?:gb|gib|g)", key)
+    return generic_gpu(float(memory.group(1))) if memory else None
+
+
+def parse_gpus(spec: str) -> list[Gpu]:
+    """``2xA6000``, ``4xH100``, ``1x24GB``, ``H200``, or ``none``: the GPUs of a what-if plan."""
+    text = spec.strip()
+    if _key(text) in ("none", "0", "cpu"):
+        return []
+    match = re.fullmatch(r"(?:(\d+)\s*[xX*]\s*)?(.+)", text)
+    count = int(match.group(1) or 1)
+    gpu = gpu_named(match.group(2))
+    if gpu is None or not 1 <= count <= 64:
+        known = ", ".join(CATALOGUE)
+        raise UserError(f"--gpus {spec!r}: not understood; write COUNTxNAME (e.g. 2xA6000, 4xH100) "
+                        f"or COUNTxMEMORY (e.g. 1x24GB), or 'none'. Known names: {known}")
+    return [gpu] * count
+
+
+def parse_size_gib(text: str, what: str) -> float:
+    """``64GB``, ``64G``, ``64GiB`` or ``64``: GiB (RAM is sold in binary gigabytes)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(?:gb|gib|g)?\s*", text.lower())
+    if not match or float(match.group(1)) <= 0:
+        raise UserError(f"{what} {text!r}: write a size in GB, e.g. 64GB")
+    return float(match.group(1))
+
+
+def detect_gpus() -> list[Gpu]:
+    """The machine's GPUs: through torch only if something already imported it, else nvidia-smi."""
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        if torch.cuda.is_available():
+            return [_known_or_generic(props.name, props.total_memory / GIB)
+                    for props in map(torch.cuda.get_device_properties, range(torch.cuda.device_count()))]
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return []
+    try:
+        output = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+                                capture_output=True, text=True, timeout=20, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    gpus = []
+    for line in output.strip().splitlines():
+        name, _, memory_mib = line.rpartition(",")
+        gpus.append(_known_or_generic(name.strip(), float(memory_mib) / 1024))
+    return gpus
+
+
+def _known_or_generic(name: str, memory_gib: float) -> Gpu:
+    """A catalogue card (with the memory the driver reports) or a generic one of that memory."""
+    key = _key(name)
+    # The longest alias found in the reported name wins ("A100-SXM4-40GB" is the 40 GB A100).
+    for alias in sorted(_ALIASES, key=len, reverse=True):
+        if alias in key:
+            known = CATALOGUE[_ALIASES[alias]]
+            if abs(known.memory_gib - memory_gib) < 4:
+                return Gpu(name, round(memory_gib, 2), known.bf16_tflops, known.memory_gbps, known.link,
+                           known.link_gbps, known.host_gbps)
+    generic = generic_gpu(round(memory_gib, 2))
+    return Gpu(name, generic.memory_gib, generic.bf16_tflops, generic.memory_gbps, generic.link,
+               generic.link_gbps, generic.host_gbps)
+
+
+def detect_host_ram_gib() -> float | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) / 1024**2
+    except OSError:
+        pass
+    return None

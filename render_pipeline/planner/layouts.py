@@ -1,0 +1,280 @@
+"""Ways to run one backend on k GPUs, and what each costs: memory per GPU per stage, host RAM, time.
+
+A layout is evaluated for one shot shape (size and frames). The numbers follow the stages a
+backend runs: text encoding (the encoder alone on the GPU, freed afterwards), denoising (the
+transformer(s) and the activations of one forward), and VAE decoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from render_pipeline.backends.specs import ModelSpec
+from render_pipeline.planner.architectures import (
+    VAE_BF16_TIME,
+    VAE_TILED_MEMORY,
+    VAE_TILED_TIME,
+    Architecture,
+)
+from render_pipeline.planner.gpus import GIB, Gpu
+
+# Measured bf16 matmul on an H200 (788 TFLOP/s) over its datasheet figure (989): the ceiling
+# that the per-architecture efficiencies are fractions of.
+MATMUL_CEILING = 788 / 989
+# Two GPUs on one shot ran 1.80-1.90x as fast as one (gpu-facts.md); the rest is the link time below.
+PARALLEL_EFFICIENCY = 0.95
+# Per-GPU activations relative to one GPU's share, measured with degree 2 at 480p and 720p.
+ULYSSES_ACTIVATION_OVERHEAD = 1.11
+RING_ACTIVATION_OVERHEAD = 1.74
+# Not seen by torch.cuda.max_memory_allocated: the CUDA context, cuBLAS/cuDNN workspaces.
+CUDA_CONTEXT_GIB = 0.6
+# The allocator reserves 5-25 % over the allocated peak; the runner sets expandable_segments,
+# which keeps it near the low end. A plan that needs more than this margin is refused.
+SAFETY_MARGIN = 1.05
+PROCESS_HOST_GIB = 3.0  # Python, torch and CUDA libraries, per process
+TEXT_ENCODE_ACTIVATION_GIB = 0.3
+FP8_SLOWDOWN = 1.03  # upcasting each layer's weights before it runs
+GROUP_OFFLOAD_SLOWDOWN = 1.05  # hooks and stream syncs per block (an estimate, not measured here)
+
+OFFLOADS = ("none", "inactive_expert", "model", "group", "sequential")
+# What this version's backends can run (backends/memory.py); the rest are shown for comparison.
+IMPLEMENTED_OFFLOADS = ("none", "inactive_expert", "group")
+
+
+@dataclass(frozen=True)
+class Layout:
+    gpus_per_shot: int
+    fsdp: bool
+    ulysses: int
+    ring: int
+    cfg_parallel: bool
+    experts_resident: str | None  # two-expert models: "both" | "one" | "one_per_gpu" | "streamed"
+    offload: str
+    weights_dtype: str  # "bf16" | "fp8"
+    vae_tiling: bool
+    vae_dtype: str  # "fp32" | "bf16"
+
+    @property
+    def implemented(self) -> bool:
+        return self.gpus_per_shot == 1 and self.offload in IMPLEMENTED_OFFLOADS
+
+    @property
+    def exact(self) -> bool:
+        """Same pictures as the reference pipeline (fp8 weights and a bf16 VAE change them slightly)."""
+        return self.weights_dtype == "bf16" and self.vae_dtype == "fp32"
+
+    def memory_strategy(self) -> dict:
+        """The keys backends/memory.py reads."""
+        return {
+            "expert_swap": self.offload == "inactive_expert",
+            "group_offload": self.offload == "group",
+            "fp8_storage": self.weights_dtype == "fp8",
+            "vae_tiling": self.vae_tiling,
+            "vae_bf16": self.vae_dtype == "bf16",
+        }
+
+
+@dataclass(frozen=True)
+class Shape:
+    width: int
+    height: int
+    frames: int
+    steps: int
+
+
+@dataclass
+class Cost:
+    peak_gpu_gib: dict[str, float]  # per GPU: text_encode, denoise, decode
+    host_ram_gib: float  # per shot group (all its processes)
+    seconds_per_shot: float  # one shot, start to finish
+    seconds_between_shots: float  # at steady state (less than the above when experts are pipelined)
+    weights_gib: float  # transformer weights per GPU during denoising
+    activations_gib: float
+
+    @property
+    def peak(self) -> float:
+        return max(self.peak_gpu_gib.values())
+
+
+def needed_gib(peak: float) -> float:
+    """What a GPU must have free for a predicted allocated peak."""
+    return peak * SAFETY_MARGIN + CUDA_CONTEXT_GIB
+
+
+def high_noise_steps(spec: ModelSpec, steps: int) -> int:
+    """Steps the high-noise expert runs: the shifted flow-matching sigmas at or above the boundary."""
+    if not spec.boundary_ratio:
+        return steps
+    shift = spec.shift or 1.0
+    count = 0
+    for step in range(steps):
+        s = 1 - step / steps
+        if shift * s / (1 + (shift - 1) * s) >= spec.boundary_ratio:
+            count += 1
+    return count
+
+
+def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, gpu: Gpu) -> Cost:
+    t = arch.transformer
+    bytes_per_param = 2 if layout.weights_dtype == "bf16" else 1
+    expert = t.weights_gib(bytes_per_param)
+    block = t.block_gib(bytes_per_param)
+    experts = max(spec.experts, 1)
+    g = layout.gpus_per_shot
+
+    resident = {"none": experts, "inactive_expert": 1, "model": 1, "group": 0, "sequential": 0}[layout.offload]
+    if layout.experts_resident == "one_per_gpu":
+        resident = 1
+    weights = resident * expert / (g if layout.fsdp else 1)
+    if layout.fsdp:
+        weights += 2 * block  # the block running and the next one, gathered
+    if layout.offload == "group":
+        weights += 2 * block + (expert - t.layers * block)  # two blocks in flight plus the small modules
+    if layout.offload == "sequential":
+        weights += block
+    if layout.weights_dtype == "fp8":
+        weights += t.block_gib(2)  # one block upcast to bf16 while it runs
+
+    tokens = arch.video_tokens(shape.width, shape.height, shape.frames)
+    batch = 2 if t.cfg == "batched" and not layout.cfg_parallel else 1
+    activations = t.activation_gib(tokens, batch)
+    if layout.ulysses > 1:
+        activations = activations / layout.ulysses * ULYSSES_ACTIVATION_OVERHEAD
+    if layout.ring > 1:
+        activations = activations / layout.ring * RING_ACTIVATION_OVERHEAD
+
+    pixels = shape.frames * shape.width * shape.height
+    vae_bytes = 4 if layout.vae_dtype == "fp32" else 2
+    vae_activations = pixels * arch.vae.bytes_per_pixel * vae_bytes / 4 / GIB
+    if layout.vae_tiling:
+        vae_activations *= VAE_TILED_MEMORY
+    weights_at_decode = weights if layout.offload in ("none", "inactive_expert") else 0.0
+    peaks = {
+        "text_encode": spec.text_encoder_gib + TEXT_ENCODE_ACTIVATION_GIB,
+        "denoise": weights + activations,
+        "decode": weights_at_decode + arch.vae.weights_gib * vae_bytes / 4 + vae_activations,
+    }
+
+    host_pinned = {
+        "none": 0.0,
+        "inactive_expert": experts * expert,  # the backend keeps a pinned copy of every expert
+        "model": experts * expert + spec.text_encoder_gib,
+        "group": experts * expert,
+        "sequential": experts * expert,
+    }[layout.offload]
+    host_ram = g * PROCESS_HOST_GIB + host_pinned
+
+    seconds, between = _seconds(arch, spec, layout, shape, gpu, tokens, batch, expert, pixels)
+    return Cost(peaks, host_ram, seconds, between, weights, activations)
+
+
+def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, gpu: Gpu, tokens: int,
+             batch: int, expert_gib: float, pixels: int) -> tuple[float, float]:
+    t = arch.transformer
+    rate = gpu.bf16_tflops * 1e12 * MATMUL_CEILING * t.efficiency
+    forward = t.flops_per_forward(tokens, batch) / rate
+    if layout.weights_dtype == "fp8":
+        forward = forward * FP8_SLOWDOWN + 3 * t.params() / (gpu.memory_gbps * 1e9)
+    forwards = shape.steps * (2 if t.cfg == "separate" else 1)
+
+    degree = layout.ulysses * layout.ring * (2 if layout.cfg_parallel else 1)
+    if degree > 1:
+        forwards_per_gpu = forwards / 2 if layout.cfg_parallel else forwards
+        forward = forward * (2 if layout.cfg_parallel else 1) / (degree * PARALLEL_EFFICIENCY)
+        forward += _context_parallel_bytes(arch, layout, tokens) / (gpu.link_gbps * 1e9)
+    else:
+        forwards_per_gpu = forwards
+    expert_bytes = expert_gib * GIB
+    if layout.fsdp:
+        gather = expert_bytes * (layout.gpus_per_shot - 1) / layout.gpus_per_shot / (gpu.link_gbps * 1e9)
+        forward = max(forward, gather)  # prefetching hides the gathers behind compute
+    if layout.offload == "group":
+        # Streams overlap each block's copy with the previous block's compute.
+        forward = max(forward * GROUP_OFFLOAD_SLOWDOWN, expert_bytes / (gpu.host_gbps * 1e9))
+    if layout.offload == "sequential":
+        forward += expert_bytes / (gpu.host_gbps * 1e9 * 0.5)  # unpinned copies, nothing overlapped
+
+    denoise = forwards_per_gpu * forward
+    swaps = 0.0
+    if layout.offload == "inactive_expert" and spec.experts > 1:
+        swaps = 2 * expert_bytes / (gpu.host_gbps * 1e9)  # bring in the low-noise, then the high-noise expert
+    if layout.offload == "model":
+        swaps = max(spec.experts, 1) * expert_bytes / (gpu.host_gbps * 1e9)
+
+    decode = arch.vae.flops_per_pixel * pixels / (gpu.bf16_tflops * 1e12 * arch.vae.efficiency)
+    if layout.vae_tiling:
+        decode *= VAE_TILED_TIME
+    if layout.vae_dtype == "bf16":
+        decode *= VAE_BF16_TIME
+    text_params = spec.text_encoder_gib * GIB / 2
+    encode = 2 * text_params * t.text_tokens / rate
+
+    seconds = encode + denoise + swaps + decode
+    if layout.experts_resident == "one_per_gpu":
+        # GPU 0 runs the high-noise steps of one shot while GPU 1 finishes the previous shot.
+        high = high_noise_steps(spec, shape.steps) / shape.steps
+        return seconds, encode + denoise * max(high, 1 - high) + decode
+    return seconds, seconds
+
+
+def _context_parallel_bytes(arch: Architecture, layout: Layout, tokens: int) -> float:
+    """Bytes each GPU sends per forward: Ulysses' all-to-alls of q, k, v and the output; ring's k, v passes."""
+    t = arch.transformer
+    vector = tokens * t.width * 2
+    sent = 0.0
+    if layout.ulysses > 1:
+        u = layout.ulysses
+        sent += 4 * t.layers * vector * (u - 1) / u / u
+    if layout.ring > 1:
+        r = layout.ring
+        sent += 2 * t.layers * vector / r * (r - 1)
+    return sent
+
+
+def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int) -> list[Layout]:
+    """Every layout worth weighing on ``gpu_count`` GPUs (the VAE mode is chosen later, per layout)."""
+    two_experts = spec.experts > 1
+    layouts = []
+    for dtype in ("bf16", "fp8"):
+        for offload in OFFLOADS:
+            if offload == "inactive_expert" and not two_experts:
+                continue
+            experts = None
+            if two_experts:
+                experts = {"none": "both", "inactive_expert": "one", "model": "one"}.get(offload, "streamed")
+            layouts.append(Layout(1, False, 1, 1, False, experts, offload, dtype, False, "fp32"))
+        for g in (2, 4, 8):
+            if g > gpu_count:
+                break
+            for ulysses, ring, cfg_parallel in _parallel_options(arch, g):
+                for fsdp in (False, True):
+                    for offload in (("none", "inactive_expert") if two_experts else ("none",)):
+                        experts = ({"none": "both", "inactive_expert": "one"}[offload] if two_experts else None)
+                        layouts.append(Layout(g, fsdp, ulysses, ring, cfg_parallel, experts, offload, dtype,
+                                              False, "fp32"))
+            if g == 2 and two_experts:
+                layouts.append(Layout(2, False, 1, 1, False, "one_per_gpu", "none", dtype, False, "fp32"))
+    return layouts
+
+
+def _parallel_options(arch: Architecture, g: int) -> list[tuple[int, int, bool]]:
+    """(ulysses, ring, cfg_parallel) splitting one shot over g GPUs."""
+    heads = arch.transformer.heads
+    options = []
+    if arch.context_parallel:
+        if heads % g == 0:
+            options.append((g, 1, False))
+        options.append((1, g, False))
+    if arch.transformer.cfg != "distilled":
+        half = g // 2
+        if half == 1 or (arch.context_parallel and heads % half == 0):
+            options.append((half, 1, True))
+    return options
+
+
+def with_vae(layout: Layout, tiling: bool, dtype: str) -> Layout:
+    return Layout(**{**asdict(layout), "vae_tiling": tiling, "vae_dtype": dtype})
+
+
+# Tried in this order for each layout: exact and fast first.
+VAE_MODES = ((False, "fp32"), (True, "fp32"), (False, "bf16"), (True, "bf16"))

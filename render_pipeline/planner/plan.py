@@ -1,0 +1,370 @@
+"""The plan: which backend renders each shot, on how many GPUs, with which memory layout, and when.
+
+For every backend the storyboard needs, each candidate layout is weighed on the largest shot
+(memory) and on every shot (time); the chosen one is the fastest that fits with the safety
+margin, preferring what this version's backends can run and exact output over fp8 or a bf16
+VAE. Shots whose backend is "auto" get the best-looking backend that fits and whose weights
+are on disk, else the animatic, with the reason in ``fallback_reason``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
+from render_pipeline.errors import UserError
+from render_pipeline.planner.architectures import ARCHITECTURES
+from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
+from render_pipeline.planner.layouts import (
+    VAE_MODES,
+    Cost,
+    Layout,
+    Shape,
+    candidate_layouts,
+    evaluate,
+    needed_gib,
+    with_vae,
+)
+
+# Best-looking first: the order "auto" tries the text-to-video backends in.
+AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
+ANIMATIC_SECONDS_PER_FRAME = 0.01  # drawing a card and encoding it, on CPU
+DISK_GBPS = 1.5  # reading the weights once per process
+# The OS, the page cache the loader needs and everything else running: not ours to use.
+HOST_RESERVE_FRACTION = 0.1
+HOST_RESERVE_MIN_GIB = 2.0
+
+
+@dataclass
+class Candidate:
+    layout: Layout
+    fits: bool
+    reason: str
+    cost: Cost
+    concurrent_groups: int  # shot groups the machine runs at once with this layout
+    film_seconds: float | None  # loading plus the schedule of this backend's shots; None if it does not fit
+
+    def to_json(self) -> dict:
+        return {
+            **asdict(self.layout),
+            "fits": self.fits,
+            "reason": self.reason,
+            "peak_gpu_gib": {stage: round(value, 2) for stage, value in self.cost.peak_gpu_gib.items()},
+            "host_ram_gib": round(self.cost.host_ram_gib, 2),
+            "seconds_per_shot": round(self.cost.seconds_per_shot, 1),
+            "implemented": self.layout.implemented,
+            "exact": self.layout.exact,
+            "concurrent_groups": self.concurrent_groups,
+            "film_seconds": None if self.film_seconds is None else round(self.film_seconds, 1),
+        }
+
+
+@dataclass
+class Slot:
+    group: int
+    shot_id: str
+    start: float
+    end: float
+
+
+@dataclass
+class BackendPlan:
+    name: str
+    shot_ids: list[str]
+    largest: Shape
+    candidates: list[Candidate]
+    chosen: int | None
+    download_gb: float
+    weights_problem: str | None  # None when the weights are on disk and loadable
+    load_seconds: float
+    schedule: list[Slot] = field(default_factory=list)
+
+    @property
+    def choice(self) -> Candidate | None:
+        return None if self.chosen is None else self.candidates[self.chosen]
+
+    def to_json(self) -> dict:
+        return {
+            "name": self.name,
+            "candidates": [candidate.to_json() for candidate in self.candidates],
+            "chosen": self.chosen,
+            "download_gb": self.download_gb,
+            "shots": self.shot_ids,
+            "size": f"{self.largest.width}x{self.largest.height}x{self.largest.frames}",
+            "steps": self.largest.steps,
+            "weights_problem": self.weights_problem,
+            "schedule": [asdict(slot) for slot in self.schedule],
+        }
+
+
+@dataclass
+class PlannedShot:
+    shot_id: str
+    backend: str  # a concrete name ("animatic", "footage", or a model), never "auto"
+    width: int
+    height: int
+    fps: float
+    frames: int
+    steps: int
+    gpus_per_shot: int
+    candidate: dict  # the chosen layout, plus the memory-strategy keys the backends read
+    estimated_seconds: float
+    settings: dict = field(default_factory=dict)  # guidance, shift, boundary: the spec's, for the quality
+
+
+@dataclass
+class Plan:
+    gpus: list[Gpu]
+    host_ram_gib: float | None  # None: not given for a what-if, so not checked
+    shots: list[PlannedShot]
+    backends: list[BackendPlan]
+    chosen_backend: str
+    fallback_reason: str | None
+    concurrent_groups: int
+    total_seconds: float
+
+    def backend(self, name: str) -> BackendPlan:
+        return next(plan for plan in self.backends if plan.name == name)
+
+    def to_json(self) -> dict:
+        return {
+            "gpus": [asdict(gpu) for gpu in self.gpus],
+            "host_ram_gib": self.host_ram_gib,
+            "backends": [plan.to_json() for plan in self.backends],
+            "chosen_backend": self.chosen_backend,
+            "total_seconds": round(self.total_seconds, 1),
+            "fallback_reason": self.fallback_reason,
+            "concurrent_groups": self.concurrent_groups,
+            "shots": [asdict(shot) for shot in self.shots],
+        }
+
+
+def usable_host_gib(host_ram_gib: float) -> float:
+    return host_ram_gib - max(HOST_RESERVE_MIN_GIB, host_ram_gib * HOST_RESERVE_FRACTION)
+
+
+def make_plan(storyboard, gpus: str = "auto", host_ram: str | float | None = None, backend: str | None = None,
+              models_dir: Path | None = None) -> Plan:
+    if backend is not None and backend != "auto" and backend not in SPECS:
+        raise UserError(f"--backend {backend!r}: unknown; choose auto or one of {', '.join(SPECS)}")
+    from render_pipeline.backends.weights import resolve_models_dir
+
+    models = resolve_models_dir(models_dir, storyboard.base_dir)
+    wanted = {shot.id: (backend or shot.backend) for shot in storyboard.shots if shot.source is None}
+    needs_gpu = any(name != "animatic" for name in wanted.values())
+
+    machine: list[Gpu] = []
+    if needs_gpu:
+        machine = detect_gpus() if gpus == "auto" else parse_gpus(gpus)
+    if isinstance(host_ram, str):
+        host_ram = parse_size_gib(host_ram, "--host-ram")
+    if host_ram is None and gpus == "auto":
+        host_ram = detect_host_ram_gib()
+
+    by_id = {shot.id: shot for shot in storyboard.shots}
+    planned: dict[str, BackendPlan] = {}
+
+    def plan_for(name: str, shot_ids: list[str]) -> BackendPlan:
+        key = f"{name}:{','.join(shot_ids)}"
+        if key not in planned:
+            planned[key] = _plan_backend(SPECS[name], [by_id[i] for i in shot_ids], machine, host_ram,
+                                         storyboard.delivery, models)
+        return planned[key]
+
+    concrete: dict[str, str] = {}
+    fallback_reason = None
+    auto_ids = [shot_id for shot_id, name in wanted.items() if name == "auto"]
+    chosen_auto = None
+    if auto_ids:
+        chosen_auto, fallback_reason = _choose_auto(auto_ids, by_id, machine, plan_for)
+        for shot_id in auto_ids:
+            concrete[shot_id] = spec_for(chosen_auto, _image_conditioned(by_id[shot_id])).name
+    for shot_id, name in wanted.items():
+        if name != "auto":
+            concrete[shot_id] = spec_for(name, _image_conditioned(by_id[shot_id])).name
+
+    used: dict[str, list[str]] = {}
+    for shot_id, name in concrete.items():
+        if name != "animatic":
+            used.setdefault(name, []).append(shot_id)
+    used_plans = [plan_for(name, ids) for name, ids in used.items()]
+    for plan in used_plans:
+        if plan.choice is None:
+            raise UserError(_nothing_fits(plan, machine))
+
+    shots, total = _planned_shots(storyboard, concrete, used_plans)
+    considered = list({id(p): p for p in list(planned.values())}.values())
+    chosen_backend = chosen_auto or next(iter(used), "animatic")
+    groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
+    return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total)
+
+
+def _image_conditioned(shot) -> bool:
+    return shot.image is not None or shot.continue_from is not None
+
+
+def _choose_auto(shot_ids, by_id, machine, plan_for) -> tuple[str, str | None]:
+    """The first backend in AUTO_ORDER that fits and has its weights, else the animatic and why."""
+    if not machine:
+        return "animatic", "no GPU found (nvidia-smi reports none): every auto shot is drawn as an animatic"
+    missing = []
+    fitting = []
+    for name in AUTO_ORDER:
+        variants: dict[str, list[str]] = {}
+        for shot_id in shot_ids:
+            variants.setdefault(spec_for(name, _image_conditioned(by_id[shot_id])).name, []).append(shot_id)
+        plans = [plan_for(variant, ids) for variant, ids in variants.items()]
+        if any(plan.choice is None for plan in plans):
+            continue
+        fitting.append(name)
+        problems = [plan.weights_problem for plan in plans if plan.weights_problem]
+        if not problems:
+            return name, None
+        missing.extend(problems)
+    if not fitting:
+        return "animatic", "no text-to-video backend fits these GPUs: every auto shot is drawn as an animatic"
+    return "animatic", (f"{fitting[0]} would fit, but its weights are missing: " + "; ".join(missing[:1])
+                        + ". Until then every auto shot is drawn as an animatic.")
+
+
+def _nothing_fits(plan: BackendPlan, machine: list[Gpu]) -> str:
+    if not machine:
+        return f"{plan.name} needs a GPU and none was found; use --gpus to plan for one, or backend: animatic"
+    closest = min(plan.candidates, key=lambda c: c.cost.peak)
+    return (f"{plan.name} does not fit {len(machine)}x {machine[0].name} ({machine[0].memory_gib:g} GiB): "
+            f"even the leanest layout {closest.reason}. Choose a smaller backend, or backend: animatic")
+
+
+def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
+    settings = spec.settings(shot.quality)
+    width, height = settings["width"], settings["height"]
+    if delivery.height > delivery.width:  # portrait: the native sizes are given landscape
+        width, height = height, width
+    return Shape(width, height, spec.frames_for(shot.render_duration), settings["steps"])
+
+
+def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
+                  models_dir: Path) -> BackendPlan:
+    from render_pipeline.backends.weights import check_model_folder
+
+    arch = ARCHITECTURES[spec.name]
+    shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
+    largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps))
+    plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb,
+                       check_model_folder(spec.name, models_dir), spec.download_gb / DISK_GBPS)
+    if not machine:
+        return plan
+    gpu = machine[0]
+    for layout in candidate_layouts(arch, spec, len(machine)):
+        plan.candidates.append(_weigh(arch, spec, layout, largest, gpu, len(machine), host_ram_gib, shapes,
+                                      plan.load_seconds))
+    fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
+    if fitting:
+        plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
+        plan.schedule = _schedule(arch, spec, plan.choice, shapes, gpu, plan.load_seconds)
+    return plan
+
+
+def _preference(candidate: Candidate) -> tuple:
+    return (not candidate.layout.implemented, not candidate.layout.exact, candidate.film_seconds)
+
+
+def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int, host_ram_gib: float | None,
+           shapes: dict[str, Shape], load_seconds: float) -> Candidate:
+    """The layout with the first VAE mode that fits, its verdict, and the film time it gives."""
+    for tiling, vae_dtype in VAE_MODES:
+        layout = with_vae(layout, tiling, vae_dtype)
+        cost = evaluate(arch, spec, layout, largest, gpu)
+        if needed_gib(cost.peak) <= gpu.memory_gib:
+            break
+    groups = gpu_count // layout.gpus_per_shot
+    reason = _gpu_reason(arch, spec, layout, cost, gpu)
+    if reason is None and host_ram_gib is not None:
+        usable = usable_host_gib(host_ram_gib)
+        groups = min(groups, int(usable // cost.host_ram_gib))
+        if groups == 0:
+            reason = (f"needs {cost.host_ram_gib:.1f} GiB of host RAM per shot group "
+                      f"({_host_detail(spec, layout, cost)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
+    if reason is not None:
+        return Candidate(layout, False, reason, cost, 0, None)
+    film = load_seconds + _makespan([_interval(arch, spec, layout, s, gpu) for s in shapes.values()], groups)
+    unused = gpu_count - groups * layout.gpus_per_shot
+    verdict = f"fits: {groups} shot group{'s' if groups > 1 else ''} of {layout.gpus_per_shot} GPU at once"
+    if unused:
+        verdict += f", {unused} GPU{'s' if unused > 1 else ''} idle (host RAM)" if host_ram_gib else ""
+    return Candidate(layout, True, verdict, cost, groups, film)
+
+
+def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
+    stage, peak = max(cost.peak_gpu_gib.items(), key=lambda item: item[1])
+    if needed_gib(peak) <= gpu.memory_gib:
+        return None
+    if stage == "denoise":
+        detail = f"{cost.weights_gib:.1f} GiB weights + {cost.activations_gib:.1f} GiB activations"
+    elif stage == "text_encode":
+        detail = f"the {spec.text_encoder_gib:g} GiB text encoder"
+    else:
+        detail = f"{arch.vae.name} decode, tiled={layout.vae_tiling}"
+    return (f"{stage} needs {peak:.1f} GiB per GPU ({detail}), {needed_gib(peak):.1f} with the safety margin; "
+            f"the card has {gpu.memory_gib:g}")
+
+
+def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost) -> str:
+    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0
+    if layout.offload == "none":
+        return "the process itself"
+    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned"
+
+
+def _interval(arch, spec, layout: Layout, shape: Shape, gpu: Gpu) -> float:
+    return evaluate(arch, spec, layout, shape, gpu).seconds_between_shots
+
+
+def _makespan(durations: list[float], groups: int) -> float:
+    """Longest first onto the group that frees up first."""
+    finish = [0.0] * groups
+    for duration in sorted(durations, reverse=True):
+        heapq.heapreplace(finish, finish[0] + duration)
+    return max(finish)
+
+
+def _schedule(arch, spec, candidate: Candidate, shapes: dict[str, Shape], gpu: Gpu, load: float) -> list[Slot]:
+    queue = [(load, group) for group in range(candidate.concurrent_groups)]
+    heapq.heapify(queue)
+    slots = []
+    order = sorted(shapes, key=lambda shot_id: -_interval(arch, spec, candidate.layout, shapes[shot_id], gpu))
+    for shot_id in order:
+        start, group = heapq.heappop(queue)
+        end = start + _interval(arch, spec, candidate.layout, shapes[shot_id], gpu)
+        slots.append(Slot(group, shot_id, start, end))
+        heapq.heappush(queue, (end, group))
+    return sorted(slots, key=lambda slot: (slot.group, slot.start))
+
+
+def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[BackendPlan]) -> tuple[list, float]:
+    plans = {plan.name: plan for plan in used_plans}
+    durations = {slot.shot_id: slot.end - slot.start for plan in used_plans for slot in plan.schedule}
+    delivery = storyboard.delivery
+    shots = []
+    animatic_seconds = 0.0
+    for shot in storyboard.shots:
+        name = "footage" if shot.source is not None else concrete[shot.id]
+        if name in ("footage", "animatic"):
+            frames = round(shot.render_duration * delivery.fps)
+            seconds = frames * ANIMATIC_SECONDS_PER_FRAME if name == "animatic" else 0.0
+            animatic_seconds += seconds
+            shots.append(PlannedShot(shot.id, name, delivery.width, delivery.height, delivery.fps, frames, 0, 0,
+                                     {}, seconds))
+            continue
+        spec = SPECS[name]
+        plan = plans[name]
+        shape = shot_shape(spec, shot, delivery)
+        layout = plan.choice.layout
+        candidate = {**asdict(layout), **layout.memory_strategy()}
+        settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
+        shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, shape.frames, shape.steps,
+                                 layout.gpus_per_shot, candidate, durations[shot.id], settings))
+    total = animatic_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
+    return shots, total

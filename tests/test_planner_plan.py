@@ -1,0 +1,135 @@
+"""The plan for whole storyboards: the real questions, the JSON contract, speed, and the command."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from render_pipeline.cli import app
+from render_pipeline.planner import make_plan
+from render_pipeline.storyboard import load_storyboard
+
+
+def _storyboard(tmp_path: Path, shots: int = 2, backend: str = "wan2.2-t2v-a14b") -> Path:
+    lines = ["version: 1", "title: Planner Test", "delivery: {size: 1280x720, fps: 24, loudness_lufs: -16}",
+             f"defaults: {{backend: {backend}}}", "shots:"]
+    lines += [f"  - {{id: s{i:02d}, duration: 5, prompt: 'a harbor at dawn, take {i}'}}" for i in range(shots)]
+    path = tmp_path / "board.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def wan(tmp_path):
+    return load_storyboard(_storyboard(tmp_path))
+
+
+def _chosen(plan):
+    backend = plan.backend("wan2.2-t2v-a14b")
+    return backend.choice
+
+
+def test_wan_720p_on_one_48gb_card_keeps_the_inactive_expert_in_host_ram(wan):
+    choice = _chosen(make_plan(wan, gpus="1x48GB"))
+    assert choice.layout.offload == "inactive_expert"
+    assert choice.layout.weights_dtype == "bf16"
+    assert 34 < choice.cost.peak_gpu_gib["denoise"] < 36  # one bf16 expert + 720p activations
+
+
+def test_wan_720p_on_one_24gb_card_needs_fp8_or_group_offload(wan):
+    plan = make_plan(wan, gpus="1x24GB")
+    backend = plan.backend("wan2.2-t2v-a14b")
+    fitting = [c.layout for c in backend.candidates if c.fits]
+    assert fitting and all(l.offload in ("group", "sequential") or l.weights_dtype == "fp8" for l in fitting)
+    assert any(l.offload == "inactive_expert" and l.weights_dtype == "fp8" for l in fitting)
+    assert backend.choice.layout.offload == "group"  # exact pictures preferred over fp8
+
+
+def test_wan_720p_on_two_a6000_with_64gb_ram_fits_and_says_how(wan):
+    plan = make_plan(wan, gpus="2xA6000", host_ram="64GB")
+    choice = _chosen(plan)
+    assert choice.fits and choice.layout.weights_dtype == "bf16"
+    assert choice.cost.host_ram_gib <= 64 * 0.9
+    assert plan.total_seconds > 0
+    faster = [c for c in plan.backend("wan2.2-t2v-a14b").candidates
+              if c.fits and c.layout.gpus_per_shot == 2 and c.layout.exact]
+    assert faster and min(c.film_seconds for c in faster) < choice.film_seconds
+
+
+def test_wan_720p_on_two_48gb_cards_with_32gb_ram_names_what_breaks(wan):
+    backend = make_plan(wan, gpus="2x48GB", host_ram="32GB").backend("wan2.2-t2v-a14b")
+    swap = next(c for c in backend.candidates if c.layout.offload == "inactive_expert"
+                and c.layout.gpus_per_shot == 1 and c.layout.weights_dtype == "bf16")
+    assert not swap.fits and "host RAM" in swap.reason and "28.8" in swap.reason
+    assert backend.choice.cost.host_ram_gib <= 28.8
+    assert backend.choice.layout.offload == "none"  # nothing may wait in host RAM
+
+
+def test_no_gpu_falls_back_to_the_animatic_with_a_reason(tmp_path):
+    storyboard = load_storyboard(_storyboard(tmp_path, backend="auto"))
+    plan = make_plan(storyboard, gpus="none")
+    assert plan.chosen_backend == "animatic"
+    assert "no GPU" in plan.fallback_reason
+    first = plan.shots[0]
+    assert (first.backend, first.width, first.height, first.fps, first.frames, first.steps) == (
+        "animatic", 1280, 720, 24, 120, 0)
+
+
+def test_auto_without_weights_names_the_download(tmp_path):
+    storyboard = load_storyboard(_storyboard(tmp_path, backend="auto"))
+    plan = make_plan(storyboard, gpus="1xH200", models_dir=tmp_path / "models")
+    assert plan.chosen_backend == "animatic"
+    assert "Wan-AI/Wan2.2-T2V-A14B-Diffusers" in plan.fallback_reason
+    assert str(tmp_path / "models") in plan.fallback_reason
+
+
+def test_animatic_storyboard_never_looks_for_a_gpu(tmp_path, monkeypatch):
+    import render_pipeline.planner.plan as plan_module
+
+    monkeypatch.setattr(plan_module, "detect_gpus", lambda: pytest.fail("looked for GPUs"))
+    plan = make_plan(load_storyboard(_storyboard(tmp_path, backend="animatic")))
+    assert [s.backend for s in plan.shots] == ["animatic", "animatic"]
+
+
+def test_json_keeps_the_issue_key_names(wan):
+    payload = make_plan(wan, gpus="2xA6000", host_ram="64GB").to_json()
+    assert {"gpus", "host_ram_gib", "backends", "chosen_backend", "total_seconds"} <= payload.keys()
+    backend = payload["backends"][0]
+    assert {"name", "candidates", "chosen", "download_gb"} <= backend.keys()
+    candidate = backend["candidates"][backend["chosen"]]
+    assert {"gpus_per_shot", "fsdp", "ulysses", "ring", "cfg_parallel", "experts_resident", "offload",
+            "weights_dtype", "vae_tiling", "fits", "reason", "peak_gpu_gib", "host_ram_gib",
+            "seconds_per_shot"} <= candidate.keys()
+    assert set(candidate["peak_gpu_gib"]) == {"text_encode", "denoise", "decode"}
+    json.dumps(payload)
+
+
+def test_fifty_shots_plan_in_under_a_second_without_torch(tmp_path):
+    path = _storyboard(tmp_path, shots=50)
+    code = ("import sys, time; from render_pipeline.storyboard import load_storyboard; "
+            "from render_pipeline.planner import make_plan; s = load_storyboard(sys.argv[1]); t = time.perf_counter(); "
+            "p = make_plan(s, gpus='8xH200', host_ram='512GB'); print(time.perf_counter() - t, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    seconds, torch_loaded = out.split()
+    assert float(seconds) < 1.0
+    assert torch_loaded == "False"
+
+
+def test_plan_command_writes_report_and_picture(tmp_path):
+    path = _storyboard(tmp_path)
+    report = tmp_path / "plan.md"
+    result = CliRunner().invoke(app, ["plan", str(path), "--gpus", "1x48GB", "--report", str(report)])
+    assert result.exit_code == 0, result.output
+    text = report.read_text()
+    assert "inactive expert" in text and "![" in text
+    svg = report.with_suffix(".svg").read_text()
+    assert svg.startswith("<svg") and "card: 48 GiB" in svg and ">s00<" in svg
+
+
+def test_plan_command_rejects_a_bad_gpu_spec_without_a_traceback(tmp_path):
+    result = CliRunner().invoke(app, ["plan", str(_storyboard(tmp_path)), "--gpus", "2xBanana"])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
