@@ -110,3 +110,34 @@ def count_frames(path: Path) -> int:
     if not counts:
         raise FfmpegError(f"counting frames of {path}", 0, stderr[-500:])
     return int(counts[-1])
+
+
+def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path, what: str,
+                     log_path: Path | None = None) -> None:
+    """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an H.264 file.
+
+    The frames go through ffmpeg's stdin, so no image files are written; stderr goes to a
+    temporary file so a chatty ffmpeg can never block on a full pipe.
+    """
+    import tempfile
+
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", "-c:v", "libx264",
+               "-preset", "medium", "-crf", "16", "-pix_fmt", "yuv420p", str(out_path)]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        try:
+            for frame in frames:
+                process.stdin.write(frame)
+        except BrokenPipeError:
+            pass  # ffmpeg died; its exit status and message are reported below
+        finally:
+            process.stdin.close()
+            returncode = process.wait()
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if log_path is not None:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.write("$ " + " ".join(command) + "\n" + stderr + "\n")
+    if returncode != 0:
+        raise FfmpegError(what, returncode, "\n".join(stderr.strip().splitlines()[-15:]))

@@ -1,0 +1,39 @@
+"""Backends render shots; open_session() picks one by name and loads it once for many shots.
+
+Imports are lazy: the animatic needs no torch, and `plan`/`validate` never import a model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from render_pipeline.backends.base import BackendSession
+from render_pipeline.backends.specs import SPECS
+
+
+def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Path | None = None) -> BackendSession:
+    """A session for ``backend_name`` (a key of SPECS) with the plan's memory strategy applied.
+
+    ``planned_shot_or_layout`` is a PlannedShot (its ``candidate`` dict is read) or the
+    candidate dict itself; see memory.py for the keys. ``models_dir`` is where the weights
+    are (see weights.resolve_models_dir); the animatic needs neither.
+    """
+    spec = SPECS[backend_name]
+    if spec.family == "animatic":
+        from render_pipeline.backends.animatic import AnimaticSession
+
+        return AnimaticSession()
+    from render_pipeline.backends.memory import MemoryStrategy
+    from render_pipeline.backends.weights import require_model_folder
+
+    folder = require_model_folder(backend_name, Path(models_dir))  # fails in a second, before any loading
+
+    candidate = getattr(planned_shot_or_layout, "candidate", planned_shot_or_layout)
+    strategy = MemoryStrategy.from_candidate(candidate)
+    if spec.family == "wan":
+        from render_pipeline.backends.wan import WanSession as session_class
+    elif spec.family == "hunyuanvideo":
+        from render_pipeline.backends.hunyuanvideo import HunyuanVideoSession as session_class
+    else:
+        from render_pipeline.backends.cogvideox import CogVideoXSession as session_class
+    return session_class(backend_name, folder, strategy)

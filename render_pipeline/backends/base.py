@@ -1,0 +1,43 @@
+"""What the runner asks of every backend: a session that loads its models once and renders many shots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+# Called as progress(done_steps, total_steps) while a shot renders.
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """One shot to render, with everything the backend needs and nothing it must look up."""
+
+    shot_id: str
+    prompt: str  # the enhanced prompt (text already stripped out); "" for footage
+    negative_prompt: str
+    seed: int
+    width: int  # the size the backend renders at (its native size; conformed later)
+    height: int
+    fps: float  # the backend's native frame rate
+    frames: int  # frames to render, handles included, obeying the backend's frame rule
+    steps: int
+    quality: str  # "draft" | "final"
+    image: Path | None = None  # image-to-video conditioning (a file, or the last frame of continue_from)
+    settings: dict = field(default_factory=dict)  # backend-specific knobs from the plan (guidance, shift, ...)
+
+
+class BackendSession(Protocol):
+    """Loads its models once; the runner calls encode() for every shot first, then render() per shot."""
+
+    name: str
+
+    def encode(self, requests: list[RenderRequest]) -> None:
+        """Prepare text conditioning for all shots, so the text encoder can be freed before denoising."""
+
+    def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:
+        """Write the shot as a video file (no audio) at ``out_path``; the runner checks and renames it."""
+
+    def close(self) -> None:
+        """Free GPU and host memory."""

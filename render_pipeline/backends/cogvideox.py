@@ -1,0 +1,38 @@
+"""CogVideoX-5B and CogVideoX-5B-I2V through diffusers (49 frames at 8 fps, 720x480, batched CFG)."""
+
+from __future__ import annotations
+
+import torch
+
+from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.diffusion import DiffusionSession
+
+
+class CogVideoXSession(DiffusionSession):
+    text_components = ("text_encoder", "tokenizer")
+
+    def pipeline_class(self):
+        import diffusers
+
+        return getattr(diffusers, self.spec.pipeline)
+
+    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
+        positive_embeds, negative_embeds = text_pipeline.encode_prompt(
+            prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True, device=self.device,
+        )
+        return {"prompt_embeds": positive_embeds, "negative_prompt_embeds": negative_embeds}
+
+    def call_arguments(self, pipeline, request: RenderRequest) -> dict:
+        # The official 5B sampling raises guidance over the steps (dynamic CFG).
+        arguments = {"guidance_scale": request.settings.get("guidance", self.spec.guidance), "use_dynamic_cfg": True}
+        if self.spec.pipeline == "CogVideoXImageToVideoPipeline":
+            if request.image is None:
+                raise ValueError(f"shot {request.shot_id}: {self.name} needs an image (image or continue_from)")
+            from PIL import Image
+
+            with Image.open(request.image) as image:
+                arguments["image"] = image.convert("RGB").resize((request.width, request.height))
+        return arguments
+
+    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+        return pipeline.decode_latents(latents.to(pipeline.vae.dtype))

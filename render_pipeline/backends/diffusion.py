@@ -1,0 +1,194 @@
+"""The session shared by the diffusion backends: load once, encode every prompt, then denoise and decode.
+
+Each family file (wan.py, hunyuanvideo.py, cogvideox.py) subclasses DiffusionSession and fills in
+what differs: how a prompt is encoded, the pipeline's call arguments, and how latents become
+pixels. Everything else follows the same order for every model, chosen for memory:
+
+1. encode(): the text encoder(s) alone are loaded, every prompt is encoded, the embeddings are
+   kept on the host, and the encoders are freed before any transformer is loaded.
+2. render(): the denoising pipeline (without text encoders) is loaded once, in bf16, with the
+   plan's memory strategy; the pipeline denoises to latents, which are saved to disk before the
+   VAE decodes them, so a decode that fails (out of memory) is retried without denoising again.
+3. The frames go straight into ffmpeg (no image files).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from render_pipeline.backends.base import Progress, RenderRequest
+from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
+from render_pipeline.backends.specs import SPECS
+from render_pipeline.media.ffmpeg import write_rgb_frames
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+class DiffusionSession:
+    # Set by each family: the sub-folders that hold text encoders/tokenizers, and the transformers.
+    text_components: tuple[str, ...] = ()
+    transformer_components: tuple[str, ...] = ("transformer",)
+
+    def __init__(self, backend: str, folder: Path, strategy: MemoryStrategy, device: torch.device | None = None):
+        """``folder`` must have passed weights.check_model_folder (open_session checks it)."""
+        self.name = backend
+        self.spec = SPECS[backend]
+        self.folder = folder
+        self.strategy = strategy
+        self.device = device or default_device()
+        self.pipeline = None  # the denoising pipeline, loaded on the first render
+        self.expert_swap: ExpertSwap | None = None
+        self._conditioning: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+
+    # -- 1. text ---------------------------------------------------------------------------------
+
+    def encode(self, requests: list[RenderRequest]) -> None:
+        todo = {(request.prompt, request.negative_prompt) for request in requests} - self._conditioning.keys()
+        if not todo:
+            return
+        text_pipeline = self._load(self.pipeline_class(), keep=self.text_components)
+        text_pipeline.to(self.device)
+        with torch.inference_mode():
+            for prompt, negative in sorted(todo):
+                embeds = self.encode_prompt(text_pipeline, prompt, negative)
+                self._conditioning[(prompt, negative)] = {key: value.to("cpu") for key, value in embeds.items()}
+        del text_pipeline
+        _free_memory()
+
+    # -- 2. denoise --------------------------------------------------------------------------------
+
+    def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:
+        latents_path = out_path.with_name(out_path.name + ".latents.pt")
+        latents = _saved_latents(latents_path, request)
+        if latents is None:
+            self.encode([request])
+            pipeline = self.pipeline_for(request)
+            call = self.call_arguments(pipeline, request)
+            call.update({key: value.to(self.device) for key, value in
+                         self._conditioning[(request.prompt, request.negative_prompt)].items()})
+
+            def report(pipe, step: int, timestep, tensors: dict) -> dict:
+                progress(step + 1, request.steps)
+                return {}
+
+            with torch.inference_mode():
+                latents = pipeline(
+                    height=request.height, width=request.width, num_frames=request.frames,
+                    num_inference_steps=request.steps, generator=torch.Generator("cpu").manual_seed(request.seed),
+                    output_type="latent", return_dict=False, callback_on_step_end=report, **call,
+                )[0]
+            _save_latents(latents_path, request, latents)
+        pipeline = self._denoising_pipeline()
+        if self.expert_swap is not None:
+            self.expert_swap.release()  # the decode gets the expert's GPU memory
+        with torch.inference_mode():
+            video = self.decode(pipeline, latents.to(self.device))
+            frames = pipeline.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
+        pixels = (frames * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        write_rgb_frames((frame.tobytes() for frame in pixels), pixels.shape[2], pixels.shape[1], request.fps,
+                         out_path, what=f"writing shot {request.shot_id}")
+        latents_path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        self.pipeline = None
+        self.expert_swap = None
+        self._conditioning.clear()
+        _free_memory()
+
+    # -- what each family provides ------------------------------------------------------------------
+
+    def pipeline_class(self):
+        raise NotImplementedError
+
+    def pipeline_for(self, request: RenderRequest):
+        """The loaded pipeline that renders ``request`` (a family may switch to its image-to-video twin)."""
+        return self._denoising_pipeline()
+
+    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def call_arguments(self, pipeline, request: RenderRequest) -> dict:
+        raise NotImplementedError
+
+    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def configure(self, pipeline) -> None:
+        """Family-specific settings on a freshly loaded denoising pipeline (scheduler shift, ...)."""
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    def _load(self, pipeline_class, keep: tuple[str, ...], **overrides):
+        """The pipeline from the local folder with only the ``keep`` components (others set to None)."""
+        index = json.loads((self.folder / "model_index.json").read_text())
+        skipped = {name: None for name, value in index.items()
+                   if not name.startswith("_") and isinstance(value, list) and name not in keep}
+        vae_dtype = torch.bfloat16 if self.strategy.vae_bf16 else torch.float32
+        return pipeline_class.from_pretrained(
+            self.folder, local_files_only=True, dtype={"default": torch.bfloat16, "vae": vae_dtype},
+            **{**skipped, **overrides},
+        )
+
+    def _denoising_pipeline(self):
+        if self.pipeline is not None:
+            return self.pipeline
+        text = set(self.text_components)
+        keep = tuple(name for name in self.spec.components if name not in text)
+        pipeline = self._load(self.pipeline_class(), keep=keep)
+        self.configure(pipeline)
+        transformers = [getattr(pipeline, name) for name in self.transformer_components
+                        if getattr(pipeline, name, None) is not None]
+        for transformer in transformers:
+            transformer.eval()
+            if self.strategy.fp8_storage:
+                store_in_fp8(transformer)
+        if self.strategy.group_offload:
+            for transformer in transformers:
+                offload_in_groups(transformer, self.device)
+        elif self.strategy.expert_swap and len(transformers) > 1:
+            self.expert_swap = ExpertSwap(transformers, self.device)
+        else:
+            for transformer in transformers:
+                transformer.to(self.device)
+        pipeline.vae.eval().to(self.device)
+        if self.strategy.vae_tiling:
+            pipeline.vae.enable_tiling()
+        pipeline.set_progress_bar_config(disable=True)
+        self.pipeline = pipeline
+        return pipeline
+
+
+def _fingerprint(request: RenderRequest) -> str:
+    fields = asdict(request)
+    fields.pop("shot_id")
+    return json.dumps(fields, sort_keys=True, default=str)
+
+
+def _saved_latents(path: Path, request: RenderRequest) -> torch.Tensor | None:
+    """Latents an earlier attempt at this exact request denoised before its decode failed."""
+    if not path.is_file():
+        return None
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("request") != _fingerprint(request):
+        return None
+    return saved["latents"]
+
+
+def _save_latents(path: Path, request: RenderRequest, latents: torch.Tensor) -> None:
+    partial = path.with_name(path.name + ".partial")
+    torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
+    os.replace(partial, path)
+
+
+def _free_memory() -> None:
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,98 @@
+"""Where a backend's weights live on disk, and whether the folder there can be loaded.
+
+Torch-free: the planner calls check_model_folder() to decide whether a backend can run, and
+every backend calls it again before loading, so a bad folder fails in a second with a message
+saying exactly what to download, instead of deep inside diffusers.
+
+Layout: ``<models dir>/<repository name>``, which is what
+``hf download <repo> --local-dir <models dir>/<repository name>`` produces, e.g.
+``models/Wan2.2-T2V-A14B-Diffusers``. ``<models dir>/<owner>/<repository name>`` is accepted too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from render_pipeline.backends.specs import SPECS, ModelSpec
+from render_pipeline.errors import UserError
+
+MODELS_ENV = "RENDER_PIPELINE_MODELS"
+
+# Files that only the original (non-diffusers) releases have at their top level.
+_ORIGINAL_RELEASE_MARKERS = ("high_noise_model", "low_noise_model", "Wan2.1_VAE.pth", "Wan2.2_VAE.pth",
+                             "models_t5_umt5-xxl-enc-bf16.pth", "hunyuan-video-t2v-720p", "transformer_config.json")
+_WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+def resolve_models_dir(option: Path | None, storyboard_dir: Path) -> Path:
+    """--models-dir, else $RENDER_PIPELINE_MODELS, else the storyboard's own models/ folder."""
+    if option is not None:
+        return Path(option)
+    if os.environ.get(MODELS_ENV):
+        return Path(os.environ[MODELS_ENV])
+    return Path(storyboard_dir) / "models"
+
+
+def find_model_folder(backend: str, models_dir: Path) -> Path:
+    """The folder holding ``backend``'s weights: the first accepted layout that exists, else the usual one."""
+    spec = SPECS[backend]
+    owner, name = spec.repo.split("/")
+    candidates = [Path(models_dir) / name, Path(models_dir) / owner / name]
+    for folder in candidates:
+        if folder.is_dir():
+            return folder
+    return candidates[0]
+
+
+def check_model_folder(backend: str, models_dir: Path) -> str | None:
+    """None when the folder can be loaded, else a message naming the repository to download and its size."""
+    spec = SPECS[backend]
+    if not spec.needs_gpu:
+        return None
+    folder = find_model_folder(backend, models_dir)
+    problem = _folder_problem(spec, folder)
+    if problem is None:
+        return None
+    return (
+        f"{backend}: {problem}. Download the diffusers-format weights {spec.repo} "
+        f"(about {spec.download_gb:g} GB) with: hf download {spec.repo} --local-dir {folder}"
+    )
+
+
+def require_model_folder(backend: str, models_dir: Path) -> Path:
+    """The loadable folder for ``backend``, or a UserError saying what to download."""
+    message = check_model_folder(backend, models_dir)
+    if message is not None:
+        raise UserError(message)
+    return find_model_folder(backend, models_dir)
+
+
+def _folder_problem(spec: ModelSpec, folder: Path) -> str | None:
+    if not folder.is_dir():
+        return f"no model folder at {folder}"
+    index_path = folder / "model_index.json"
+    if not index_path.is_file():
+        if any((folder / marker).exists() for marker in _ORIGINAL_RELEASE_MARKERS):
+            return f"{folder} holds the original release, not the diffusers layout (no model_index.json)"
+        return f"{folder} has no model_index.json (not a diffusers-format folder)"
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        return f"{index_path} is unreadable ({error})"
+    found_class = index.get("_class_name")
+    if found_class != spec.pipeline:
+        return f"{folder} is a {found_class} folder, {spec.name} needs a {spec.pipeline} one"
+    for component in spec.components:
+        if not (folder / component).is_dir():
+            return f"{folder / component} is missing (incomplete download?)"
+        if not component.startswith(("scheduler", "tokenizer")) and not _has_weights(folder / component):
+            return f"{folder / component} has no config.json or weight files (incomplete download?)"
+    return None
+
+
+def _has_weights(component_folder: Path) -> bool:
+    if not (component_folder / "config.json").is_file():
+        return False
+    return any(path.suffix in _WEIGHT_SUFFIXES for path in component_folder.iterdir())

@@ -1,0 +1,186 @@
+"""Per-forward speed of our exact path against diffusers as it ships (issue 10).
+
+Builds full-size transformers with random bf16 weights directly on the GPU (speed does not
+depend on weight values), runs one forward (one CFG branch) per variant at the real shot
+size, and prints ours beside the diffusers baseline, measured in the same process.
+
+    python scripts/bench_speed.py --models wan-a14b-720p,ti2v-5b,cogvideox-5b --out speed.json
+
+Variants: diffusers (eager, default attention), compile (regional torch.compile of the
+repeated blocks). Each reports the median of --repeats timed forwards
+after a warm-up, the peak memory, and the relative error against the diffusers output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+MODELS = {
+    # name: (builder, latent shape C,F,H,W, text tokens, batch)
+    "wan-a14b-720p": ("wan_a14b", (16, 21, 90, 160), 512, 1),
+    "wan-a14b-480p": ("wan_a14b", (16, 21, 60, 104), 512, 1),
+    "ti2v-5b": ("wan_ti2v_5b", (48, 31, 44, 80), 512, 1),
+    "cogvideox-5b": ("cogvideox_5b", (13, 16, 60, 90), 226, 2),
+}
+
+
+# --tiny: two-layer models at a small size, so the script itself can be tested on a CPU.
+TINY_LATENTS = {"wan_a14b": (16, 3, 8, 8), "wan_ti2v_5b": (48, 3, 8, 8), "cogvideox_5b": (3, 16, 8, 8)}
+
+
+def build(kind: str, device: str, tiny: bool):
+    import torch
+    from diffusers import CogVideoXTransformer3DModel, WanTransformer3DModel
+
+    layers = 2 if tiny else None
+    torch.manual_seed(0)  # every variant gets the same weights, so outputs can be compared
+    torch.set_default_dtype(torch.bfloat16)
+    try:
+        with torch.device(device):
+            if kind == "wan_a14b":
+                model = WanTransformer3DModel(
+                    patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128, in_channels=16,
+                    out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=layers or 40,
+                    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+            elif kind == "wan_ti2v_5b":
+                model = WanTransformer3DModel(
+                    patch_size=(1, 2, 2), num_attention_heads=24, attention_head_dim=128, in_channels=48,
+                    out_channels=48, text_dim=4096, freq_dim=256, ffn_dim=14336, num_layers=layers or 30,
+                    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+            else:
+                model = CogVideoXTransformer3DModel(
+                    num_attention_heads=48, attention_head_dim=64, in_channels=16, out_channels=16, num_layers=layers or 42,
+                    sample_width=8 if tiny else 90, sample_height=8 if tiny else 60, sample_frames=9 if tiny else 49, patch_size=2, text_embed_dim=4096,
+                    time_embed_dim=512, use_rotary_positional_embeddings=True,
+                    use_learned_positional_embeddings=False)
+    finally:
+        torch.set_default_dtype(torch.float32)
+    # from_pretrained(torch_dtype=bf16) keeps these small modules in fp32; do the same.
+    for name, module in model.named_modules():
+        if any(part in (model._keep_in_fp32_modules or []) for part in name.split(".")):
+            module.float()
+    return model.eval().requires_grad_(False)
+
+
+def inputs(kind: str, latent, text_tokens: int, batch: int, device: str):
+    import torch
+
+    generator = torch.Generator(device).manual_seed(0)
+    hidden = torch.randn((batch, *latent), generator=generator, device=device, dtype=torch.bfloat16)
+    text = torch.randn((batch, text_tokens, 4096), generator=generator, device=device, dtype=torch.bfloat16)
+    timestep = torch.full((batch,), 900, device=device, dtype=torch.long)
+    if kind == "cogvideox_5b":
+        # CogVideoX takes latents as B, F, C, H, W and needs its rotary tables.
+        from diffusers.models.embeddings import get_3d_rotary_pos_embed
+
+        frames, height, width = latent[0], latent[2], latent[3]
+        cos, sin = get_3d_rotary_pos_embed(64, None, grid_size=(height // 2, width // 2), temporal_size=frames,
+                                           grid_type="slice", max_size=(height // 2, width // 2), device=device)
+        hidden = hidden.view(batch, latent[0], latent[1], latent[2], latent[3])
+        return dict(hidden_states=hidden, encoder_hidden_states=text, timestep=timestep,
+                    image_rotary_emb=(cos, sin), return_dict=False)
+    return dict(hidden_states=hidden, encoder_hidden_states=text, timestep=timestep, return_dict=False)
+
+
+def time_forward(model, kwargs, repeats: int, device: str) -> tuple[list[float], object, float]:
+    import torch
+
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+    with torch.inference_mode():
+        first = time.perf_counter()
+        out = model(**kwargs)[0]
+        sync()
+        warmup = time.perf_counter() - first
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = model(**kwargs)[0]
+            sync()
+            times.append(time.perf_counter() - start)
+    return times, out.float(), warmup
+
+
+def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: bool) -> list[dict]:
+    import torch
+
+    from render_pipeline.backends.speed import SpeedOptions, apply_speedups
+
+    kind, latent, text_tokens, batch = MODELS[name]
+    if tiny:
+        latent, text_tokens = TINY_LATENTS[kind], 8
+    rows = []
+    reference = None
+    for variant in variants:
+        model = build(kind, device, tiny)
+        kwargs = inputs(kind, latent, text_tokens, batch, device)
+        if variant != "diffusers":
+            apply_speedups(model, SpeedOptions(compile_blocks=True))
+        try:
+            times, out, warmup = time_forward(model, kwargs, repeats, device)
+        except torch.OutOfMemoryError as exc:
+            rows.append(dict(model=name, variant=variant, error=f"OOM: {exc}"[:300]))
+            continue
+        if reference is None:
+            reference = out
+        rel_err = float((out - reference).norm() / reference.norm())
+        rows.append(dict(model=name, variant=variant, times_s=times, s_per_forward=statistics.median(times),
+                         warmup_s=warmup,
+                         peak_GiB=torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0,
+                         rel_err_vs_diffusers=rel_err, finite=bool(torch.isfinite(out).all())))
+        print(json.dumps(rows[-1]), flush=True)
+        del model, kwargs, out
+        gc.collect()
+        if device == "cuda":
+            torch.cuda.empty_cache()
+        torch._dynamo.reset()
+    base = next((r["s_per_forward"] for r in rows if r["variant"] == "diffusers" and "s_per_forward" in r), None)
+    for row in rows:
+        if base and "s_per_forward" in row:
+            row["speedup"] = base / row["s_per_forward"]
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="wan-a14b-720p,ti2v-5b,cogvideox-5b")
+    parser.add_argument("--variants", default="diffusers,compile")
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--out", type=Path)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
+    args = parser.parse_args()
+
+    import torch
+
+    gpu = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    env = dict(gpu=gpu, torch=torch.__version__, cudnn=torch.backends.cudnn.version())
+    import diffusers
+
+    env["diffusers"] = diffusers.__version__
+    print(json.dumps(env), flush=True)
+    rows = []
+    for name in args.models.split(","):
+        rows += run_model(name, args.repeats, args.variants.split(","), args.device, args.tiny)
+        if args.out:
+            args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
+    print(f"\n{'model':<16}{'variant':<20}{'s/forward':>10}{'speedup':>9}{'peak GiB':>10}{'rel err':>10}")
+    for row in rows:
+        if "error" in row:
+            print(f"{row['model']:<16}{row['variant']:<20}  {row['error'][:60]}")
+            continue
+        print(f"{row['model']:<16}{row['variant']:<20}{row['s_per_forward']:>10.3f}{row.get('speedup', 0):>9.2f}"
+              f"{row['peak_GiB']:>10.2f}{row['rel_err_vs_diffusers']:>10.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_backends.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_backends", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_arguments_are_checked(bench, tmp_path, capsys):
+    args = bench.parse_args(["--cases", "48gb,24gb-fp8", "--size", "832x480", "--steps", "2", "--out", str(tmp_path / "b.json")])
+    assert (args.cases, args.width, args.height, args.steps) == (["48gb", "24gb-fp8"], 832, 480, 2)
+    for bad in (["--cases", "16gb"], ["--size", "720p"], ["--frames", "80"]):
+        with pytest.raises(SystemExit):
+            bench.parse_args([*bad, "--out", str(tmp_path / "b.json")])
+    assert "unknown case(s) 16gb" in capsys.readouterr().err
+
+
+def test_tiny_dry_run_renders_through_the_session_and_writes_json(bench, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench.main(["--tiny", "--cases", "48gb", "--steps", "4", "--out", str(out)])
+    result = json.loads(out.read_text())["results"][0]
+    assert result["ok"] and result["case"] == "48gb"
+    assert len(result["step_s"]) == 4
+    assert result["expert_swaps"] == [0, 1]  # both experts ran, high-noise first
+    assert "48gb" in capsys.readouterr().out.splitlines()[-1]

@@ -1,0 +1,117 @@
+"""The Wan session on tiny real diffusers components, loaded from a diffusers-layout folder on disk."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from render_pipeline.backends import open_session
+from render_pipeline.backends.base import RenderRequest
+from render_pipeline.media.ffmpeg import count_frames, probe, run_ffmpeg
+from tiny_models import build_wan_a14b_folder
+
+
+@pytest.fixture(scope="module")
+def models_dir(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("models")
+    build_wan_a14b_folder(root / "Wan2.2-T2V-A14B-Diffusers")
+    return root
+
+
+def request(seed: int = 7, steps: int = 4, **changes) -> RenderRequest:
+    fields = dict(shot_id="s01", prompt="a grey destroyer at dawn", negative_prompt="blurry", seed=seed,
+                  width=32, height=32, fps=16.0, frames=9, steps=steps, quality="draft")
+    return RenderRequest(**{**fields, **changes})
+
+
+def decoded_pixels(path: Path, tmp_path: Path) -> np.ndarray:
+    raw = tmp_path / (path.stem + ".rgb")
+    run_ffmpeg(["-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)], what="decoding test output")
+    return np.frombuffer(raw.read_bytes(), dtype=np.uint8)
+
+
+def test_renders_a_shot_from_the_folder_deterministically_by_seed(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    steps_seen = []
+    session.encode([request(), request(seed=8)])
+    for name, seed in (("a", 7), ("b", 7), ("c", 8)):
+        session.render(request(seed=seed), tmp_path / f"{name}.mp4", lambda done, total: steps_seen.append((done, total)))
+    session.close()
+
+    info = probe(tmp_path / "a.mp4")
+    assert (info.width, info.height, info.fps, info.has_audio) == (32, 32, 16.0, False)
+    assert count_frames(tmp_path / "a.mp4") == 9
+    assert steps_seen[:4] == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    first, again, other = (decoded_pixels(tmp_path / f"{name}.mp4", tmp_path) for name in "abc")
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert not list(tmp_path.glob("*.latents.pt*"))  # cleaned up after a good write
+
+
+def test_text_encoder_is_freed_before_denoising(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session.encode([request()])
+    session.render(request(steps=2), tmp_path / "s.mp4", lambda done, total: None)
+    assert session.pipeline.text_encoder is None and session.pipeline.tokenizer is None
+    assert session.pipeline.transformer.dtype == torch.bfloat16
+
+
+def test_expert_swap_switches_once_at_the_boundary(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    session.encode([request()])
+    calls = []
+    pipeline = session._denoising_pipeline()
+    pipeline.transformer.register_forward_hook(lambda *args: calls.append("high"))
+    pipeline.transformer_2.register_forward_hook(lambda *args: calls.append("low"))
+    session.render(request(steps=8), tmp_path / "s.mp4", lambda done, total: None)
+
+    pipeline.scheduler.set_timesteps(8)
+    high_steps = int((pipeline.scheduler.timesteps >= 0.875 * 1000).sum())
+    assert 0 < high_steps < 8
+    # Two forwards (cond, uncond) per step: the high-noise expert for the first steps, then the low-noise one.
+    assert calls == ["high"] * 2 * high_steps + ["low"] * 2 * (8 - high_steps)
+    assert session.expert_swap.swaps == [0, 1]
+    assert session.expert_swap.resident is None  # released for the decode
+
+
+def test_fp8_storage_and_group_offload_are_applied(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {"fp8_storage": True, "group_offload": True, "vae_tiling": True},
+                           models_dir)
+    session.encode([request()])
+    session.render(request(steps=2), tmp_path / "s.mp4", lambda done, total: None)
+    from diffusers.hooks.group_offloading import _is_group_offload_enabled
+
+    for transformer in (session.pipeline.transformer, session.pipeline.transformer_2):
+        assert transformer.blocks[0].ffn.net[2].weight.dtype == torch.float8_e4m3fn
+        assert _is_group_offload_enabled(transformer)
+    assert session.pipeline.vae.use_tiling
+    assert count_frames(tmp_path / "s.mp4") == 9
+
+
+def test_failed_decode_retries_from_saved_latents_without_denoising(models_dir, tmp_path, monkeypatch):
+    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session.encode([request()])
+    out = tmp_path / "s.mp4"
+
+    real_decode = session.decode
+    monkeypatch.setattr(session, "decode", lambda *args: (_ for _ in ()).throw(torch.OutOfMemoryError("decode")))
+    with pytest.raises(torch.OutOfMemoryError):
+        session.render(request(), out, lambda done, total: None)
+    assert (tmp_path / "s.mp4.latents.pt").is_file()
+
+    steps = []
+    monkeypatch.setattr(session, "decode", real_decode)
+    session.render(request(), out, lambda done, total: steps.append(done))
+    assert steps == []  # no denoising step ran on the retry
+    assert count_frames(out) == 9
+    fresh = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    fresh.render(request(), tmp_path / "fresh.mp4", lambda done, total: None)
+    assert np.array_equal(decoded_pixels(out, tmp_path), decoded_pixels(tmp_path / "fresh.mp4", tmp_path))
+
+
+def test_wrong_folder_fails_before_loading(tmp_path):
+    from render_pipeline.errors import UserError
+
+    with pytest.raises(UserError, match="Wan-AI/Wan2.2-T2V-A14B-Diffusers"):
+        open_session("wan2.2-t2v-a14b", {}, tmp_path)
