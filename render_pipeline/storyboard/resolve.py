@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from render_pipeline.storyboard.schema import (
@@ -27,11 +30,11 @@ from render_pipeline.storyboard.yaml_source import (
     Problem,
     StoryboardError,
     ValuePath,
+    format_path,
     load_located,
 )
 
 SUPPORTED_VERSIONS = (1,)
-BUILTIN_OVERLAY_STYLES = ("title", "lower_third", "caption")
 # Validation's estimate of speaking speed. Deliberately on the fast side of natural
 # narration (140-160 wpm) so the estimate only rejects text that cannot possibly fit;
 # the narration step measures the real length after synthesis.
@@ -137,6 +140,21 @@ def slugify(text: str) -> str:
     return slug[:80] or "film-" + hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
+BUILTIN_OVERLAY_STYLES = ("title", "lower_third", "caption")
+# The project's style presets (shared with post, which draws them); a storyboard may name any of them.
+OVERLAY_STYLES_FILE = Path(__file__).resolve().parents[2] / "prompts" / "overlay_styles.yaml"
+
+
+@lru_cache(maxsize=1)
+def _overlay_style_presets() -> tuple[str, ...]:
+    try:
+        presets = yaml.safe_load(OVERLAY_STYLES_FILE.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return BUILTIN_OVERLAY_STYLES  # post reports a broken presets file when it draws
+    names = tuple(str(name) for name in presets) if isinstance(presets, dict) else ()
+    return BUILTIN_OVERLAY_STYLES + tuple(name for name in names if name not in BUILTIN_OVERLAY_STYLES)
+
+
 def default_seed(title: str, shot_id: str) -> int:
     """Stable across runs and machines: the same storyboard gives the same pictures."""
     return int.from_bytes(hashlib.sha256(f"{title}\0{shot_id}".encode()).digest()[:4], "big")
@@ -166,11 +184,60 @@ def resolve(document: LocatedDocument, path: Path, overlay_styles: tuple[str, ..
         raise StoryboardError(
             [document.problem(("version",), f"unsupported storyboard version {version!r}; this program reads version 1")]
         )
+    # A section left empty (`music:` with every cue commented out) means "none".
+    data = {key: value for key, value in data.items() if not (key in OPTIONAL_SECTIONS and value is None)}
     try:
         parsed = StoryboardDocument.model_validate(data)
     except ValidationError as exc:
-        raise StoryboardError(_pydantic_problems(document, exc)) from None
+        type_problems = _pydantic_problems(document, exc)
+        more = _problems_beyond_types(document, data, exc, path, overlay_styles)
+        raise StoryboardError(in_file_order(type_problems + more)) from None
     return _Resolver(document, parsed, path, overlay_styles).run()
+
+
+OPTIONAL_SECTIONS = ("delivery", "defaults", "voice", "music")
+
+
+def _problems_beyond_types(document: LocatedDocument, data: dict, exc: ValidationError, path: Path,
+                           overlay_styles: tuple[str, ...] | None) -> list[Problem]:
+    """The cross-field problems of a file that also has type errors, so one run lists (nearly) all.
+
+    Each badly typed value is dropped and the rest checked again. Shots with a type error are
+    left out of the report (a dropped value would only cause a misleading follow-up message),
+    and so is everything when a default is badly typed, since every shot depends on it.
+    """
+    repaired = copy.deepcopy(data)
+    broken_shots = set()
+    for error in exc.errors():
+        location = tuple("from" if part == "from_" else part for part in error["loc"])
+        if location[0] == "defaults" or not _drop_value(repaired, location):
+            return []
+        if location[0] == "shots" and len(location) > 1:
+            broken_shots.add(format_path(location[:2]))
+    try:
+        parsed = StoryboardDocument.model_validate(repaired)
+        _Resolver(document, parsed, path, overlay_styles).run()
+    except ValidationError:
+        return []
+    except StoryboardError as second:
+        return [problem for problem in second.problems
+                if not any(problem.path == shot or problem.path.startswith((shot + ".", shot + "["))
+                           for shot in broken_shots)]
+    return []
+
+
+def _drop_value(data: Any, location: tuple) -> bool:
+    """Remove the mapping key at ``location``; False when it names no key (a whole list item, a missing key)."""
+    *parents, last = location
+    for part in parents:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return False
+    if not isinstance(data, dict) or last not in data:
+        return False
+    del data[last]
+    return True
 
 
 def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[Problem]:
@@ -178,32 +245,63 @@ def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[
     for error in exc.errors():
         location: ValuePath = tuple("from" if part == "from_" else part for part in error["loc"])
         kind = error["type"]
+        value = error.get("input")
         if kind == "extra_forbidden":
             key = str(location[-1])
             message = f"unknown key {key!r}"
-            suggestion = _closest_key(document, location)
+            suggestion = _closest_key(location)
             if suggestion:
                 message += f" (did you mean {suggestion!r}?)"
         elif kind == "missing":
             message = "is required"
         elif kind == "value_error":
             message = str(error["ctx"]["error"])
+        elif kind == "literal_error":
+            message = _not_one_of(value, error["ctx"]["expected"])
+        elif kind == "tuple_type":
+            message = f"must be a list of two numbers, [start, end] in seconds (got {value!r})"
+        elif kind in _PLAIN_MESSAGES:
+            limits = {key: int(limit) if isinstance(limit, float) and limit.is_integer() else limit
+                      for key, limit in error.get("ctx", {}).items()}
+            message = _PLAIN_MESSAGES[kind].format(**limits)
+            if not isinstance(value, (dict, list)):
+                message += f" (got {value!r})"
         else:
             message = error["msg"][0].lower() + error["msg"][1:]
-            value = error.get("input")
-            if not isinstance(value, (dict, list)) and kind != "literal_error":
+            if not isinstance(value, (dict, list)):
                 message += f" (got {value!r})"
-            elif kind == "literal_error":
-                message += f" (got {value!r})"
-        # pydantic reports "a | None" unions as tagged branches; drop the branch names.
-        location = tuple(part for part in location if not (isinstance(part, str) and part in _UNION_BRANCHES))
-        problems.append(document.problem(location, message))
+        problems.append(document.problem(location, message, at_key=kind == "extra_forbidden"))
     return _dedupe(problems)
 
 
-_UNION_BRANCHES = {"float", "int", "str", "none", "constrained-float", "constrained-str", "constrained-int",
-                   "tuple[constrained-float, constrained-float]", "list[Overlay]", "Camera", "Transition",
-                   "function-after[_shot_id(), str]", "literal['error','allow']"}
+# pydantic's wording, in the terms a storyboard writer uses.
+_PLAIN_MESSAGES = {
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "float_type": "must be a number",
+    "int_type": "must be a whole number",
+    "string_type": "must be text (put it in quotes)",
+    "list_type": "must be a list (one '- ' item per line, or [a, b])",
+    "dict_type": "must be a mapping of keys",
+    "model_type": "must be a mapping of keys",
+    "model_attributes_type": "must be a mapping of keys",
+    "string_too_short": "must not be empty",
+    "too_short": "needs at least {min_length} item(s)",
+    "too_long": "takes at most {max_length} items",
+}
+
+
+def _not_one_of(value: Any, expected: str) -> str:
+    choices = [choice.strip(" '") for choice in re.split(r",| or ", expected)]
+    message = f"{value!r} is not one of: {', '.join(choices)}"
+    suggestion = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    return f"{value!r} is unknown (did you mean {suggestion[0]!r}?)" if suggestion else message
+
+
+def in_file_order(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: (problem.line, problem.column))
 
 
 def _dedupe(problems: list[Problem]) -> list[Problem]:
@@ -226,7 +324,7 @@ _KNOWN_KEYS = {
 }
 
 
-def _closest_key(document: LocatedDocument, location: ValuePath) -> str | None:
+def _closest_key(location: ValuePath) -> str | None:
     parent = tuple(part for part in location[:-1] if not isinstance(part, int))
     fields: list[str] = []
     model = _KNOWN_KEYS.get(parent)
@@ -251,7 +349,7 @@ class _Resolver:
         self.base_dir = path.parent
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
-        self.overlay_styles = overlay_styles or BUILTIN_OVERLAY_STYLES
+        self.overlay_styles = overlay_styles or _overlay_style_presets()
         self.raw_shots: list[dict[str, Any]] = document.data["shots"]
         self.raw_defaults: dict[str, Any] = document.data.get("defaults") or {}
 
@@ -279,7 +377,7 @@ class _Resolver:
         self._check_continuations(shots, ids)
         music = self._music(shots, ids)
         if self.problems:
-            raise StoryboardError(self.problems)
+            raise StoryboardError(in_file_order(self.problems))
         return Storyboard(
             path=self.path,
             title=parsed.title.strip(),
@@ -304,11 +402,19 @@ class _Resolver:
         return ids
 
     def _merged(self, fields: ShotFields) -> dict[str, Any]:
+        """The shot's fields over the defaults. `camera` and `transition` merge key by key (a shot
+        saying `transition: {type: wipeleft}` keeps the default duration); every other field,
+        lists included, is replaced whole."""
         defaults = self.parsed.defaults
-        return {
+        value = {
             name: getattr(fields, name) if name in fields.model_fields_set else getattr(defaults, name)
             for name in ShotFields.model_fields
         }
+        for name in ("camera", "transition"):
+            own, default = getattr(fields, name), getattr(defaults, name)
+            if own is not None and default is not None:
+                value[name] = default.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
+        return value
 
     def _shot(self, index: int, fields: ShotFields) -> Shot:
         value = self._merged(fields)
@@ -393,10 +499,12 @@ class _Resolver:
 
         last = shots[-1]
         if last.transition_out.type != "cut":
-            self.warn(self.origin(last.index, "transition"), "the last shot's transition has no next shot; it is ignored")
+            if "transition" in self.raw_shots[last.index]:  # a default transition is silently meant for the other shots
+                self.warn(self.origin(last.index, "transition"), "the last shot's transition has no next shot; it is ignored")
             shots[-1] = replace(last, transition_out=Transition())
         for index in range(1, len(shots)):
             shots[index] = replace(shots[index], transition_in=shots[index - 1].transition_out)
+        shots = [self._footage(shot) for shot in shots]
         for shot in shots:
             transition = shot.transition_out
             if transition.duration > shot.duration:
@@ -413,6 +521,37 @@ class _Resolver:
                                f"transition of {transition.duration:g} s is longer than the next shot "
                                f"{following.id!r} ({following.duration:g} s)")
         return shots
+
+    def _footage(self, shot: Shot) -> Shot:
+        """Give a footage shot its trim (default: the clip's start, leaving room for the incoming
+        handle) and check that the clip holds the trim plus both transition handles."""
+        from dataclasses import replace
+
+        if shot.source is None:
+            return shot
+        trim = shot.trim or (shot.handle_in, shot.handle_in + shot.duration)
+        needed_from, needed_to = trim[0] - shot.handle_in, trim[1] + shot.handle_out
+        clip_length = self._clip_length(shot)
+        where = self.origin(shot.index, "trim" if shot.trim else "source")
+        if needed_from < -1e-9:
+            self.error(where, f"the incoming transition needs {shot.handle_in:g} s of footage before the trim's start "
+                              f"({trim[0]:g} s); start the trim at {shot.handle_in:g} s or later")
+        elif clip_length is not None and needed_to > clip_length + 1e-3:
+            self.error(where, f"needs the clip up to {needed_to:g} s (trim end {trim[1]:g} s plus {shot.handle_out:g} s "
+                              f"for the outgoing transition) but {shot.source.name} lasts {clip_length:g} s")
+        return replace(shot, trim=trim)
+
+    def _clip_length(self, shot: Shot) -> float | None:
+        from render_pipeline.media.ffmpeg import FfmpegError, probe
+
+        try:
+            info = probe(shot.source)
+        except FfmpegError:
+            self.error(self.origin(shot.index, "source"), f"{shot.source.name} is not a video file FFmpeg can read")
+            return None
+        if not info.has_video:
+            self.error(self.origin(shot.index, "source"), f"{shot.source.name} has no video stream")
+        return info.duration
 
     def _check_continuations(self, shots: list[Shot], ids: dict[str, int]) -> None:
         for shot in shots:

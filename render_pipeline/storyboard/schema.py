@@ -30,8 +30,8 @@ OVERLAY_POSITIONS = (
 )
 SHOT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-PositiveSeconds = Annotated[float, Field(gt=0)]
-NonNegativeSeconds = Annotated[float, Field(ge=0)]
+PositiveSeconds = Annotated[float, Field(gt=0, strict=True)]
+NonNegativeSeconds = Annotated[float, Field(ge=0, strict=True)]
 
 
 class Strict(BaseModel):
@@ -94,7 +94,8 @@ class ShotFields(Strict):
     duration: PositiveSeconds | None = None
     prompt: Annotated[str, Field(min_length=1)] | None = None
     source: str | None = None
-    trim: tuple[NonNegativeSeconds, NonNegativeSeconds] | None = None
+    # YAML has no tuples: accept a two-item list, still strict about the numbers inside.
+    trim: Annotated[tuple[NonNegativeSeconds, NonNegativeSeconds], Field(strict=False)] | None = None
     camera: Camera | None = None
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
     overlays: list[Overlay] | None = None

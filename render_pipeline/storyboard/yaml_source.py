@@ -39,8 +39,8 @@ CORE_TAGS = {
 # Keys whose values name shots: kept as the literal text written, never converted.
 ID_KEYS = {"id", "from", "to", "continue_from"}
 
-# More nodes than any real storyboard has (a 500-shot film is about 20,000).
-MAX_NODES = 1_000_000
+# Far more values than any real storyboard has (a 500-shot film has about 20,000).
+MAX_NODES = 200_000
 
 
 @dataclass
@@ -73,6 +73,7 @@ class LocatedDocument:
     data: Any
     file: str
     marks: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[ValuePath, tuple[int, int]] = field(default_factory=dict)  # where each mapping key is written
 
     def where(self, path: ValuePath) -> tuple[int, int]:
         """The mark of ``path``, or of its nearest ancestor that has one."""
@@ -80,8 +81,9 @@ class LocatedDocument:
             path = path[:-1]
         return self.marks.get(path, (1, 1))
 
-    def problem(self, path: ValuePath, message: str) -> Problem:
-        line, column = self.where(path)
+    def problem(self, path: ValuePath, message: str, at_key: bool = False) -> Problem:
+        """A problem pinned to the value at ``path``, or to its key when the key itself is wrong."""
+        line, column = self.key_marks[path] if at_key and path in self.key_marks else self.where(path)
         return Problem(self.file, line, column, format_path(path), message)
 
 
@@ -116,31 +118,78 @@ def parse_located(text: str, name: str) -> LocatedDocument:
     try:
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        message = exc.problem or "invalid YAML"
-        if "\t" in message or "tab" in message.lower():
-            message = "tabs are not allowed for indentation in YAML; use spaces"
-        else:
-            message = f"YAML syntax error: {message}"
-        raise StoryboardError([Problem(name, line, column, "", message)]) from None
+        raise StoryboardError([_syntax_problem(text, name, exc)]) from None
     except yaml.YAMLError as exc:
         raise StoryboardError([Problem(name, 1, 1, "", f"YAML error: {exc}")]) from None
+    except RecursionError:
+        raise StoryboardError([Problem(name, 1, 1, "", "the YAML is nested too deeply to be a storyboard")]) from None
     if root is None:
         raise StoryboardError([Problem(name, 1, 1, "", "the file is empty; a storyboard needs version, title and shots")])
+    _check_expanded_size(root, name)
     document = LocatedDocument(data=None, file=name)
     builder = _Builder(document)
-    document.data = builder.build(root, ())
+    try:
+        document.data = builder.build(root, ())
+    except RecursionError:
+        raise StoryboardError([Problem(name, 1, 1, "", "the YAML is nested too deeply to be a storyboard")]) from None
     if builder.problems:
         raise StoryboardError(builder.problems)
     return document
+
+
+def _syntax_problem(text: str, name: str, exc: yaml.MarkedYAMLError) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    # libyaml's message for a tab does not name it; look at the line itself.
+    lines = text.splitlines()
+    line_text = lines[line - 1] if 0 < line <= len(lines) else ""
+    if "\t" in line_text:
+        return Problem(name, line, line_text.index("\t") + 1, "", "tab character: YAML indents with spaces only")
+    return Problem(name, line, column, "", f"YAML syntax error: {exc.problem or 'invalid YAML'}")
+
+
+class _Recursive(Exception):
+    pass
+
+
+def _check_expanded_size(root: yaml.Node, name: str) -> None:
+    """Reject a document whose aliases would expand it past MAX_NODES, without expanding it."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise _Recursive
+        open_nodes.add(key)
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            children = []
+        total = 1 + sum(size(child) for child in children)
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    try:
+        total = size(root)
+    except _Recursive:
+        raise StoryboardError([Problem(name, 1, 1, "", "an alias refers to itself (recursive YAML); write the values out")]) from None
+    except RecursionError:
+        raise StoryboardError([Problem(name, 1, 1, "", "the YAML is nested too deeply to be a storyboard")]) from None
+    if total > MAX_NODES:
+        raise StoryboardError([Problem(name, 1, 1, "", f"the document expands to {total:,} values, more than the "
+                                                      f"{MAX_NODES:,} allowed (aliases nested into a 'YAML bomb'?)")])
 
 
 class _Builder:
     def __init__(self, document: LocatedDocument):
         self.document = document
         self.problems: list[Problem] = []
-        self.nodes_seen = 0
         self.scalars = _Loader("")  # only its resolver and scalar constructors are used
 
     def _fail(self, node: yaml.Node, path: ValuePath, message: str) -> None:
@@ -148,16 +197,11 @@ class _Builder:
         self.problems.append(Problem(self.document.file, mark.line + 1, mark.column + 1, format_path(path), message))
 
     def build(self, node: yaml.Node, path: ValuePath) -> Any:
-        self.nodes_seen += 1
-        if self.nodes_seen > MAX_NODES:
-            raise StoryboardError(
-                [self.document.problem(path, f"the document expands to more than {MAX_NODES:,} values "
-                                             "(alias expansion bomb?); refusing to read it")]
-            )
         if path not in self.document.marks:
             self.document.marks[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
         if node.tag not in CORE_TAGS:
-            self._fail(node, path, f"YAML tag {node.tag!r} is not allowed; storyboards use plain values only")
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            self._fail(node, path, f"YAML tag {tag!r} is not allowed; storyboards use plain values only")
             return None
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
@@ -184,5 +228,6 @@ class _Builder:
             if key in result:
                 self._fail(key_node, path + (key,), f"duplicate key {key!r} (each key may appear once)")
                 continue
+            self.document.key_marks[path + (key,)] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             result[key] = self.build(value_node, path + (key,))
         return result

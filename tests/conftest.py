@@ -1,0 +1,51 @@
+"""Fixtures shared by every test file: keep them small."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "storyboards"
+
+# Two generated shots, a dissolve between them, one overlay, narration and one music cue.
+MINIMAL_STORYBOARD = """\
+version: 1
+title: Test Film
+delivery: {size: 640x360, fps: 24}
+music:
+  - {cue: bed, from: "010", to: b}
+shots:
+  - id: "010"
+    duration: 3
+    prompt: "A harbor at dawn"
+    overlays:
+      - {text: "Hello", style: title, start: 0.5, end: 2.5}
+    narration: "Good morning."
+    transition: {type: dissolve, duration: 1}
+  - id: b
+    duration: 2
+    prompt: "A ship at sea"
+"""
+
+
+@pytest.fixture
+def write_storyboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write storyboard text as tmp_path/sb.yaml and work from tmp_path, so messages read `sb.yaml:LINE:COL`."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(text: str | bytes, name: str = "sb.yaml") -> Path:
+        path = Path(name)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def minimal_storyboard(write_storyboard) -> Path:
+    return write_storyboard(MINIMAL_STORYBOARD)
