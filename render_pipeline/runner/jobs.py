@@ -1,0 +1,106 @@
+"""Jobs: one per shot, built from the plan, each with the cache key that decides whether it must run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from render_pipeline import __version__
+from render_pipeline.backends.base import RenderRequest
+from render_pipeline.storyboard import Shot, Storyboard
+from render_pipeline.storyboard.summary import _plain
+
+FOOTAGE = "footage"  # the plan's backend for shots with `source`: the footage is conformed, nothing generated
+# Shot fields that only later stages read: changing them must not re-render the picture.
+NOT_PICTURE = ("index", "narration", "narration_overflow", "overlays")
+
+
+@dataclass
+class Job:
+    shot: Shot
+    backend: str  # a backend name, or FOOTAGE
+    request: RenderRequest
+    candidate: dict  # the plan's memory layout; an out-of-memory retry moves it down the ladder
+    key: str
+    estimated_seconds: float
+    output: Path
+    continues: Job | None = None  # the job whose last frame conditions this one
+    attempts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.shot.id
+
+
+def request_to_json(request: RenderRequest) -> dict:
+    data = asdict(request)
+    data["image"] = str(request.image) if request.image is not None else None
+    return data
+
+
+def request_from_json(data: dict) -> RenderRequest:
+    image = data.pop("image")
+    return RenderRequest(**data, image=Path(image) if image else None)
+
+
+def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str | None) -> str:
+    """A hash of everything that decides the shot's picture.
+
+    The plan's memory layout is left out on purpose: moving to a machine with other GPUs must
+    not throw away hours of finished shots. Input files count by size and modification time
+    (hashing gigabytes of footage on every run would cost more than it saves).
+    """
+    spec = {name: value for name, value in _plain(shot).items() if name not in NOT_PICTURE}
+    request_fields = _plain(request)
+    request_fields.pop("image")  # the conditioning file is named below by what it holds
+    inputs = {}
+    for name in ("source", "image"):
+        path = getattr(shot, name)
+        if path is not None:
+            stat = path.stat()
+            inputs[name] = [stat.st_size, stat.st_mtime_ns]
+    payload = {"shot": spec, "backend": backend, "request": request_fields, "inputs": inputs,
+               "continues": upstream_key, "version": __version__}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def last_frame_path(out_dir: Path, shot_id: str) -> Path:
+    return out_dir / "frames" / f"{shot_id}.last.png"
+
+
+def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, seed: int | None = None,
+               steps: int | None = None) -> list[Job]:
+    """One job per planned shot, in storyboard order; ``seed`` and ``steps`` override the plan's."""
+    from render_pipeline.prompts.enhance import enhance_shot
+
+    jobs: dict[str, Job] = {}
+    delivery = storyboard.delivery
+    for planned in plan.shots:
+        shot = storyboard.shot(planned.shot_id)
+        settings = {**planned.settings, "scene": shot.scene, "camera": shot.camera.model_dump()}
+        if planned.backend == FOOTAGE:
+            frames = round(shot.render_duration * delivery.fps)
+            request = RenderRequest(shot_id=shot.id, prompt="", negative_prompt="", seed=0, width=delivery.width,
+                                    height=delivery.height, fps=delivery.fps, frames=frames, steps=0,
+                                    quality=shot.quality, settings=settings)
+            upstream = None
+        else:
+            prompt = enhance_shot(storyboard, shot, planned.backend, models_dir)
+            upstream = jobs[shot.continue_from] if shot.continue_from and planned.backend != "animatic" else None
+            # The animatic shows a continued shot as its own still: moving over the previous
+            # shot's last frame would show that shot's printed notes twice.
+            image = last_frame_path(out_dir, upstream.id) if upstream is not None else shot.image
+            request = RenderRequest(
+                shot_id=shot.id, prompt=prompt.enhanced, negative_prompt=prompt.negative,
+                seed=shot.seed if seed is None else seed, width=planned.width, height=planned.height,
+                fps=planned.fps, frames=planned.frames, steps=planned.steps if steps is None else steps,
+                quality=shot.quality, image=image, settings=settings,
+            )
+        key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
+        jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),
+                            key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
+                            output=out_dir / "shots" / f"{shot.id}.mp4", continues=upstream)
+    return list(jobs.values())

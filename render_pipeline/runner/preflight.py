@@ -1,0 +1,35 @@
+"""Checks made before any rendering starts, so a long run never dies halfway on a full disk."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from render_pipeline.errors import UserError
+
+# Generous for H.264 at the qualities used (final renders run near 0.02 bytes per pixel).
+BYTES_PER_PIXEL = 0.1
+# Room for the assembled film, the audio and the logs beside the shots.
+MARGIN_BYTES = 500 * 1024**2
+
+
+def needed_bytes(frame_sizes: list[tuple[int, int, int]]) -> int:
+    """Disk the shots need: ``frame_sizes`` holds (frames, width, height) per shot to render."""
+    return int(sum(frames * width * height * BYTES_PER_PIXEL for frames, width, height in frame_sizes)) + MARGIN_BYTES
+
+
+def check_output_folder(out_dir: Path, needed: int) -> None:
+    """Raise UserError unless ``out_dir`` can be created, written, and has ``needed`` bytes free."""
+    try:
+        for folder in (out_dir, out_dir / "shots", out_dir / "logs", out_dir / "frames"):
+            folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
+            pass
+    except OSError as error:
+        raise UserError(f"cannot write to the output folder {out_dir}: {error.strerror or error}; "
+                        "choose another with --out or fix its permissions") from None
+    free = shutil.disk_usage(out_dir).free
+    if free < needed:
+        raise UserError(f"not enough disk space in {out_dir}: {free / 1024**3:.1f} GB free, about "
+                        f"{needed / 1024**3:.1f} GB needed; free some space or choose another folder with --out")

@@ -1,0 +1,118 @@
+"""The worker process: opens one backend session and renders the shots the runner sends it.
+
+Run as ``python -m render_pipeline.runner.worker BACKEND MODELS_DIR CANDIDATE_JSON LOG``.
+A separate process contains what a render can do wrong (a crash in native code, a hang,
+memory that is never given back) and lets the runner kill it; the model stays loaded
+across shots because the same worker renders them all.
+
+Protocol: JSON lines. The runner writes ``{"op": "encode", "requests": [...]}`` and
+``{"op": "render", "request": {...}, "out": PATH, "log": PATH}`` on stdin; the worker
+answers on its stdout with ``ready``, ``encoded``, ``progress`` (done, total), ``done``
+(peak memory) or ``failed`` (kind "oom" or "error", message). Everything else the worker
+or its libraries print goes to the log files, never into the protocol.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import traceback
+from pathlib import Path
+from typing import IO
+
+from render_pipeline.backends import open_session
+from render_pipeline.backends.base import BackendSession
+from render_pipeline.runner.jobs import request_from_json
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """torch raises OutOfMemoryError for the GPU; MemoryError is the host running out."""
+    return (isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError"
+            or "out of memory" in str(error).lower())
+
+
+def peak_memory() -> dict:
+    peaks = {"host_bytes": max(resource.getrusage(who).ru_maxrss for who in
+                               (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) * 1024}
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        peaks["gpu_bytes"] = torch.cuda.max_memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+    return peaks
+
+
+class Worker:
+    def __init__(self, protocol: IO[str], worker_log: Path):
+        self.protocol = protocol
+        self.worker_log = worker_log
+
+    def send(self, **message) -> None:
+        self.protocol.write(json.dumps(message) + "\n")
+        self.protocol.flush()
+
+    def log_to(self, path: Path) -> None:
+        """Point this process's stdout and stderr (and so its libraries' output) at ``path``."""
+        sys.stdout.flush()
+        sys.stderr.flush()
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(descriptor, 1)
+        os.dup2(descriptor, 2)
+        os.close(descriptor)
+
+    def fail(self, error: BaseException) -> None:
+        traceback.print_exc()
+        kind = "oom" if is_out_of_memory(error) else "error"
+        self.send(event="failed", kind=kind, message=f"{type(error).__name__}: {error}")
+
+    def serve(self, backend: str, models_dir: Path, candidate: dict) -> int:
+        self.log_to(self.worker_log)
+        try:
+            session = open_session(backend, candidate, models_dir)
+        except Exception as error:  # reported to the runner, which decides what to retry
+            self.fail(error)
+            return 1
+        self.send(event="ready")
+        try:
+            for line in sys.stdin:
+                message = json.loads(line)
+                if message["op"] == "encode":
+                    self.encode(session, message)
+                else:
+                    self.render(session, message)
+        finally:
+            session.close()
+        return 0
+
+    def encode(self, session: BackendSession, message: dict) -> None:
+        try:
+            session.encode([request_from_json(r) for r in message["requests"]])
+        except Exception as error:
+            self.fail(error)
+            return
+        self.send(event="encoded")
+
+    def render(self, session: BackendSession, message: dict) -> None:
+        self.log_to(Path(message["log"]))
+        try:
+            request = request_from_json(message["request"])
+            session.render(request, Path(message["out"]),
+                           lambda done, total: self.send(event="progress", done=done, total=total))
+        except Exception as error:
+            self.fail(error)
+        else:
+            self.send(event="done", peak_memory=peak_memory())
+        finally:
+            self.log_to(self.worker_log)
+
+
+def main(argv: list[str] | None = None) -> int:
+    backend, models_dir, candidate, worker_log = (argv if argv is not None else sys.argv[1:])
+    # Keep the real stdout for the protocol; anything else printed lands in the log (see log_to).
+    protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    return Worker(protocol, Path(worker_log)).serve(backend, Path(models_dir), json.loads(candidate))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

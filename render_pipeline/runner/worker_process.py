@@ -1,0 +1,84 @@
+"""The runner's handle on one worker process, with the watchdog that kills a worker gone silent."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+WORKER_COMMAND = (sys.executable, "-m", "render_pipeline.runner.worker")
+
+
+class WorkerLost(Exception):
+    """The worker died or stopped reporting; ``reason`` says which, for the log and manifest."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WorkerProcess:
+    def __init__(self, backend: str, models_dir: Path, candidate: dict, worker_log: Path,
+                 command: tuple[str, ...] = WORKER_COMMAND):
+        self.backend = backend
+        # Its own session: Ctrl-C in the terminal reaches the runner only, which stops the
+        # worker itself and records what was interrupted.
+        self.process = subprocess.Popen(
+            [*command, backend, str(models_dir), json.dumps(candidate), str(worker_log)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
+        )
+        self.events: queue.Queue[dict | None] = queue.Queue()
+        threading.Thread(target=self._read_events, daemon=True).start()
+
+    def _read_events(self) -> None:
+        for line in self.process.stdout:
+            try:
+                self.events.put(json.loads(line))
+            except ValueError:
+                continue  # not a protocol line; the worker keeps its chatter in the logs
+        self.events.put(None)
+
+    def send(self, **message) -> None:
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise WorkerLost(self._death()) from None
+
+    def next_event(self, timeout: float) -> dict:
+        """The worker's next message; WorkerLost if it exits or says nothing for ``timeout`` seconds."""
+        try:
+            event = self.events.get(timeout=timeout)
+        except queue.Empty:
+            self.kill()
+            raise WorkerLost(f"no progress for {timeout:g} s; the worker was killed") from None
+        if event is None:
+            raise WorkerLost(self._death())
+        return event
+
+    def _death(self) -> str:
+        code = self.process.wait()
+        if code < 0:
+            return f"the worker was killed by signal {signal.Signals(-code).name}"
+        return f"the worker exited unexpectedly (status {code})"
+
+    def close(self) -> None:
+        """Let the worker free its models and exit; kill it if it does not."""
+        try:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+        except (OSError, subprocess.TimeoutExpired):
+            self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)  # with any FFmpeg it started
+            except ProcessLookupError:
+                pass
+            self.process.wait()
