@@ -1,0 +1,47 @@
+"""The audio stage: narration clips and the music bed that the assembly step mixes.
+
+Writes, under ``<out>/audio/``: ``narration/<shot id>.wav`` (48 kHz mono, one per
+narrated shot), ``music/<NN>-<cue>.wav`` (each cue's own audio) and ``music_bed.wav``
+(48 kHz stereo, the whole film's length). Everything is cached; a rerun with nothing
+changed synthesises nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from render_pipeline.audio.music.bed import render_bed
+from render_pipeline.audio.narration import NarrationClip, narrate
+from render_pipeline.storyboard import Cue, Storyboard
+
+MODELS_ENV = "RENDER_PIPELINE_MODELS"
+
+
+@dataclass
+class AudioResult:
+    narration: dict[str, NarrationClip]  # by shot id, in storyboard order
+    music_bed: Path | None  # None when the storyboard has no music
+    cues: list[tuple[Cue, float, float]]  # each cue with its span in seconds into the film
+    messages: list[str] = field(default_factory=list)  # which engine and which music sources were used
+    synthesized: list[str] = field(default_factory=list)  # "narration s01", "music opening": made this run
+
+
+def render_audio(storyboard: Storyboard, out_dir: Path, engine: str | None = None,
+                 models_dir: Path | None = None) -> AudioResult:
+    """Narrate every shot and build the music bed, reusing whatever is cached.
+
+    ``engine`` overrides the storyboard's ``voice.engine``. ``models_dir`` holds optional
+    weights (``xtts-v2/``, ``musicgen/``); default ``$RENDER_PIPELINE_MODELS``, else the
+    storyboard's ``models/`` folder. Raises UserError when narration runs past its shot.
+    """
+    audio_dir = Path(out_dir) / "audio"
+    models = models_dir or Path(os.environ.get(MODELS_ENV) or storyboard.base_dir / "models")
+    narration = narrate(storyboard, audio_dir / "narration", engine, models)
+    bed = render_bed(storyboard, audio_dir, models)
+    messages = ([narration.engine_line] if narration.engine_line else []) + bed.messages
+    synthesized = [f"narration {shot_id}" for shot_id in narration.synthesized] + [f"music {cue}" for cue in bed.made]
+    return AudioResult(narration=narration.clips, music_bed=bed.path,
+                       cues=[(cue, cue.start, cue.end) for cue in storyboard.music],
+                       messages=messages, synthesized=synthesized)

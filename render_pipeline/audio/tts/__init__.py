@@ -1,0 +1,1 @@
+"""Text-to-speech engines behind one small interface (see ``base.py``); ``choose.py`` picks one."""

@@ -1,0 +1,47 @@
+"""What every narration engine offers: speak a list of sentences, and say what makes its output differ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Speech:
+    """One spoken sentence: mono float32 samples at the engine's own rate."""
+
+    samples: np.ndarray
+    rate: int
+
+
+class TtsEngine(Protocol):
+    name: str
+
+    def describe(self) -> str:
+        """The engine and voice in a few words, for messages ("piper, voice en_US-joe-medium")."""
+        ...
+
+    def identity(self) -> dict[str, Any]:
+        """Everything besides the text that changes the audio: voice file digest, version, settings."""
+        ...
+
+    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
+        """One Speech per sentence, in order; all sentences at once so an engine loads its voice once."""
+        ...
+
+
+def voice_file(base_dir: Path, text: str, what: str) -> Path:
+    """A voice file named in the storyboard, which like every path there stays inside its folder."""
+    from render_pipeline.errors import UserError
+
+    candidate = Path(text)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise UserError(f"voice.voice: {what} paths must stay inside the storyboard's folder "
+                        f"(no absolute paths or '..'; got {text!r}); copy the file next to the storyboard")
+    resolved = (base_dir / candidate).resolve()
+    if not resolved.is_file():
+        raise UserError(f"voice.voice: {what} {text!r} not found (looked in {base_dir})")
+    return resolved
