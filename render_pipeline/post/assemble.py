@@ -1,0 +1,186 @@
+"""Assemble the finished film and everything beside it from the rendered shots and the audio.
+
+Reads `<out>/shots/<id>.mp4` (with handles) and the audio stage's narration and music
+bed; writes final.mp4 (picture encoded once), final.srt, final.vtt, timeline.otio,
+timeline.xml (FCP XML) and review.html. Each file is written under a temporary name and
+renamed, so a file that exists is complete.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Protocol
+
+from render_pipeline.errors import UserError
+from render_pipeline.media.ffmpeg import FfmpegError, probe, run_ffmpeg
+from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
+from render_pipeline.post.captions import Caption, write_srt, write_vtt
+from render_pipeline.post.edit import Edit, EditedShot, make_edit
+from render_pipeline.post.fonts import find_font
+from render_pipeline.post.otio_export import build_timeline, write_timeline
+from render_pipeline.post.overlays_ass import place_overlays, write_ass
+from render_pipeline.post.review import ShotNotes, read_manifest, thumbnail, write_review
+from render_pipeline.post.styles import load_overlay_styles
+from render_pipeline.post.video import video_graph
+from render_pipeline.prompts import ShotPrompt, enhance_storyboard, overlays_for_shot
+from render_pipeline.storyboard import Shot, Storyboard
+from render_pipeline.storyboard.schema import Overlay
+
+# One encode of the picture, at a quality that leaves no visible loss for a master.
+VIDEO_ENCODE = ["-c:v", "libx264", "-preset", "medium", "-crf", "18", "-pix_fmt", "yuv420p"]
+AUDIO_ENCODE = ["-c:a", "aac", "-b:a", "192k", "-ar", "48000"]
+
+
+class NarrationClipLike(Protocol):
+    path: Path
+    duration: float
+    sentences: list[tuple[str, float, float]]
+
+
+class AudioLike(Protocol):
+    """What assemble reads from the audio stage's AudioResult."""
+
+    narration: dict[str, NarrationClipLike]
+    music_bed: Path | None
+
+
+@dataclass(frozen=True)
+class AssemblyResult:
+    film: Path
+    srt: Path
+    vtt: Path
+    otio: Path
+    fcp_xml: Path
+    review: Path
+    frames: int
+    duration: float  # seconds
+    loudness_lufs: float
+    true_peak_db: float
+    seconds_taken: float
+
+
+def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None) -> AssemblyResult:
+    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None)."""
+    began = time.perf_counter()
+    out_dir = Path(out_dir)
+    edit = make_edit(storyboard)
+    shot_files = _rendered_shots(storyboard, out_dir)
+    if audio is None:
+        from render_pipeline.audio import render_audio
+
+        audio = render_audio(storyboard, out_dir)
+    logs = out_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / "assemble.log"
+
+    overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
+    placed_overlays = place_overlays(edit, overlays_by_shot)
+    narration = [PlacedNarration(shot_id, clip.path, edit.seconds(_edited(edit, shot_id).record_start))
+                 for shot_id, clip in audio.narration.items()]
+    narration.sort(key=lambda clip: clip.start)
+
+    # A scratch folder with a name we choose, so the paths inside the filter graph need no escaping.
+    with tempfile.TemporaryDirectory(prefix="render_pipeline_assemble_") as scratch_name:
+        scratch = Path(scratch_name)
+        ass_path = fonts_dir = None
+        if placed_overlays:
+            font = find_font()
+            fonts_dir = scratch / "fonts"
+            fonts_dir.mkdir()
+            shutil.copy(font.path, fonts_dir / font.path.name)
+            ass_path = scratch / "overlays.ass"
+            write_ass(ass_path, edit, placed_overlays, load_overlay_styles(), font)
+        duration = edit.seconds(edit.total_frames)
+        soundtrack = mix_soundtrack(narration, audio.music_bed, duration, storyboard.delivery.loudness_lufs, scratch)
+        film = out_dir / "final.mp4"
+        _encode_film(edit, shot_files, soundtrack, ass_path, fonts_dir, film, log_path)
+
+        captions = [Caption(text, clip.start + start, clip.start + end)
+                    for clip in narration for text, start, end in audio.narration[clip.shot_id].sentences]
+        srt, vtt = out_dir / "final.srt", out_dir / "final.vtt"
+        _write_then_rename(srt, lambda path: write_srt(path, captions))
+        _write_then_rename(vtt, lambda path: write_vtt(path, captions))
+
+        shot_frames = {shot_id: round((probe(path).duration or 0) * edit.fps) for shot_id, path in shot_files.items()}
+        timeline = build_timeline(storyboard.title, edit, shot_files, shot_frames, narration,
+                                  {shot_id: clip.duration for shot_id, clip in audio.narration.items()},
+                                  audio.music_bed)
+        otio_path, fcp_path = out_dir / "timeline.otio", out_dir / "timeline.xml"
+        _write_then_rename(otio_path, lambda path: write_timeline(timeline, path, "otio_json"))
+        _write_then_rename(fcp_path, lambda path: write_timeline(timeline, path, "fcp_xml"))
+
+        thumbnails = {edited.shot.id: thumbnail(shot_files[edited.shot.id], edited, edit, scratch / f"{index}.jpg")
+                      for index, edited in enumerate(edit.shots)}
+        manifest = read_manifest(out_dir / "manifest.json")
+        prompts = {prompt.id: prompt for prompt in enhance_storyboard(storyboard)}
+        notes = {shot.id: _notes(shot, prompts.get(shot.id), overlays_by_shot[shot.id], manifest.get(shot.id, {}))
+                 for shot in storyboard.shots}
+        review = out_dir / "review.html"
+        _write_then_rename(review, lambda path: write_review(path, storyboard.title, edit, thumbnails, notes))
+
+    loudness, peak = integrated_loudness(film)
+    return AssemblyResult(film=film, srt=srt, vtt=vtt, otio=otio_path, fcp_xml=fcp_path, review=review,
+                          frames=edit.total_frames, duration=duration, loudness_lufs=loudness, true_peak_db=peak,
+                          seconds_taken=time.perf_counter() - began)
+
+
+def _notes(shot: Shot, prompt: ShotPrompt | None, overlays: tuple[Overlay, ...], entry: dict) -> ShotNotes:
+    if prompt is None:  # footage: no prompt to show
+        return ShotNotes(overlays=overlays, narration=shot.narration, manifest=entry)
+    return ShotNotes(original_prompt=prompt.original, enhanced_prompt=prompt.enhanced, negative_prompt=prompt.negative,
+                     extracted_text=prompt.extracted_text, overlays=overlays, narration=shot.narration, manifest=entry)
+
+
+def _edited(edit: Edit, shot_id: str) -> EditedShot:
+    return next(edited for edited in edit.shots if edited.shot.id == shot_id)
+
+
+def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> dict[str, Path]:
+    """Each shot's rendered file, checked readable; UserError naming the shots that are not."""
+    files, missing = {}, []
+    for shot in storyboard.shots:
+        path = out_dir / "shots" / f"{shot.id}.mp4"
+        if not path.is_file():
+            missing.append(shot.id)
+            continue
+        try:
+            info = probe(path)
+        except FfmpegError as exc:
+            raise UserError(f"shot {shot.id}: {path} is not readable video ({exc.tail.splitlines()[-1]}); "
+                            f"render it again with `render-pipeline render-shot {storyboard.path.name} {shot.id}`") from None
+        if not info.has_video:
+            raise UserError(f"shot {shot.id}: {path} has no video stream; render it again")
+        files[shot.id] = path
+    if missing:
+        raise UserError(f"{len(missing)} shot(s) not rendered yet in {out_dir / 'shots'}: {', '.join(missing)}; "
+                        f"run `render-pipeline render-all {storyboard.path.name}` first")
+    return files
+
+
+def _encode_film(edit: Edit, shot_files: dict[str, Path], soundtrack: Path, ass_path: Path | None,
+                 fonts_dir: Path | None, film: Path, log_path: Path) -> None:
+    inputs = [argument for edited in edit.shots for argument in ("-i", str(shot_files[edited.shot.id]))]
+    partial = film.with_name(film.stem + ".partial.mp4")
+    args = [*inputs, "-i", str(soundtrack), "-filter_complex", video_graph(edit, ass_path, fonts_dir),
+            "-map", "[video]", "-map", f"{len(edit.shots)}:a:0", *VIDEO_ENCODE, *AUDIO_ENCODE,
+            "-movflags", "+faststart", str(partial)]
+    try:
+        run_ffmpeg(args, what="assembling the film", log_path=log_path)
+    except FfmpegError as exc:
+        partial.unlink(missing_ok=True)
+        named = [shot_id for shot_id, path in shot_files.items() if re.search(re.escape(str(path)), exc.tail)]
+        if named:
+            raise FfmpegError(f"assembling the film, reading shot {', '.join(named)}", exc.returncode, exc.tail) from None
+        raise
+    partial.replace(film)
+
+
+def _write_then_rename(target: Path, write: Callable[[Path], None]) -> None:
+    partial = target.with_name(target.name + ".partial")
+    write(partial)
+    partial.replace(target)

@@ -1,0 +1,135 @@
+"""The soundtrack: narration at its shots, the music bed ducked under it, two-pass loudness.
+
+Each narration clip is first brought to a common level, so the sidechain compressor on
+the music sees the same speech level whatever the voice; its threshold then sits about
+12 dB below that level, which ducks the music by 11-13 dB while someone speaks.
+The mix is then normalised in two loudnorm passes (measure, then apply linearly) and
+resampled to 48 kHz, as loudnorm works at 192 kHz internally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from render_pipeline.media.ffmpeg import FfmpegError, run_ffmpeg
+
+NARRATION_LEVEL_DB = -20.0  # mean level each narration clip is set to before mixing
+DUCK_THRESHOLD = 0.025  # -32 dBFS: 12 dB under the narration level
+DUCK_RATIO = 20
+# Ceiling for the normaliser: below the delivery limit of -1.5 dBTP, leaving room for the
+# AAC encoder's small overshoot.
+TRUE_PEAK_TARGET = -2.0
+SAMPLE_RATE = 48000
+
+
+@dataclass(frozen=True)
+class PlacedNarration:
+    shot_id: str
+    path: Path
+    start: float  # seconds into the film
+
+
+def mean_volume_db(path: Path, what: str) -> float | None:
+    """The mean level in dBFS, or None for silence."""
+    stderr = run_ffmpeg(["-i", str(path), "-af", "volumedetect", "-f", "null", "-"], what=what)
+    match = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", stderr)
+    if not match or match[1] == "-inf" or float(match[1]) <= -90:
+        return None
+    return float(match[1])
+
+
+def mix_soundtrack(narration: list[PlacedNarration], music_bed: Path | None, duration: float,
+                   loudness_lufs: float, work_dir: Path) -> Path:
+    """Write the normalised 48 kHz soundtrack of exactly ``duration`` seconds; return its path."""
+    mix_path = work_dir / "mix.wav"
+    inputs: list[str] = []
+    parts: list[str] = []
+    fit = f"aformat=sample_fmts=fltp:sample_rates={SAMPLE_RATE}:channel_layouts=stereo"
+    voices = []
+    for clip in narration:
+        level = mean_volume_db(clip.path, what=f"measuring the narration of shot {clip.shot_id}")
+        if level is None:
+            continue
+        index = len(inputs) // 2
+        inputs += ["-i", str(clip.path)]
+        delay = round(clip.start * 1000)
+        parts.append(f"[{index}:a]{fit},volume={NARRATION_LEVEL_DB - level:.2f}dB,adelay={delay}:all=1[n{index}]")
+        voices.append(f"[n{index}]")
+    length = f"apad=whole_dur={duration},atrim=0:{duration}"
+    if voices:
+        parts.append("".join(voices) + f"amix=inputs={len(voices)}:normalize=0:duration=longest,{length}[voice]")
+    if music_bed is not None:
+        index = len(inputs) // 2
+        inputs += ["-i", str(music_bed)]
+        parts.append(f"[{index}:a]{fit},{length}[music]")
+    if voices and music_bed is not None:
+        parts.append("[voice]asplit=2[voice_mix][voice_key]")
+        parts.append(f"[music][voice_key]sidechaincompress=threshold={DUCK_THRESHOLD}:ratio={DUCK_RATIO}:"
+                     "attack=20:release=400:knee=2[ducked]")
+        parts.append("[ducked][voice_mix]amix=inputs=2:normalize=0:duration=first[mix]")
+    elif voices:
+        parts.append("[voice]anull[mix]")
+    elif music_bed is not None:
+        parts.append("[music]anull[mix]")
+    else:
+        inputs += ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
+        parts.append(f"[0:a]atrim=0:{duration}[mix]")
+    run_ffmpeg([*inputs, "-filter_complex", ";".join(parts), "-map", "[mix]", "-c:a", "pcm_f32le",
+                str(mix_path)], what="mixing narration and music")
+    return normalise_loudness(mix_path, loudness_lufs, work_dir / "soundtrack.wav")
+
+
+def normalise_loudness(source: Path, loudness_lufs: float, target: Path) -> Path:
+    """Two-pass loudnorm in linear mode, so the ducking and dynamics of the mix are kept.
+
+    loudnorm falls back to dynamic gain riding (which would undo the ducking) when the
+    peaks would pass the ceiling after the gain; so the mix is first brought to the
+    target level and its few peaks limited, then measured and normalised linearly.
+    """
+    first = _measure(source, loudness_lufs, "measuring the mix's loudness")
+    if first is None:  # silence: nothing to normalise
+        run_ffmpeg(["-i", str(source), "-af", f"aresample={SAMPLE_RATE}", "-c:a", "pcm_f32le", str(target)],
+                   what="writing the silent soundtrack")
+        return target
+    limited = target.with_name("limited.wav")
+    gain = loudness_lufs - float(first["input_i"])
+    ceiling = 10 ** ((TRUE_PEAK_TARGET - 1.0) / 20)
+    run_ffmpeg(["-i", str(source), "-af", f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:level=disabled:"
+                "attack=5:release=50", "-c:a", "pcm_f32le", str(limited)], what="limiting the mix's peaks")
+    measured = _measure(limited, loudness_lufs, "measuring the limited mix's loudness")
+    filters = (f"loudnorm={_loudnorm_targets(loudness_lufs)}:measured_I={measured['input_i']}:"
+               f"measured_TP={measured['input_tp']}:measured_LRA={measured['input_lra']}:"
+               f"measured_thresh={measured['input_thresh']}:offset={measured['target_offset']}:linear=true,"
+               f"aresample={SAMPLE_RATE}")
+    run_ffmpeg(["-i", str(limited), "-af", filters, "-c:a", "pcm_f32le", "-ac", "2", str(target)],
+               what="normalising the mix's loudness")
+    return target
+
+
+def _loudnorm_targets(loudness_lufs: float) -> str:
+    # The widest loudness range loudnorm accepts: a film's range is the director's choice.
+    return f"I={loudness_lufs}:TP={TRUE_PEAK_TARGET}:LRA=20"
+
+
+def _measure(path: Path, loudness_lufs: float, what: str) -> dict[str, str] | None:
+    stderr = run_ffmpeg(["-i", str(path), "-af", f"loudnorm={_loudnorm_targets(loudness_lufs)}:print_format=json",
+                         "-f", "null", "-"], what=what)
+    measured = json.loads(stderr[stderr.rindex("{"):stderr.rindex("}") + 1])
+    if measured["input_i"] in ("-inf", "inf") or float(measured["input_i"]) < -70:
+        return None
+    return measured
+
+
+def integrated_loudness(path: Path) -> tuple[float, float]:
+    """(integrated LUFS, true peak dBTP) of a file's audio, as EBU R128 measures them."""
+    stderr = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
+                        what=f"measuring the loudness of {path.name}")
+    summary = stderr[stderr.rindex("Summary:"):]
+    loudness = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)
+    peak = re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary)
+    if not loudness or not peak:
+        raise FfmpegError(f"measuring the loudness of {path.name}", 0, summary[-400:])
+    return float(loudness[1]), float(peak[1]) if peak[1] != "-inf" else float("-inf")

@@ -1,0 +1,130 @@
+"""assemble() on a tiny real film: frame-exact edit, overlays, loudness, ducking, captions, timelines, review page."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from post_film import COLOURS, FPS, band_level_db, make_film_inputs, read_frames
+from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
+from render_pipeline.post import assemble
+
+FILM_FRAMES = 144  # (2.0 + 1.5 + 1.0 + 1.5) s at 24 fps
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("film")
+    storyboard, audio = make_film_inputs(folder)
+    return assemble(storyboard, folder, audio=audio)
+
+
+def colour_label(pixel: np.ndarray) -> str:
+    """The shot whose colour this pixel is, or 'mixed' for a blend."""
+    for shot_id, colour in COLOURS.items():
+        if np.abs(pixel.astype(int) - colour).max() < 40:
+            return shot_id
+    return "mixed"
+
+
+def test_film_is_the_sum_of_shot_durations_to_the_frame(film):
+    assert film.frames == FILM_FRAMES
+    assert count_frames(film.film) == FILM_FRAMES
+    info = probe(film.film)
+    assert abs(info.duration - FILM_FRAMES / FPS) <= 1 / FPS
+    assert (info.width, info.height, info.fps, info.sample_rate) == (320, 180, 24.0, 48000)
+
+
+def test_shots_are_padded_never_stretched(film):
+    frame = read_frames(film.film)[10]  # s01: a square source in a 16:9 frame
+    assert frame[90, 20].max() < 30, "pillarbox bars should be black"
+    assert colour_label(frame[90, 160]) == "s01"
+    assert colour_label(frame[90, 75]) == "s01" and frame[90, 65].max() < 30  # square: 180 px wide, centred
+
+
+def test_short_shot_is_extended_to_its_duration(film):
+    last = read_frames(film.film)[-1]
+    assert colour_label(last[20, 20]) == "s04"
+
+
+@pytest.mark.parametrize("timeline_name, adapter", [("timeline.otio", "otio_json"), ("timeline.xml", "fcp_xml")])
+def test_timeline_cut_points_match_the_film(film, timeline_name, adapter):
+    timeline = otio.adapters.read_from_file(str(film.film.parent / timeline_name), adapter_name=adapter)
+    track = next(track for track in timeline.tracks if track.kind == otio.schema.TrackKind.Video)
+    clips, spans = [], []
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            cut = track.range_of_child(item).start_time.to_frames() + item.in_offset.to_frames()
+            spans.append((cut - item.in_offset.to_frames(), cut + item.out_offset.to_frames(), item.name))
+        else:
+            span = track.range_of_child(item)
+            clips.append((item.name, span.start_time.to_frames(), span.end_time_exclusive().to_frames()))
+    assert [(name, start) for name, start, _ in clips] == [("s01", 0), ("s02", 48), ("s03", 84), ("s04", 108)]
+    assert clips[-1][2] == FILM_FRAMES
+    assert [(start, end) for start, end, _ in spans] == [(42, 54), (105, 111)]
+
+    samples = read_frames(film.film, crop="10:10:150:20")[:, 5, 5]
+    labels = [colour_label(pixel) for pixel in samples]
+    for name, start, end in clips:
+        for number in range(start, end):
+            if not any(first < number < last for first, last, _ in spans):
+                assert labels[number] == name, f"frame {number} should show {name}, not {labels[number]}"
+    # The cross-dissolve from red to green is linear over its span: half-way exactly on the cut.
+    first, last, _ = spans[0]
+    green_share = samples[first:last + 1, 1] / 255
+    expected = np.linspace(0, 1, last - first + 1)
+    assert np.abs(green_share - expected).max() < 0.06, green_share.round(2)
+
+
+def test_title_pixels_only_inside_its_window(film):
+    # The title on s02 runs 0.2-1.3 s into the shot: film frames 52.8-79.2, fading 0.4 s each way.
+    band = read_frames(film.film, crop="320:60:0:60")
+    white = (band.min(axis=3) > 200).sum(axis=(1, 2))
+    assert all(white[n] > 50 for n in range(62, 70)), white[50:82]
+    # Up to the wipe at frame 105, whose blue/yellow edge turns whitish in 4:2:0 chroma.
+    assert not white[:52].any() and not white[80:104].any(), np.nonzero(white)[0]
+
+
+def test_loudness_and_true_peak(film):
+    assert abs(film.loudness_lufs - -16) <= 1.0
+    assert film.true_peak_db <= -1.5
+
+
+def test_music_is_ducked_under_narration(film):
+    # Narration (a 1 kHz tone) plays 2.0-3.0 s over a 220 Hz bed; compare the bed with and without it.
+    open_level = band_level_db(film.film, 150, 300, 0.5, 1.5)
+    ducked_level = band_level_db(film.film, 150, 300, 2.3, 2.9)
+    assert 10 <= open_level - ducked_level <= 15, (open_level, ducked_level)
+
+
+def test_captions_follow_the_measured_sentences(film):
+    assert film.srt.read_text(encoding="utf-8") == (
+        "1\n00:00:02,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:02,500 --> 00:00:03,000\nSecond one.\n")
+    assert film.vtt.read_text(encoding="utf-8") == (
+        "WEBVTT\n\n00:00:02.000 --> 00:00:02.500\nHello there.\n\n00:00:02.500 --> 00:00:03.000\nSecond one.\n")
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+def test_review_page_renders_every_shot_in_a_browser(film, tmp_path):
+    browser = ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-extensions", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    page = film.review.resolve().as_uri()
+    dom = subprocess.run([*browser, "--dump-dom", page], capture_output=True, text=True, timeout=60).stdout
+    for shot_id in COLOURS:
+        assert f'id="shot-{shot_id}"' in dom
+    assert dom.count('src="data:image/jpeg;base64,') == 4
+    assert "HARBOR" in dom  # text taken out of s03's prompt, shown with its caption overlay
+    assert "12.5 s" in dom and "<dd>done</dd>" in dom  # from the runner's manifest
+    screenshot = tmp_path / "review.png"
+    subprocess.run([*browser, "--window-size=1400,1200", f"--screenshot={screenshot}", page],
+                   capture_output=True, timeout=60)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(screenshot), "-f", "rawvideo", "-pix_fmt", "rgb24",
+                          "-"], check=True, capture_output=True).stdout
+    pixels = np.frombuffer(raw, np.uint8).reshape(-1, 3)
+    for shot_id, colour in COLOURS.items():  # every thumbnail was decoded and painted
+        assert (np.abs(pixels.astype(int) - colour).max(axis=1) < 40).sum() > 2000, shot_id
