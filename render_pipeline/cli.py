@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: importing rich for it would double `--help`'s start-up time
     help="Turn a YAML storyboard into a finished film: validate, plan, render, assemble.",
 )
 
@@ -87,6 +88,164 @@ def validate(
         print(json.dumps(payload[0] if len(payload) == 1 else payload, indent=2, ensure_ascii=False))
     if failed:
         raise typer.Exit(EXIT_USER_ERROR)
+
+
+@app.command()
+def assemble(
+    storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+) -> None:
+    """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
+    from render_pipeline.media.ffmpeg import FfmpegError
+    from render_pipeline.post import assemble as assemble_film
+    from render_pipeline.storyboard import load_storyboard
+
+    with _user_errors():
+        storyboard = load_storyboard(storyboard_path)
+        try:
+            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug)
+        except FfmpegError as exc:
+            _stderr(f"error: {exc}")
+            raise typer.Exit(1) from None
+    print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
+          f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP, in {result.seconds_taken:.1f} s")
+    for path in (result.srt, result.vtt, result.otio, result.fcp_xml, result.review):
+        print(f"  {path}")
+
+
+@app.command()
+def prompts(
+    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON list: id, original, enhanced, negative, extracted_text, warnings."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model folders are (for exact token counts)."),
+    rewriter: Optional[Path] = typer.Option(None, "--rewriter", help="A local transformers model folder that rewrites prompts (off by default)."),
+) -> None:
+    """Show the prompt each shot's backend will see, with on-screen text taken out."""
+    from render_pipeline.prompts import enhance_storyboard
+    from render_pipeline.prompts.rewriter import local_rewriter
+    from render_pipeline.prompts.table import prompts_table
+    from render_pipeline.storyboard import load_storyboard
+
+    with _user_errors():
+        loaded = load_storyboard(storyboard)
+        rewrite = local_rewriter(rewriter) if rewriter is not None else None
+        results = enhance_storyboard(loaded, backend, models_dir, rewrite)
+    if as_json:
+        print(json.dumps([result.to_json() for result in results], indent=2, ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        Console().print(prompts_table(results))
+
+
+@app.command()
+def plan(
+    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
+    gpus: str = typer.Option("auto", "--gpus", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
+    host_ram: Optional[str] = typer.Option(None, "--host-ram", help="Host RAM, e.g. 64GB (auto: this machine's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Plan every generated shot with this backend."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
+    report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report (and an SVG beside it)."),
+) -> None:
+    """What fits on the GPUs, how, and how long: before anything is downloaded."""
+    from render_pipeline.planner import make_plan
+    from render_pipeline.planner.report import print_plan, write_report
+    from render_pipeline.storyboard import load_storyboard
+
+    with _user_errors():
+        loaded = load_storyboard(storyboard)
+        result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir)
+    if report is not None:
+        write_report(result, loaded.title, report)
+    if as_json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+        return
+    from rich.console import Console
+
+    print_plan(result, Console())
+    if report is not None:
+        print(f"report: {report} (picture: {report.with_suffix('.svg')})")
+
+
+EXIT_INTERRUPTED = 130
+
+
+def _render_summary(result) -> None:
+    """Print what the run did; exit with the number of failed shots (capped at 125) or 130 if stopped."""
+    print(f"{len(result.rendered)} rendered, {len(result.cached)} already done, {len(result.failed)} failed "
+          f"in {result.seconds:.1f} s -> {result.out_dir}")
+    for shot_id, error in result.failed.items():
+        _stderr(f"failed: {shot_id}: {error}")
+    if result.assembly is not None:
+        print(f"film: {result.assembly.film}")
+    if result.failed:
+        raise typer.Exit(min(len(result.failed), 125))
+
+
+@contextmanager
+def _render_errors() -> Iterator[None]:
+    from render_pipeline.media.ffmpeg import FfmpegError
+    from render_pipeline.runner import RunInterrupted
+
+    with _user_errors():
+        try:
+            yield
+        except RunInterrupted as exc:
+            _stderr(f"interrupted: {exc}")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except FfmpegError as exc:
+            _stderr(f"error: {exc}")
+            raise typer.Exit(1) from None
+
+
+@app.command("render-shot")
+def render_shot(
+    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
+    shot_id: str = typer.Argument(..., help="The id of the shot to render."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Render with this backend instead of the shot's."),
+    quality: Optional[str] = typer.Option(None, "--quality", help="draft or final, instead of the shot's."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed instead of the shot's."),
+    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps instead of the plan's."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
+) -> None:
+    """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings)."""
+    from render_pipeline.errors import UserError
+    from render_pipeline.runner import render_shot as run_shot
+    from render_pipeline.storyboard import load_storyboard
+
+    with _render_errors():
+        if quality not in (None, "draft", "final"):
+            raise UserError(f"--quality must be draft or final (got {quality!r})")
+        loaded = load_storyboard(storyboard)
+        result = run_shot(loaded, shot_id, out, backend=backend, quality=quality, seed=seed, steps=steps,
+                          models_dir=models_dir, quiet=quiet)
+    _render_summary(result)
+
+
+@app.command("render-all")
+def render_all(
+    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
+    no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
+) -> None:
+    """Render every shot not already finished (resuming any earlier run), then assemble the film."""
+    from render_pipeline.runner import RunOptions
+    from render_pipeline.runner import render_all as run_all
+    from render_pipeline.storyboard import load_storyboard
+
+    with _render_errors():
+        loaded = load_storyboard(storyboard)
+        result = run_all(loaded, out, backend=backend, models_dir=models_dir, assemble=not no_assemble,
+                         quiet=quiet, options=RunOptions(force=force))
+    _render_summary(result)
 
 
 def main() -> None:
