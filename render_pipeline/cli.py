@@ -248,6 +248,30 @@ def render_all(
     _render_summary(result)
 
 
+@app.command()
+def doctor(
+    storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: also check its models folder and outputs."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where renders will be written (default: outputs/)."),
+) -> None:
+    """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix."""
+    from render_pipeline.backends.weights import resolve_models_dir
+    from render_pipeline.doctor import run_checks
+
+    with _user_errors():
+        storyboard_dir = storyboard.resolve().parent if storyboard is not None else Path.cwd()
+        checks = run_checks(out or Path("outputs"), storyboard_dir, resolve_models_dir(models_dir, storyboard_dir))
+    marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
+    for check in checks:
+        print(f"{marks[check.status]}  {check.name}: {check.detail}")
+        if check.fix and check.status != "ok":
+            print(f"      fix: {check.fix}")
+    failed = sum(check.status == "fail" for check in checks)
+    if failed:
+        _stderr(f"{failed} check{'s' if failed != 1 else ''} failed: a render would fail; see the fixes above.")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -67,5 +67,56 @@ def check_disk(out_dir: Path, need_gib: float = 2.0) -> Check:
     return Check("disk", "ok", f"{free_gib:.0f} GiB free under {probe_dir}")
 
 
-def run_checks(out_dir: Path) -> list[Check]:
-    return [*check_ffmpeg(), *check_python_extras(), check_disk(out_dir)]
+def check_font() -> Check:
+    from render_pipeline.media.fonts import find_font
+
+    try:
+        font = find_font()
+    except UserError as exc:
+        return Check("font", "fail", "no wide-coverage font for titles and the animatic", str(exc))
+    if "CJK" not in font.family:
+        return Check("font", "warn", f"{font.family} ({font.path}): Chinese, Japanese and Korean titles will show boxes",
+                     "apt install fonts-noto-cjk")
+    return Check("font", "ok", f"{font.family} ({font.path})")
+
+
+def check_narration(storyboard_dir: Path, models_dir: Path) -> Check:
+    from render_pipeline.audio.tts.choose import open_engine
+
+    try:
+        _, line = open_engine("auto", None, storyboard_dir, models_dir)
+    except UserError as exc:
+        return Check("narration", "fail", "no TTS engine", str(exc))
+    return Check("narration", "ok", line.removeprefix("narration: engine auto chose "))
+
+
+def check_gpus() -> Check:
+    from render_pipeline.planner.gpus import detect_gpus
+
+    gpus = detect_gpus()
+    if not gpus:
+        return Check("GPU", "warn", "none found (nvidia-smi absent or no device): backend auto renders the animatic",
+                     "on a GPU machine, install the NVIDIA driver so nvidia-smi works")
+    names = ", ".join(f"{gpu.name} ({gpu.memory_gib:.0f} GiB)" for gpu in gpus)
+    return Check("GPU", "ok", f"{len(gpus)}: {names}")
+
+
+def check_weights(models_dir: Path) -> list[Check]:
+    from render_pipeline.backends.specs import SPECS
+    from render_pipeline.backends.weights import check_model_folder
+
+    checks = []
+    for name in SPECS:
+        if name == "animatic":
+            continue
+        problem = check_model_folder(name, models_dir)
+        if problem is None:
+            checks.append(Check(f"weights {name}", "ok", f"in {models_dir}"))
+        else:
+            checks.append(Check(f"weights {name}", "warn", "not usable; this backend is skipped by auto", problem))
+    return checks
+
+
+def run_checks(out_dir: Path, storyboard_dir: Path, models_dir: Path) -> list[Check]:
+    return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_python_extras(),
+            check_gpus(), *check_weights(models_dir), check_disk(out_dir)]

@@ -25,27 +25,13 @@ from pathlib import Path
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import run_ffmpeg
+from render_pipeline.media.fonts import find_font
 
-FONT_PATHS = (
-    Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/TTF/DejaVuSans.ttf"),
-    Path("/usr/share/fonts/dejavu/DejaVuSans.ttf"),
-    Path("/usr/local/share/fonts/DejaVuSans.ttf"),
-    Path("/Library/Fonts/DejaVuSans.ttf"),
-)
 # The still is soft (gradients and hills), so drawing it at half size and letting FFmpeg
 # scale it up once costs nothing visible and keeps the numpy part well under 0.1 s at 720p.
 DRAW_SCALE = 0.5
 # Paths placed inside an FFmpeg filter graph must need no escaping.
 _FILTER_SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
-
-
-def find_font() -> Path:
-    for path in FONT_PATHS:
-        if path.is_file():
-            return path
-    raise UserError("the animatic needs the DejaVu Sans font: install it (apt install fonts-dejavu-core, "
-                    "brew install --cask font-dejavu) ; looked in " + ", ".join(str(p.parent) for p in FONT_PATHS))
 
 
 # Colours as (sky top, sky at the horizon, land, sun or moon), chosen by time of day.
@@ -201,7 +187,7 @@ class AnimaticSession:
     name = "animatic"
 
     def __init__(self) -> None:
-        self.font = find_font()
+        self.font = find_font().path
 
     def encode(self, requests: list[RenderRequest]) -> None:
         """Nothing to encode: the prompt is drawn as text."""

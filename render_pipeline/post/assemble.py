@@ -21,7 +21,7 @@ from render_pipeline.media.ffmpeg import FfmpegError, probe, run_ffmpeg
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
-from render_pipeline.post.fonts import find_font
+from render_pipeline.media.fonts import find_font
 from render_pipeline.post.otio_export import build_timeline, write_timeline
 from render_pipeline.post.overlays_ass import place_overlays, write_ass
 from render_pipeline.post.review import ShotNotes, read_manifest, thumbnail, write_review

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.post.edit import Edit
-from render_pipeline.post.fonts import Font
+from render_pipeline.media.fonts import Font
 from render_pipeline.post.styles import OverlayStyle
 from render_pipeline.storyboard.schema import Overlay
 
