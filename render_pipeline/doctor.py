@@ -68,13 +68,13 @@ def check_disk(out_dir: Path, need_gib: float = 2.0) -> Check:
 
 
 def check_font() -> Check:
-    from render_pipeline.media.fonts import find_font
+    from render_pipeline.media.fonts import CJK_FONT_FILE, find_font, find_installed
 
     try:
         font = find_font()
     except UserError as exc:
         return Check("font", "fail", "no wide-coverage font for titles and the animatic", str(exc))
-    if "CJK" not in font.family:
+    if find_installed(CJK_FONT_FILE) is None:
         return Check("font", "warn", f"{font.family} ({font.path}): Chinese, Japanese and Korean titles will show boxes",
                      "apt install fonts-noto-cjk")
     return Check("font", "ok", f"{font.family} ({font.path})")
