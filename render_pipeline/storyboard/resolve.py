@@ -7,7 +7,7 @@ import difflib
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -495,8 +495,6 @@ class _Resolver:
         return resolved
 
     def _link_transitions(self, shots: list[Shot]) -> list[Shot]:
-        from dataclasses import replace
-
         last = shots[-1]
         if last.transition_out.type != "cut":
             if "transition" in self.raw_shots[last.index]:  # a default transition is silently meant for the other shots
@@ -525,8 +523,6 @@ class _Resolver:
     def _footage(self, shot: Shot) -> Shot:
         """Give a footage shot its trim (default: the clip's start, leaving room for the incoming
         handle) and check that the clip holds the trim plus both transition handles."""
-        from dataclasses import replace
-
         if shot.source is None:
             return shot
         trim = shot.trim or (shot.handle_in, shot.handle_in + shot.duration)
