@@ -236,6 +236,9 @@ class AnimaticSession:
         zoom, x, y = (expr.format(p=f"(on/{last})") for expr in (move.zoom, move.x, move.y))
         rate = Fraction(request.fps).limit_denominator(1001)
         small, large = max(12, height // 40), max(14, height // 26)
+        # The prompt sits under the header, in the top third: the bottom of the frame belongs
+        # to the lower thirds and captions that post-production burns in over the animatic.
+        prompt_top = 2 * small + len(header) * (large + small // 3) + small
         text_style = f"fontfile={self.font}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={small // 2}"
         # Converting to yuv420p before zoompan means the per-frame scaling and text drawing
         # work on half the bytes and the encoder needs no per-frame conversion.
@@ -244,7 +247,7 @@ class AnimaticSession:
             f"drawtext={text_style}:textfile={scratch / 'header.txt'}:expansion=none:fontsize={large}:"
             f"line_spacing={small // 3}:x={small}:y={small},"
             f"drawtext={text_style}:textfile={scratch / 'prompt.txt'}:expansion=none:fontsize={small}:"
-            f"line_spacing={small // 3}:x={small}:y=h-th-{small},"
+            f"line_spacing={small // 3}:x={small}:y={prompt_top},"
             f"drawtext={text_style}:timecode='{timecode(0, request.fps).replace(':', chr(92) + ':')}':"
             f"timecode_rate={rate}:fontsize={large}:x=w-tw-{small}:y={small}[out]"
         )
