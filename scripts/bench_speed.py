@@ -7,7 +7,8 @@ size, and prints ours beside the diffusers baseline, measured in the same proces
     python scripts/bench_speed.py --models wan-a14b-720p,ti2v-5b,cogvideox-5b --out speed.json
 
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
-repeated blocks). Each reports the median of --repeats timed forwards
+repeated blocks), and the opt-in compile+fp8 (linear layers in fp8 through torchao;
+changes the output). Each reports the median of --repeats timed forwards
 after a warm-up, the peak memory, and the relative error against the diffusers output.
 """
 
@@ -29,16 +30,20 @@ MODELS = {
     "wan-a14b-480p": ("wan_a14b", (16, 21, 60, 104), 512, 1),
     "ti2v-5b": ("wan_ti2v_5b", (48, 31, 44, 80), 512, 1),
     "cogvideox-5b": ("cogvideox_5b", (13, 16, 60, 90), 226, 2),
+    "hunyuanvideo": ("hunyuanvideo", (16, 33, 68, 120), 256, 1),
 }
 
 
 # --tiny: two-layer models at a small size, so the script itself can be tested on a CPU.
-TINY_LATENTS = {"wan_a14b": (16, 3, 8, 8), "wan_ti2v_5b": (48, 3, 8, 8), "cogvideox_5b": (3, 16, 8, 8)}
+TINY_LATENTS = {"wan_a14b": (16, 3, 8, 8), "wan_ti2v_5b": (48, 3, 8, 8), "cogvideox_5b": (3, 16, 8, 8),
+                "hunyuanvideo": (16, 3, 8, 8)}
+# A typical prompt fills 64 of HunyuanVideo's 256 text positions; the rest is padding.
+HUNYUAN_PROMPT_TOKENS = 64
 
 
 def build(kind: str, device: str, tiny: bool):
     import torch
-    from diffusers import CogVideoXTransformer3DModel, WanTransformer3DModel
+    from diffusers import CogVideoXTransformer3DModel, HunyuanVideoTransformer3DModel, WanTransformer3DModel
 
     layers = 2 if tiny else None
     torch.manual_seed(0)  # every variant gets the same weights, so outputs can be compared
@@ -55,6 +60,8 @@ def build(kind: str, device: str, tiny: bool):
                     patch_size=(1, 2, 2), num_attention_heads=24, attention_head_dim=128, in_channels=48,
                     out_channels=48, text_dim=4096, freq_dim=256, ffn_dim=14336, num_layers=layers or 30,
                     cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+            elif kind == "hunyuanvideo":
+                model = HunyuanVideoTransformer3DModel(num_layers=1 if tiny else 20, num_single_layers=1 if tiny else 40)
             else:
                 model = CogVideoXTransformer3DModel(
                     num_attention_heads=48, attention_head_dim=64, in_channels=16, out_channels=16, num_layers=layers or 42,
@@ -77,6 +84,12 @@ def inputs(kind: str, latent, text_tokens: int, batch: int, device: str):
     hidden = torch.randn((batch, *latent), generator=generator, device=device, dtype=torch.bfloat16)
     text = torch.randn((batch, text_tokens, 4096), generator=generator, device=device, dtype=torch.bfloat16)
     timestep = torch.full((batch,), 900, device=device, dtype=torch.long)
+    if kind == "hunyuanvideo":
+        mask = torch.zeros((batch, text_tokens), device=device, dtype=torch.long)
+        mask[:, :min(HUNYUAN_PROMPT_TOKENS, text_tokens)] = 1
+        return dict(hidden_states=hidden, encoder_hidden_states=text, timestep=timestep, encoder_attention_mask=mask,
+                    pooled_projections=torch.randn((batch, 768), generator=generator, device=device, dtype=torch.bfloat16),
+                    guidance=torch.full((batch,), 6000.0, device=device), return_dict=False)
     if kind == "cogvideox_5b":
         # CogVideoX takes latents as B, F, C, H, W and needs its rotary tables.
         from diffusers.models.embeddings import get_3d_rotary_pos_embed
@@ -124,7 +137,7 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
         model = build(kind, device, tiny)
         kwargs = inputs(kind, latent, text_tokens, batch, device)
         if variant != "diffusers":
-            apply_speedups(model, SpeedOptions(compile_blocks=True))
+            apply_speedups(model, SpeedOptions(compile_blocks=True, fp8_compute=variant == "compile+fp8"))
         try:
             times, out, warmup = time_forward(model, kwargs, repeats, device)
         except torch.OutOfMemoryError as exc:

@@ -8,8 +8,8 @@ import torch
 
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
-from render_pipeline.media.ffmpeg import count_frames, probe, run_ffmpeg
-from tiny_models import build_wan_a14b_folder
+from render_pipeline.media.ffmpeg import count_frames, probe
+from tiny_models import build_wan_a14b_folder, decoded_pixels
 
 
 @pytest.fixture(scope="module")
@@ -23,12 +23,6 @@ def request(seed: int = 7, steps: int = 4, **changes) -> RenderRequest:
     fields = dict(shot_id="s01", prompt="a grey destroyer at dawn", negative_prompt="blurry", seed=seed,
                   width=32, height=32, fps=16.0, frames=9, steps=steps, quality="draft")
     return RenderRequest(**{**fields, **changes})
-
-
-def decoded_pixels(path: Path, tmp_path: Path) -> np.ndarray:
-    raw = tmp_path / (path.stem + ".rgb")
-    run_ffmpeg(["-i", str(path), "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)], what="decoding test output")
-    return np.frombuffer(raw.read_bytes(), dtype=np.uint8)
 
 
 def test_renders_a_shot_from_the_folder_deterministically_by_seed(models_dir, tmp_path):
@@ -71,8 +65,56 @@ def test_expert_swap_switches_once_at_the_boundary(models_dir, tmp_path):
     assert 0 < high_steps < 8
     # Two forwards (cond, uncond) per step: the high-noise expert for the first steps, then the low-noise one.
     assert calls == ["high"] * 2 * high_steps + ["low"] * 2 * (8 - high_steps)
-    assert session.expert_swap.swaps == [0, 1]
-    assert session.expert_swap.resident is None  # released for the decode
+    assert session.expert_swap.swaps == [0, 1]  # loaded with the high-noise expert resident, one swap
+    assert session.expert_swap.resident is pipeline.transformer_2  # kept through the decode
+
+    # The next shot starts with the high-noise expert: one swap back, then one at the boundary.
+    session.render(request(seed=8, steps=8), tmp_path / "t.mp4", lambda done, total: None)
+    assert session.expert_swap.swaps == [0, 1, 0, 1]
+
+
+def _storage(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _check_one_expert_resident(session, device: torch.device, tmp_path) -> None:
+    """During denoising the called expert is on ``device`` and the other one lives in the one set of host buffers."""
+    pipeline = session._denoising_pipeline()
+    experts = {"high": pipeline.transformer, "low": pipeline.transformer_2}
+    buffers = {_storage(tensor) for tensor in pipeline.transformer_2.parameters()}  # waiting after loading
+    seen = []
+
+    def check(called: str):
+        def hook(expert, args, kwargs):
+            waiting = experts["low" if called == "high" else "high"]
+            active = list(expert.parameters())
+            assert all(tensor.device.type == device.type for tensor in active)
+            assert not {_storage(tensor) for tensor in active} & buffers
+            assert {_storage(tensor) for tensor in waiting.parameters()} == buffers  # no second host copy
+            assert all(tensor.device.type == "cpu" for tensor in waiting.parameters())
+            if device.type == "cuda":
+                assert all(tensor.is_pinned() for tensor in waiting.parameters())
+            seen.append(called)
+        return hook
+
+    for name, expert in experts.items():
+        expert.register_forward_pre_hook(check(name), with_kwargs=True)  # runs after the swap's own hook
+    session.render(request(steps=8), tmp_path / "s.mp4", lambda done, total: None)
+    assert set(seen) == {"high", "low"}
+
+
+def test_expert_swap_keeps_only_the_waiting_expert_in_host_buffers(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    session.encode([request()])
+    _check_one_expert_resident(session, torch.device("cpu"), tmp_path)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory and a second device need CUDA")
+def test_expert_swap_on_cuda_keeps_the_waiting_expert_pinned(models_dir, tmp_path):
+    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    assert session.device.type == "cuda"
+    session.encode([request()])
+    _check_one_expert_resident(session, session.device, tmp_path)
 
 
 def test_fp8_storage_and_group_offload_are_applied(models_dir, tmp_path):
@@ -115,3 +157,25 @@ def test_wrong_folder_fails_before_loading(tmp_path):
 
     with pytest.raises(UserError, match="Wan-AI/Wan2.2-T2V-A14B-Diffusers"):
         open_session("wan2.2-t2v-a14b", {}, tmp_path)
+
+
+@pytest.mark.parametrize("device, strategy, compiled", [
+    ("cuda", {}, True),
+    ("cuda", {"fp8_storage": True}, False),  # measured only with resident bf16 weights
+    ("cpu", {}, False),  # compiling on the CPU costs more than it saves
+])
+def test_regional_compile_is_applied_to_both_experts_only_on_cuda(models_dir, monkeypatch, device, strategy, compiled):
+    from render_pipeline.backends import diffusion
+
+    applied = []
+    monkeypatch.setattr(diffusion, "apply_speedups", lambda transformer, options: applied.append((transformer, options)))
+    # This machine has no GPU: moving modules and tensors to "cuda" is made a no-op, so only the choice is tested.
+    monkeypatch.setattr(torch.nn.Module, "to", lambda module, *args, **kwargs: module)
+    session = open_session("wan2.2-t2v-a14b", strategy, models_dir)
+    session.device = torch.device(device)
+    pipeline = session._denoising_pipeline()
+    if compiled:
+        assert [transformer for transformer, _ in applied] == [pipeline.transformer, pipeline.transformer_2]
+        assert all(options.compile_blocks for _, options in applied)
+    else:
+        assert applied == []

@@ -16,6 +16,12 @@ class CogVideoXSession(DiffusionSession):
 
         return getattr(diffusers, self.spec.pipeline)
 
+    def configure(self, pipeline) -> None:
+        if self.spec.pipeline == "CogVideoXImageToVideoPipeline":
+            # The I2V pipeline hands the image to the VAE encoder in the text embeddings' dtype (bf16);
+            # the decoder keeps the dtype the plan chose.
+            pipeline.vae.encoder.to(torch.bfloat16)
+
     def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
         positive_embeds, negative_embeds = text_pipeline.encode_prompt(
             prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True, device=self.device,
@@ -35,4 +41,5 @@ class CogVideoXSession(DiffusionSession):
         return arguments
 
     def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
-        return pipeline.decode_latents(latents.to(pipeline.vae.dtype))
+        decoder_dtype = pipeline.vae.decoder.conv_in.conv.weight.dtype  # vae.dtype reads the encoder's
+        return pipeline.decode_latents(latents.to(decoder_dtype))

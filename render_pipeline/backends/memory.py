@@ -2,7 +2,7 @@
 
 The plan's ``candidate`` dict names them; keys this module reads (others are ignored):
   expert_swap   bool  Wan A14B: one expert on the GPU, the other in pinned host memory, swapped at
-                      the boundary (costs host RAM: both experts keep a pinned host copy).
+                      the boundary (costs host RAM: one expert's pinned copy, 27 GiB).
   group_offload bool  diffusers group offloading: blocks stream to the GPU just before they run.
   fp8_storage   bool  diffusers layerwise casting: weights stored in float8_e4m3fn, computed in bf16.
   vae_tiling    bool  decode the video in tiles (about 1/4 of the peak memory, about 1.7x slower).
@@ -45,47 +45,49 @@ def offload_in_groups(transformer: torch.nn.Module, device: torch.device) -> Non
 
 
 class ExpertSwap:
-    """Keeps exactly one of several transformers on the GPU, swapping on the first forward of another.
+    """Keeps one of two same-shaped experts on the GPU and the other in one set of pinned host buffers.
 
-    Every expert keeps a pinned host copy of its weights, so sending one away is free (its GPU
-    tensors are just dropped) and bringing one in is a single fast host-to-device copy. The
-    pipeline is not changed: a forward pre-hook makes the called expert resident.
+    Wan A14B's experts share one architecture, so a single set of pinned host buffers serves
+    whichever expert is waiting: host RAM holds one expert (27 GiB), not both. A swap goes
+    tensor by tensor: the incoming expert's buffer is copied to the GPU, then the outgoing
+    expert's GPU tensor is copied into that same buffer (the copies are ordered on one stream),
+    so the GPU holds one expert plus one tensor at any moment. A forward pre-hook makes the
+    called expert resident, so the pipeline is unchanged, and the resident expert stays through
+    the decode and into the next shot: a shot that starts with it swaps nothing.
     """
 
     def __init__(self, experts: list[torch.nn.Module], device: torch.device):
+        first, waiting = experts
+        shapes = [[(name, tensor.shape, tensor.dtype) for name, tensor in _tensors(expert)] for expert in experts]
+        if shapes[0] != shapes[1]:
+            raise ValueError("expert swap needs two experts with the same parameters (names, shapes, dtypes)")
         self.device = device
-        self.resident: torch.nn.Module | None = None
-        self.swaps: list[int] = []  # index of the expert brought in, in order: lets tests see the switch
         self._experts = experts
-        pin = device.type == "cuda"
-        self._host: dict[int, dict[str, torch.Tensor]] = {}
+        pin = device.type == "cuda"  # pinning needs CUDA; on the CPU the buffers are plain host tensors
+        for _, tensor in _tensors(waiting):
+            tensor.data = tensor.data.pin_memory() if pin else tensor.data
+        for _, tensor in _tensors(first):
+            tensor.data = tensor.data.to(device)
+        self.resident: torch.nn.Module = first
+        self.swaps: list[int] = [0]  # index of each expert made resident, in order: lets tests see the switch
         for expert in experts:
-            host = {}
-            for name, tensor in _tensors(expert):
-                tensor.data = tensor.data.pin_memory() if pin else tensor.data
-                host[name] = tensor.data
-            self._host[id(expert)] = host
             expert.register_forward_pre_hook(self._before_forward)
 
     def _before_forward(self, expert: torch.nn.Module, args) -> None:
-        if self.resident is expert:
+        if expert is self.resident:
             return
-        if self.resident is not None:
-            self._send_home(self.resident)
-        for name, tensor in _tensors(expert):
-            tensor.data = self._host[id(expert)][name].to(self.device, non_blocking=True)
+        outgoing = dict(_tensors(self.resident))
+        for name, incoming in _tensors(expert):
+            buffer = incoming.data
+            on_device = torch.empty_like(buffer, device=self.device)
+            on_device.copy_(buffer, non_blocking=True)
+            buffer.copy_(outgoing[name].data, non_blocking=True)
+            incoming.data = on_device
+            outgoing[name].data = buffer
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)  # the buffers hold the outgoing expert before anyone reads them
         self.resident = expert
         self.swaps.append(self._experts.index(expert))
-
-    def _send_home(self, expert: torch.nn.Module) -> None:
-        for name, tensor in _tensors(expert):
-            tensor.data = self._host[id(expert)][name]
-
-    def release(self) -> None:
-        """Send the resident expert home, freeing its GPU memory (between shots it is kept)."""
-        if self.resident is not None:
-            self._send_home(self.resident)
-            self.resident = None
 
 
 def _tensors(module: torch.nn.Module):
