@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from dataclasses import asdict
 
 import pytest
 
-from render_pipeline.parallel.launch import (NCCL_ENV, ShotJob, WorkerJob, claim, gpu_groups, worker_command,
-                                             worker_env)
+from render_pipeline.parallel.launch import NCCL_ENV, gpu_groups, torchrun_command, worker_env
 from render_pipeline.parallel.layout import LayoutError, ParallelLayout, video_tokens
 
 
@@ -71,9 +70,9 @@ def test_gpu_groups_split_the_machine_and_refuse_too_few() -> None:
 
 
 def test_worker_command_and_env() -> None:
-    assert worker_command(Path("/tmp/job.json"), 2) == [
+    assert torchrun_command(2, ["-m", "render_pipeline.runner.worker", "wan2.2-t2v-a14b"]) == [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-        "-m", "render_pipeline.parallel.worker", "/tmp/job.json",
+        "-m", "render_pipeline.runner.worker", "wan2.2-t2v-a14b",
     ]
     env = worker_env([2, 3], base={"NCCL_NVLS_ENABLE": "1"})
     assert env["CUDA_VISIBLE_DEVICES"] == "2,3"
@@ -81,13 +80,16 @@ def test_worker_command_and_env() -> None:
     assert env["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == NCCL_ENV["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"
 
 
-def test_job_file_round_trips_and_each_shot_is_claimed_once(tmp_path: Path) -> None:
-    shot = ShotJob(request={"shot_id": "s1"}, out_path=str(tmp_path / "shots" / "s1.mp4"),
-                   log_path=str(tmp_path / "logs" / "s1.log"))
-    job = WorkerJob(backend="wan2.2-t2v-a14b", layout=ParallelLayout(world_size=2, ulysses=2),
-                    models_dir=None, shots=[shot])
-    job.write(tmp_path / "job.json")
-    assert WorkerJob.read(tmp_path / "job.json") == job
-    out = Path(shot.out_path)
-    assert claim(out) is True
-    assert claim(out) is False
+def test_layout_from_the_plans_candidate() -> None:
+    from render_pipeline.planner.layouts import Layout
+
+    def layout_of(**values) -> ParallelLayout:
+        fields = dict(gpus_per_shot=2, fsdp=False, ulysses=1, ring=1, cfg_parallel=False, experts_resident="both",
+                      offload="none", weights_dtype="bf16", vae_tiling=False, vae_dtype="fp32")
+        return ParallelLayout.from_candidate(asdict(Layout(**{**fields, **values})))
+
+    assert layout_of(cfg_parallel=True, fsdp=True) == ParallelLayout(world_size=2, cfg=2, fsdp=True)
+    assert layout_of(ulysses=2, vae_tiling=True) == ParallelLayout(world_size=2, ulysses=2, vae="tiled")
+    assert layout_of(experts_resident="one_per_gpu") == ParallelLayout(world_size=2, experts=2)
+    assert layout_of(gpus_per_shot=4, cfg_parallel=True, ulysses=2) == ParallelLayout(world_size=4, cfg=2, ulysses=2)
+    assert ParallelLayout.from_candidate({}) == ParallelLayout()  # the animatic's empty candidate

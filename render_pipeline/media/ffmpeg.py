@@ -114,16 +114,17 @@ def count_frames(path: Path) -> int:
 
 def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path, what: str,
                      log_path: Path | None = None) -> None:
-    """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an H.264 file.
+    """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an H.264 MP4 file.
 
     The frames go through ffmpeg's stdin, so no image files are written; stderr goes to a
-    temporary file so a chatty ffmpeg can never block on a full pipe.
+    temporary file so a chatty ffmpeg can never block on a full pipe. The container is named,
+    not guessed from ``out_path``: the runner writes to ``.<id>.mp4.part`` first.
     """
     import tempfile
 
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", "-c:v", "libx264",
-               "-preset", "medium", "-crf", "16", "-pix_fmt", "yuv420p", str(out_path)]
+               "-preset", "medium", "-crf", "16", "-pix_fmt", "yuv420p", "-f", "mp4", str(out_path)]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
         try:

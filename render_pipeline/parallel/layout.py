@@ -67,6 +67,19 @@ class ParallelLayout:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_candidate(cls, candidate: dict) -> ParallelLayout:
+        """The layout of a plan's candidate (planner.layouts.Layout as a dict); 1 GPU when it names none."""
+        return cls(
+            world_size=candidate.get("gpus_per_shot") or 1,
+            cfg=2 if candidate.get("cfg_parallel") else 1,
+            ulysses=candidate.get("ulysses", 1),
+            ring=candidate.get("ring", 1),
+            fsdp=candidate.get("fsdp", False),
+            experts=2 if candidate.get("experts_resident") == "one_per_gpu" else 1,
+            vae="tiled" if candidate.get("vae_tiling") else "rank0",
+        )
+
     @property
     def context_parallel(self) -> int:
         return self.ring * self.ulysses

@@ -56,7 +56,12 @@ class Layout:
 
     @property
     def implemented(self) -> bool:
-        return self.gpus_per_shot == 1 and self.offload in IMPLEMENTED_OFFLOADS
+        """What the workers run: one GPU with the backends' offloads, or k GPUs with CFG parallel,
+        Ulysses, FSDP, their combinations, or one expert per GPU, on bf16 weights held on the GPUs
+        (parallel/apply.py). Ring attention needs a GPU attention backend not yet wired in."""
+        if self.gpus_per_shot == 1:
+            return self.offload in IMPLEMENTED_OFFLOADS
+        return self.ring == 1 and self.offload == "none" and self.weights_dtype == "bf16"
 
     @property
     def exact(self) -> bool:
@@ -157,7 +162,7 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
 
     host_pinned = {
         "none": 0.0,
-        "inactive_expert": experts * expert,  # the backend keeps a pinned copy of every expert
+        "inactive_expert": (experts - 1) * expert,  # only the waiting expert is pinned; swaps reuse its buffers
         "model": experts * expert + spec.text_encoder_gib,
         "group": experts * expert,
         "sequential": experts * expert,

@@ -27,12 +27,18 @@ class Job:
     estimated_seconds: float
     output: Path
     continues: Job | None = None  # the job whose last frame conditions this one
+    groups: int = 1  # GPU groups the plan runs this backend's shots on at once
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
     def id(self) -> str:
         return self.shot.id
+
+    @property
+    def gpus_per_shot(self) -> int:
+        """0 for work that needs no GPU (the animatic, footage)."""
+        return self.candidate.get("gpus_per_shot", 0)
 
 
 def request_to_json(request: RenderRequest) -> dict:
@@ -102,5 +108,14 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
         jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),
                             key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
-                            output=out_dir / "shots" / f"{shot.id}.mp4", continues=upstream)
+                            output=out_dir / "shots" / f"{shot.id}.mp4", continues=upstream,
+                            groups=_concurrent_groups(plan, planned))
     return list(jobs.values())
+
+
+def _concurrent_groups(plan, planned) -> int:
+    """The chosen layout's shot groups for the backend plan that holds this shot (host RAM may limit them)."""
+    for backend_plan in plan.backends:
+        if backend_plan.name == planned.backend and planned.shot_id in backend_plan.shot_ids and backend_plan.choice:
+            return backend_plan.choice.concurrent_groups
+    return 1

@@ -1,9 +1,11 @@
 """render_all / render_shot: run the plan's jobs with caching, retries, a watchdog and a manifest.
 
 Order of work, as the plan intends: footage shots are conformed first (no model needed);
-then, for each backend, one worker process loads the model once, encodes every prompt it
-will render, and renders its shots one after another. A worker is only restarted after it
-crashed, hung, or ran out of memory (then with the next rung of the memory ladder).
+then, for each backend, the plan's GPUs are split into groups of k (its GPUs per shot) and
+each group runs one worker (torchrun for k > 1) that loads the model once, encodes every
+prompt, and keeps taking the next unfinished shot until none is left, so every group stays
+busy. A worker is only restarted after it crashed, hung, or ran out of memory (then with the
+next rung of the memory ladder).
 
 Nothing finished is ever lost: a shot is rendered to ``shots/.<id>.mp4.part``, its frame
 count is checked, and only then is it renamed to ``shots/<id>.mp4`` and recorded in
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -24,6 +27,7 @@ from typing import Iterator
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, count_frames, run_ffmpeg
+from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
@@ -38,9 +42,10 @@ class RunInterrupted(UserError):
 
 
 class ShotFailed(Exception):
-    def __init__(self, kind: str, message: str):
+    def __init__(self, kind: str, message: str, restart: bool = False):
         super().__init__(message)
         self.kind = kind  # "oom", "error", "bad output", "lost"
+        self.restart = restart  # the worker stopped after reporting it (a multi-GPU group always does)
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,9 @@ class RunOptions:
     max_attempts: int = 3  # per shot
     stall_seconds: float = 900.0  # a worker silent this long while rendering is killed
     load_seconds: float = 1800.0  # loading weights and encoding prompts report no steps
-    worker_command: tuple[str, ...] = WORKER_COMMAND  # how to start a worker (tests wrap it to inject faults)
+    # How to start a worker: a Python program, interpreter first (tests wrap it to inject faults);
+    # a group of k GPUs runs the same program under torchrun.
+    worker_command: tuple[str, ...] = WORKER_COMMAND
 
 
 @dataclass
@@ -76,7 +83,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
     reporter = reporter or make_reporter(quiet)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     jobs = build_jobs(storyboard, plan, out_dir, models_dir)
-    result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason)
+    result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
     if assemble:
         if result.failed:
             reporter.warn(f"not assembling: {len(result.failed)} shot(s) failed (see {out_dir / 'logs'})")
@@ -105,13 +112,20 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
     if job.continues is not None and not job.continues.output.is_file():
         raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
                         f"render {job.continues.id} first (or use render-all)")
-    return run_jobs([job], out_dir, models_dir, options, reporter or make_reporter(quiet), plan.fallback_reason)
+    return run_jobs([job], out_dir, models_dir, options, reporter or make_reporter(quiet), plan.fallback_reason,
+                    gpus=len(plan.gpus))
 
 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
-             reporter: PlainReporter | None = None, fallback_reason: str | None = None) -> RunResult:
-    """Render ``jobs`` (from build_jobs) into ``out_dir``, skipping those already finished."""
-    return _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True)).run(jobs, fallback_reason)
+             reporter: PlainReporter | None = None, fallback_reason: str | None = None, gpus: int = 0) -> RunResult:
+    """Render ``jobs`` (from build_jobs) into ``out_dir``, skipping those already finished.
+
+    ``gpus``: how many GPUs the plan was made for (the first ``gpus`` visible ones are used).
+    Taken from the plan rather than probed, so a plan for 2 GPUs runs 2 groups even on a CPU
+    (each worker then computes on the CPU, and torchrun groups talk through gloo).
+    """
+    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus))
+    return runner.run(jobs, fallback_reason)
 
 
 def _plan(storyboard: Storyboard, gpus: str, backend: str | None, models_dir: Path | None):
@@ -134,6 +148,26 @@ def _signals_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _device_ids(count: int) -> list[str]:
+    """The first ``count`` GPUs as CUDA_VISIBLE_DEVICES names them for a child (a user's own selection is kept)."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    names = [name.strip() for name in visible.split(",")] if visible else [str(i) for i in range(count)]
+    return names[:count]
+
+
+@dataclass
+class _Lane:
+    """One group of GPUs (None: no GPU of its own) and the worker and shot it is busy with."""
+
+    index: int
+    devices: list[str] | None
+    worker: WorkerProcess | None = None
+    current: Job | None = None
+
+    def describe(self) -> dict:
+        return {"group": self.index, "gpus": self.devices}
 
 
 def output_stamp(path: Path) -> list[int]:
@@ -160,15 +194,19 @@ def is_finished(job: Job, manifest: Manifest) -> bool:
 
 
 class _Run:
-    def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter):
+    def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter,
+                 devices: list[str]):
         self.out_dir = out_dir
         self.models_dir = models_dir
         self.options = options
         self.reporter = reporter
+        self.devices = devices
         self.manifest: Manifest | None = None
         self.result = RunResult(out_dir=out_dir)
-        self.current: Job | None = None
-        self.worker: WorkerProcess | None = None
+        self.lanes: list[_Lane] = []  # the lanes at work now
+        # Lanes run in threads: the manifest, the result and the reporter are shared.
+        self.lock = threading.RLock()
+        self.stopping = threading.Event()
 
     def run(self, jobs: list[Job], fallback_reason: str | None) -> RunResult:
         began = time.monotonic()
@@ -183,9 +221,11 @@ class _Run:
         self.reporter.start(todo, len(self.result.cached))
         try:
             with _signals_as_interrupt():
+                footage = _Lane(0, None)
+                self.lanes = [footage]
                 for job in todo:
                     if job.backend == FOOTAGE:
-                        self._footage(job)
+                        self._footage(footage, job)
                 self._render_with_workers([job for job in todo if job.backend != FOOTAGE])
         except KeyboardInterrupt:
             self._interrupted()
@@ -195,12 +235,15 @@ class _Run:
         return self.result
 
     def _interrupted(self) -> None:
-        if self.worker is not None:
-            self.worker.kill()
-        if self.current is not None:
-            self._partial(self.current).unlink(missing_ok=True)
-            self.manifest.record(self.current.id, status="interrupted", key=self.current.key,
-                                 error="interrupted; the next run renders it again")
+        with self.lock:
+            self.stopping.set()  # lanes record nothing more and take no further shot
+            for lane in self.lanes:
+                if lane.worker is not None:
+                    lane.worker.kill()
+                if lane.current is not None:
+                    self._partial(lane.current).unlink(missing_ok=True)
+                    self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
+                                         error="interrupted; the next run renders it again")
         finished = len(self.result.rendered)
         raise RunInterrupted(f"stopped after {finished} shot(s) this run; run the same command again to resume "
                              f"(finished shots are kept in {self.out_dir / 'shots'})")
@@ -217,10 +260,10 @@ class _Run:
 
     # Footage -----------------------------------------------------------------------------
 
-    def _footage(self, job: Job) -> None:
+    def _footage(self, lane: _Lane, job: Job) -> None:
         from render_pipeline.runner.footage import conform_footage
 
-        self.current = job
+        lane.current = job
         self.reporter.shot_started(job)
         began = time.monotonic()
         partial = self._partial(job)
@@ -231,52 +274,110 @@ class _Run:
             self._check_frames(job, partial)
         except (ShotFailed, FfmpegError) as error:
             job.attempts = 1
-            self._failed(job, str(error), time.monotonic() - began)
+            self._failed(lane, job, str(error), time.monotonic() - began)
         else:
-            self._finished(job, partial, time.monotonic() - began, peak_memory=None)
-        self.current = None
+            self._finished(lane, job, partial, time.monotonic() - began, peak_memory=None)
+        lane.current = None
 
-    # Rendering through workers -------------------------------------------------------------
+    # Rendering through workers, one per GPU group ---------------------------------------------
 
     def _render_with_workers(self, jobs: list[Job]) -> None:
         pending = list(jobs)
         while pending:
             head = pending[0]
-            group = [job for job in pending if job.backend == head.backend and job.candidate == head.candidate]
-            for job in self._run_worker(group):
-                pending.remove(job)
+            batch = [job for job in pending if job.backend == head.backend and job.candidate == head.candidate]
+            settled = self._run_lanes(self._lanes_for(head)[:len(batch)], batch)  # no model loaded for nothing
+            pending = [job for job in pending if job not in settled]
 
-    def _run_worker(self, group: list[Job]) -> list[Job]:
-        """Render ``group`` with one worker; return the jobs settled (done or failed) before it stopped."""
-        head = group[0]
-        worker_log = self.out_dir / "logs" / f"{head.backend}.worker.log"
-        self.worker = WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log,
-                                    self.options.worker_command)
+    def _lanes_for(self, job: Job) -> list[_Lane]:
+        """The plan's GPU groups for this backend's layout; one lane with no GPU of its own for CPU work."""
+        if job.gpus_per_shot == 0 or not self.devices:
+            return [_Lane(0, None)]
+        groups = gpu_groups(self.devices, job.gpus_per_shot)[:max(job.groups, 1)]
+        return [_Lane(index, devices) for index, devices in enumerate(groups)]
+
+    def _run_lanes(self, lanes: list[_Lane], batch: list[Job]) -> list[Job]:
+        """Every lane takes the next shot of ``batch`` until none is left; return the jobs settled."""
+        queue = list(batch)
+        settled: list[Job] = []
+        errors: list[BaseException] = []
+
+        def work(lane: _Lane) -> None:
+            try:
+                while not self.stopping.is_set() and queue:
+                    settled.extend(self._run_worker(lane, queue))
+            except BaseException as error:  # raised again in the main thread
+                errors.append(error)
+
+        self.lanes = lanes
+        threads = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in lanes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(timeout=0.2)  # short waits: Ctrl-C and SIGTERM reach this thread at once
+        if errors:
+            raise errors[0]
+        return settled
+
+    def _take(self, lane: _Lane, queue: list[Job]) -> Job | None:
+        with self.lock:
+            if self.stopping.is_set() or not queue:
+                return None
+            lane.current = queue.pop(0)  # at once, for a later shot that waits on it (see _wait_for)
+            return lane.current
+
+    def _start_worker(self, lane: _Lane, head: Job) -> tuple[WorkerProcess, Path]:
+        name = head.backend if lane.devices is None else f"{head.backend}.group{lane.index}"
+        worker_log = self.out_dir / "logs" / f"{name}.worker.log"
+        command, env = list(self.options.worker_command), None
+        if lane.devices is not None:
+            env = worker_env(lane.devices)
+            if len(lane.devices) > 1:
+                command = torchrun_command(len(lane.devices), command[1:])
+        return WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log, command, env), worker_log
+
+    def _run_worker(self, lane: _Lane, queue: list[Job]) -> list[Job]:
+        """Start a worker on ``lane`` and render shots from ``queue`` until it is empty or the worker must restart."""
+        with self.lock:
+            if self.stopping.is_set() or not queue:
+                return []
+            upcoming = list(queue)
+            lane.worker, worker_log = self._start_worker(lane, upcoming[0])
         settled: list[Job] = []
         try:
             try:
-                self._expect(self.worker.next_event(self.options.load_seconds), "ready")
-                self.worker.send(op="encode", requests=[request_to_json(job.request) for job in group])
-                self._expect(self.worker.next_event(self.options.load_seconds), "encoded")
+                self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
+                lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming])
+                self._expect(lane.worker.next_event(self.options.load_seconds), "encoded")
             except (ShotFailed, WorkerLost) as error:
-                return self._worker_failed_to_start(group, error, worker_log)
-            for job in group:
-                if self._render(job):
+                with self.lock:  # the same model would fail the same way in every lane
+                    taken = list(queue)
+                    queue.clear()
+                return self._worker_failed_to_start(lane, taken, error, worker_log)
+            while (job := self._take(lane, queue)) is not None:
+                candidate = dict(job.candidate)
+                if self._render(lane, job):
                     settled.append(job)
-                else:
-                    break  # the worker must be restarted (it died, hung, or the memory layout changed)
+                    continue
+                # The worker must be restarted (it died or hung): the shot goes first to the fresh one.
+                # After out of memory it has a lighter layout and waits for that layout's workers.
+                if job.candidate == candidate:
+                    with self.lock:
+                        queue.insert(0, job)
+                break
         finally:
-            self.worker.close()
-            self.worker = None
+            lane.worker.close()
+            lane.worker = None
         return settled
 
     def _expect(self, event: dict, wanted: str) -> None:
         if event.get("event") == "failed":
-            raise ShotFailed(event["kind"], event["message"])
+            raise ShotFailed(event["kind"], event["message"], event.get("restart", False))
         if event.get("event") != wanted:
             raise ShotFailed("error", f"the worker said {event!r} instead of {wanted!r}")
 
-    def _worker_failed_to_start(self, group: list[Job], error: Exception, worker_log: Path) -> list[Job]:
+    def _worker_failed_to_start(self, lane: _Lane, group: list[Job], error: Exception, worker_log: Path) -> list[Job]:
         """Loading failed: out of memory moves every shot down the ladder; anything else fails them all."""
         message = f"{group[0].backend} could not load: {error} (see {worker_log})"
         kind = error.kind if isinstance(error, ShotFailed) else "lost"
@@ -287,48 +388,54 @@ class _Run:
             self._write_log(job, message)
             if kind in ("oom", "lost") and job.attempts < self.options.max_attempts and self._step_down(job, kind):
                 continue
-            self._failed(job, message, 0.0)
+            self._failed(lane, job, message, 0.0)
             settled.append(job)
         return settled
 
-    def _render(self, job: Job) -> bool:
-        """Render ``job`` with retries in the current worker; False when the worker must be restarted."""
+    def _render(self, lane: _Lane, job: Job) -> bool:
+        """Render ``job`` with retries in the lane's worker; False when the worker must be restarted."""
         while True:
-            self.current = job
-            self.reporter.shot_started(job)
+            lane.current = job
+            with self.lock:
+                self.reporter.shot_started(job)
             began = time.monotonic()
             try:
                 self._prepare_conditioning(job)
-                peak = self._attempt(job)
+                peak = self._attempt(lane, job)
             except (ShotFailed, WorkerLost, FfmpegError) as error:
                 kind = getattr(error, "kind", "lost" if isinstance(error, WorkerLost) else "error")
+                restart = getattr(error, "restart", False)
                 message = str(error)
                 seconds = time.monotonic() - began
             else:
-                self._finished(job, self._partial(job), time.monotonic() - began, peak)
-                self.current = None
+                self._finished(lane, job, self._partial(job), time.monotonic() - began, peak)
+                lane.current = None
                 return True
+            if self.stopping.is_set():
+                return True  # interrupted: recorded as such by the main thread
             self._partial(job).unlink(missing_ok=True)
             job.attempts += 1
             job.errors.append(message)
             self._write_log(job, f"attempt {job.attempts} failed ({kind}): {message}")
             if kind == "upstream" or job.attempts >= self.options.max_attempts:
-                self._failed(job, message, seconds)
-                self.current = None
+                self._failed(lane, job, message, seconds)
+                lane.current = None
                 return True
-            if kind in ("oom", "lost"):
+            if kind in ("oom", "lost") or restart:
                 if not self._step_down(job, kind):
-                    self._failed(job, message, seconds)
-                    self.current = None
+                    self._failed(lane, job, message, seconds)
+                    lane.current = None
                     return True
-                self.current = None
+                lane.current = None
                 return False
-            self.reporter.warn(f"{job.id}: attempt {job.attempts} failed ({message}); retrying")
+            with self.lock:
+                self.reporter.warn(f"{job.id}: attempt {job.attempts} failed ({message}); retrying")
 
     def _step_down(self, job: Job, kind: str) -> bool:
         """Prepare ``job`` for a fresh worker; after out-of-memory, on the next rung of the memory ladder."""
         if kind != "oom":
-            self.reporter.warn(f"{job.id}: {job.errors[-1]}; restarting the worker")
+            with self.lock:
+                self.reporter.warn(f"{job.id}: {job.errors[-1]}; restarting the worker")
             return True
         rung = next_memory_rung(job.backend, job.candidate)
         if rung is None:
@@ -336,7 +443,8 @@ class _Run:
             return False
         message = f"out of memory; retrying with a lighter memory layout: {rung}"
         self._write_log(job, message)
-        self.reporter.warn(f"{job.id}: {message}")
+        with self.lock:
+            self.reporter.warn(f"{job.id}: {message}")
         job.candidate = rung
         return True
 
@@ -345,6 +453,7 @@ class _Run:
         upstream = job.continues
         if upstream is None:
             return
+        self._wait_for(upstream)
         if upstream.id in self.result.failed or not upstream.output.is_file():
             raise ShotFailed("upstream", f"it continues from shot {upstream.id}, which did not render")
         target = last_frame_path(self.out_dir, upstream.id)
@@ -353,20 +462,27 @@ class _Run:
                    what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
         os.replace(partial, target)
 
-    def _attempt(self, job: Job) -> dict | None:
+    def _wait_for(self, upstream: Job) -> None:
+        """Another lane may still be rendering the shot this one continues from."""
+        while not self.stopping.is_set() and any(lane.current is upstream for lane in self.lanes):
+            time.sleep(0.1)
+
+    def _attempt(self, lane: _Lane, job: Job) -> dict | None:
         partial = self._partial(job)
         partial.unlink(missing_ok=True)
-        self.worker.send(op="render", request=request_to_json(job.request), out=str(partial), log=str(self._log(job)))
+        lane.worker.send(op="render", request=request_to_json(job.request), out=str(partial),
+                         log=str(self._log(job)))
         while True:
-            event = self.worker.next_event(self.options.stall_seconds)
+            event = lane.worker.next_event(self.options.stall_seconds)
             kind = event.get("event")
             if kind == "progress":
-                self.reporter.step(event["done"], event["total"])
+                with self.lock:
+                    self.reporter.step(event["done"], event["total"])
             elif kind == "done":
                 self._check_frames(job, partial)
                 return event.get("peak_memory")
             elif kind == "failed":
-                raise ShotFailed(event["kind"], event["message"])
+                raise ShotFailed(event["kind"], event["message"], event.get("restart", False))
 
     def _check_frames(self, job: Job, path: Path) -> None:
         try:
@@ -377,30 +493,37 @@ class _Run:
             raise ShotFailed("bad output", f"the output of shot {job.id} has {frames} frames, expected "
                                            f"{job.request.frames}")
 
-    # Records --------------------------------------------------------------------------------
+    # Records (under the lock: lanes finish shots at the same time) --------------------------
 
-    def _record(self, job: Job, **fields) -> None:
+    def _record(self, lane: _Lane, job: Job, **fields) -> None:
         request = request_to_json(job.request)
         self.manifest.record(
             job.id, key=job.key, backend=job.backend, seed=job.request.seed,
             settings={name: request[name] for name in ("width", "height", "fps", "frames", "steps", "quality")}
             | {"memory": job.candidate, "prompt": request["prompt"], "negative_prompt": request["negative_prompt"]},
             output=str(job.output.relative_to(self.out_dir)), log=str(self._log(job).relative_to(self.out_dir)),
-            **fields,
+            **lane.describe(), **fields,
         )
 
-    def _finished(self, job: Job, partial: Path, seconds: float, peak_memory: dict | None) -> None:
-        os.replace(partial, job.output)
-        self._write_log(job, f"done in {seconds:.2f} s")
-        self._record(job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
-                     output_stamp=output_stamp(job.output),
-                     timings={"seconds": round(seconds, 3),
-                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-        self.result.rendered.append(job.id)
-        self.reporter.shot_finished(job, seconds, None)
+    def _finished(self, lane: _Lane, job: Job, partial: Path, seconds: float, peak_memory: dict | None) -> None:
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            os.replace(partial, job.output)
+            self._write_log(job, f"done in {seconds:.2f} s")
+            self._record(lane, job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
+                         output_stamp=output_stamp(job.output),
+                         timings={"seconds": round(seconds, 3),
+                                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            self.result.rendered.append(job.id)
+            self.reporter.shot_finished(job, seconds, None)
 
-    def _failed(self, job: Job, error: str, seconds: float) -> None:
-        self._write_log(job, f"FAILED after {job.attempts} attempt(s): {error}")
-        self._record(job, status="failed", error=error, attempts=job.attempts, errors=job.errors, timings={"seconds": round(seconds, 3)})
-        self.result.failed[job.id] = error
-        self.reporter.shot_finished(job, seconds, f"{error} (log: {self._log(job)})")
+    def _failed(self, lane: _Lane, job: Job, error: str, seconds: float) -> None:
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self._write_log(job, f"FAILED after {job.attempts} attempt(s): {error}")
+            self._record(lane, job, status="failed", error=error, attempts=job.attempts, errors=job.errors,
+                         timings={"seconds": round(seconds, 3)})
+            self.result.failed[job.id] = error
+            self.reporter.shot_finished(job, seconds, f"{error} (log: {self._log(job)})")

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 WORKER_COMMAND = (sys.executable, "-m", "render_pipeline.runner.worker")
+TERM_GRACE_SECONDS = 15.0  # torchrun stops its ranks within this, then a kill follows
 
 
 class WorkerLost(Exception):
@@ -24,14 +25,18 @@ class WorkerLost(Exception):
 
 class WorkerProcess:
     def __init__(self, backend: str, models_dir: Path, candidate: dict, worker_log: Path,
-                 command: tuple[str, ...] = WORKER_COMMAND):
+                 command: tuple[str, ...] | list[str] = WORKER_COMMAND, env: dict[str, str] | None = None):
         self.backend = backend
         # Its own session: Ctrl-C in the terminal reaches the runner only, which stops the
-        # worker itself and records what was interrupted.
-        self.process = subprocess.Popen(
-            [*command, backend, str(models_dir), json.dumps(candidate), str(worker_log)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8", start_new_session=True,
-        )
+        # worker itself and records what was interrupted. What a launcher such as torchrun
+        # prints before the worker takes over its output goes to the worker's log too.
+        worker_log.parent.mkdir(parents=True, exist_ok=True)
+        with open(worker_log, "a", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                [*command, backend, str(models_dir), json.dumps(candidate), str(worker_log)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, encoding="utf-8",
+                start_new_session=True, env=env,
+            )
         self.events: queue.Queue[dict | None] = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
 
@@ -76,9 +81,15 @@ class WorkerProcess:
             self.kill()
 
     def kill(self) -> None:
-        if self.process.poll() is None:
+        """SIGTERM first: torchrun passes it on to its ranks, which run in sessions of their own."""
+        for how, grace in ((signal.SIGTERM, TERM_GRACE_SECONDS), (signal.SIGKILL, None)):
+            if self.process.poll() is not None:
+                return
             try:
-                os.killpg(self.process.pid, signal.SIGKILL)  # with any FFmpeg it started
+                os.killpg(self.process.pid, how)  # with any FFmpeg it started
             except ProcessLookupError:
                 pass
-            self.process.wait()
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                continue

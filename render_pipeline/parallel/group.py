@@ -1,0 +1,71 @@
+"""One process of a worker group that renders each shot on k GPUs, started by torchrun.
+
+The runner talks to a group exactly as to a one-GPU worker (runner/worker.py): rank 0 reads
+the runner's messages and passes each one to the other ranks, every rank does the same work on
+its share, and only rank 0 answers and writes the video. The other ranks stop before the decode
+and keep what they would have written (saved latents) in a scratch folder of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import torch
+import torch.distributed as dist
+
+from render_pipeline.parallel.layout import ParallelLayout
+
+
+class WorkerGroup:
+    def __init__(self, layout: ParallelLayout):
+        from render_pipeline.parallel.mesh import build_mesh
+
+        self.layout = layout
+        cuda = torch.cuda.is_available()
+        if cuda:
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if cuda else "gloo")
+        self.rank = dist.get_rank()
+        if dist.get_world_size() != layout.world_size:
+            raise RuntimeError(f"the layout {layout.describe()} is for {layout.world_size} processes, "
+                               f"but torchrun started {dist.get_world_size()}")
+        self.mesh = build_mesh(layout, "cuda" if cuda else "cpu")
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"render-pipeline-rank{self.rank}-"))
+        self.applied = False
+
+    @property
+    def answers(self) -> bool:
+        """Only rank 0 speaks to the runner."""
+        return self.rank == 0
+
+    def messages(self, lines: Iterable[str]) -> Iterator[str]:
+        """The runner's messages on every rank: rank 0 reads ``lines``, the others receive its copy."""
+        source = iter(lines) if self.rank == 0 else None
+        while True:
+            message = [next(source, None) if source is not None else None]
+            dist.broadcast_object_list(message, src=0)
+            if message[0] is None:  # the runner closed the pipe: no more shots
+                return
+            yield message[0]
+
+    def prepare(self, session, requests: list) -> None:
+        """Spread the session's pipeline over the group, once, after checking every shot splits evenly."""
+        from render_pipeline.parallel.apply import apply_layout, check_shot
+
+        if self.applied or not requests:
+            return
+        pipeline = session.pipeline_for(requests[0])
+        if self.layout.context_parallel > 1:
+            for request in requests:  # refuse a bad shot before any GPU time is spent
+                check_shot(pipeline, self.layout, request.frames, request.height, request.width)
+        apply_layout(pipeline, self.layout, self.mesh)
+        self.applied = True
+
+    def out_path(self, out: Path) -> Path:
+        return out if self.rank == 0 else self.scratch / out.name
+
+    def close(self) -> None:
+        dist.destroy_process_group()

@@ -1,0 +1,88 @@
+"""The runner on a plan's GPU groups, with "2 GPUs" faked on the CPU: a tiny Wan A14B folder rendered by
+two groups of one GPU at once, and by one torchrun group of two (CFG parallel over gloo), must give the
+same pixels as one worker on one GPU."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from render_pipeline.planner.plan import make_plan
+from render_pipeline.runner import run_jobs
+from render_pipeline.runner.jobs import build_jobs
+from render_pipeline.storyboard import load_storyboard
+from tiny_models import build_wan_a14b_folder, decoded_pixels
+
+WAN = "wan2.2-t2v-a14b"
+ONE_GPU = {"gpus_per_shot": 1}
+CFG_ON_TWO = {"gpus_per_shot": 2, "cfg_parallel": True, "ulysses": 1, "ring": 1, "fsdp": False,
+              "experts_resident": "both"}
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("board")
+    build_wan_a14b_folder(folder / "models" / "Wan2.2-T2V-A14B-Diffusers")
+    lines = ["version: 1", "title: Groups", "delivery: {size: 192x108, fps: 16}", "defaults: {backend: animatic}",
+             "shots:"]
+    prompts = ("a grey destroyer at dawn", "the fleet comes home", "sailors on deck", "harbor light")
+    lines += [f"  - {{id: s0{n}, duration: 1, prompt: \"{p}\", seed: {n}}}" for n, p in enumerate(prompts, 1)]
+    (folder / "board.yaml").write_text("\n".join(lines) + "\n")
+    return folder / "board.yaml"
+
+
+def wan_jobs(board: Path, out: Path, candidate: dict, groups: int):
+    """The animatic plan's jobs turned into tiny Wan renders (the planner would ask for 720p)."""
+    storyboard = load_storyboard(board)
+    jobs = build_jobs(storyboard, make_plan(storyboard), out, board.parent / "models")
+    for job in jobs:
+        job.backend, job.candidate, job.groups = WAN, dict(candidate), groups
+        job.request = replace(job.request, width=32, height=32, fps=16.0, frames=9, steps=2, negative_prompt="blurry")
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def one_gpu(board, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("one-gpu")
+    result = run_jobs(wan_jobs(board, out, ONE_GPU, groups=1), out, board.parent / "models", gpus=1)
+    assert result.rendered == ["s01", "s02", "s03", "s04"], result.failed
+    return out
+
+
+def shots(out: Path) -> dict:
+    return json.loads((out / "manifest.json").read_text())["shots"]
+
+
+@pytest.mark.slow
+def test_two_groups_of_one_gpu_share_the_shots_and_render_the_same_frames(board, one_gpu, tmp_path):
+    out = tmp_path / "two-groups"
+    result = run_jobs(wan_jobs(board, out, ONE_GPU, groups=2), out, board.parent / "models", gpus=2)
+    assert sorted(result.rendered) == ["s01", "s02", "s03", "s04"] and not result.failed
+    for shot_id in result.rendered:
+        assert np.array_equal(decoded_pixels(out / "shots" / f"{shot_id}.mp4", tmp_path),
+                              decoded_pixels(one_gpu / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+    records = shots(out)
+    # Both groups worked, each on its own GPU, and the manifest says which rendered what.
+    assert {(r["group"], tuple(r["gpus"])) for r in records.values()} == {(0, ("0",)), (1, ("1",))}
+    assert {(r["group"], tuple(r["gpus"])) for r in shots(one_gpu).values()} == {(0, ("0",))}
+    assert (out / "logs" / f"{WAN}.group0.worker.log").exists() and (out / "logs" / f"{WAN}.group1.worker.log").exists()
+
+
+@pytest.mark.slow
+def test_a_torchrun_group_of_two_renders_what_one_gpu_renders(board, one_gpu, tmp_path):
+    out = tmp_path / "cfg-on-two"
+    jobs = [job for job in wan_jobs(board, out, CFG_ON_TWO, groups=1) if job.id in ("s01", "s02")]
+    result = run_jobs(jobs, out, board.parent / "models", gpus=2)
+    assert result.rendered == ["s01", "s02"] and not result.failed
+    for shot_id in result.rendered:
+        assert np.array_equal(decoded_pixels(out / "shots" / f"{shot_id}.mp4", tmp_path),
+                              decoded_pixels(one_gpu / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+        log = (out / "logs" / f"{shot_id}.log").read_text()
+        assert f"[rank 0] rendering {shot_id} as cfg2" in log and f"[rank 1] rendering {shot_id} as cfg2" in log
+        assert shots(out)[shot_id]["gpus"] == ["0", "1"]
+    # Rank 1 wrote nothing into the output folder: the two shots, no part files, no latents.
+    assert sorted(path.name for path in (out / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]
