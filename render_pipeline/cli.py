@@ -235,16 +235,21 @@ def render_all(
     backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
+    executor: str = typer.Option("local", "--executor", help="Where shots run: local, ray or slurm."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: auto)."),
+    partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition (for --executor slurm)."),
 ) -> None:
     """Render every shot not already finished (resuming any earlier run), then assemble the film."""
     from render_pipeline.runner import RunOptions
     from render_pipeline.runner import render_all as run_all
+    from render_pipeline.runner.executors import make_executor
     from render_pipeline.storyboard import load_storyboard
 
     with _render_errors():
         loaded = load_storyboard(storyboard)
         result = run_all(loaded, out, backend=backend, models_dir=models_dir, assemble=not no_assemble,
-                         quiet=quiet, options=RunOptions(force=force))
+                         quiet=quiet, options=RunOptions(force=force),
+                         executor=make_executor(executor, address, partition))
     _render_summary(result)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -47,8 +48,12 @@ class Manifest:
         return cls(path, shots)
 
     def record(self, shot_id: str, **fields) -> None:
-        self.shots.setdefault(shot_id, {}).update(fields)
-        self.save()
+        """Update one shot's entry; entries other processes (other cluster nodes) wrote meanwhile are kept."""
+        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self.shots = {**self.shots, **Manifest.load(self.path.parent).shots}
+            self.shots.setdefault(shot_id, {}).update(fields)
+            self.save()
 
     def save(self) -> None:
         payload = {"versions": versions(), "command": " ".join(sys.argv), "shots": self.shots}

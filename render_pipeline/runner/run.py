@@ -77,13 +77,25 @@ def default_out_dir(storyboard: Storyboard) -> Path:
 def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str = "auto",
                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                quiet: bool = False, options: RunOptions = RunOptions(),
-               reporter: PlainReporter | None = None) -> RunResult:
-    """Render every shot of the plan that is not already finished, then assemble the film."""
+               reporter: PlainReporter | None = None, executor=None) -> RunResult:
+    """Render every shot of the plan that is not already finished, then assemble the film.
+
+    ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
+    """
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     reporter = reporter or make_reporter(quiet)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
-    jobs = build_jobs(storyboard, plan, out_dir, models_dir)
-    result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
+    if executor is None:
+        jobs = build_jobs(storyboard, plan, out_dir, models_dir)
+        result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
+    else:
+        from render_pipeline.runner.executors import run_on_cluster
+
+        # Other nodes have other working folders: every path a task gets must be absolute.
+        out_dir, models_dir = out_dir.resolve(), models_dir.resolve()
+        result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir), out_dir, models_dir,
+                                options)
+        result.fallback_reason = plan.fallback_reason
     if assemble:
         if result.failed:
             reporter.warn(f"not assembling: {len(result.failed)} shot(s) failed (see {out_dir / 'logs'})")

@@ -1,0 +1,83 @@
+"""Executors: where the runner's shot jobs run. Local (the default) is run.run_jobs itself.
+
+The cluster executors send each shot job to an existing engine (Ray, or Slurm through
+submitit) as one task holding the GPUs the plan gives a shot; the task runs the ordinary
+local runner for that one job on its node (see node_task.py), so the worker, its retries,
+the atomic rename of the output and the manifest entry are the same everywhere. The output
+folder must be shared by every node.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from render_pipeline.errors import UserError
+from render_pipeline.runner.jobs import Job
+from render_pipeline.runner.run import RunOptions, RunResult
+
+EXECUTORS = ("local", "ray", "slurm")
+
+
+class Executor(Protocol):
+    name: str
+
+    def node_gpus(self) -> int | None:
+        """The most GPUs any one node offers, or None when the engine cannot tell before submitting."""
+
+    def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
+        """Run every wave's jobs, a wave only once the one before has settled."""
+
+
+def make_executor(name: str, address: str | None = None, partition: str | None = None) -> Executor | None:
+    """None for the local executor (render_all then runs the jobs itself)."""
+    if name not in EXECUTORS:
+        raise UserError(f"--executor {name!r}: unknown; choose one of {', '.join(EXECUTORS)}")
+    if name == "slurm" and not partition:
+        raise UserError("--executor slurm needs --partition NAME (the Slurm partition to submit to)")
+    try:
+        if name == "ray":
+            from render_pipeline.runner.executors.ray_cluster import RayExecutor
+
+            return RayExecutor(address)
+        if name == "slurm":
+            from render_pipeline.runner.executors.slurm_cluster import SlurmExecutor
+
+            return SlurmExecutor(partition)
+    except ImportError as error:
+        raise UserError(f"--executor {name} needs the cluster extra ({error.name} is missing): "
+                        f"pip install 'render-pipeline[cluster]'") from None
+    return None
+
+
+def run_on_cluster(executor: Executor, jobs: list[Job], out_dir: Path, models_dir: Path,
+                   options: RunOptions) -> RunResult:
+    """Check that every job fits on a node, then run the jobs on the cluster in dependency waves."""
+    most = executor.node_gpus()
+    if most is not None:
+        too_big = [job for job in jobs if job.gpus_per_shot > most]
+        if too_big:
+            # Submitted anyway, such a task would wait forever for a node that does not exist.
+            raise UserError(f"shot {too_big[0].id} needs {too_big[0].gpus_per_shot} GPUs at once, but no node of "
+                            f"the {executor.name} cluster has more than {most}: plan for smaller nodes "
+                            f"(fewer GPUs per shot) or add a bigger node")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return executor.run(dependency_waves(jobs), out_dir, models_dir, options)
+
+
+def dependency_waves(jobs: list[Job]) -> list[list[Job]]:
+    """Jobs with no upstream shot first, then those continuing from them, and so on."""
+    depth: dict[str, int] = {}
+    for job in jobs:  # storyboard order: an upstream shot always comes earlier
+        depth[job.id] = depth[job.continues.id] + 1 if job.continues is not None and job.continues.id in depth else 0
+    return [[job for job in jobs if depth[job.id] == level] for level in range(max(depth.values(), default=-1) + 1)]
+
+
+def merge_results(out_dir: Path, outcomes: list[dict]) -> RunResult:
+    result = RunResult(out_dir=out_dir)
+    for outcome in outcomes:
+        result.rendered += outcome["rendered"]
+        result.cached += outcome["cached"]
+        result.failed.update(outcome["failed"])
+        result.seconds = max(result.seconds, outcome["seconds"])
+    return result

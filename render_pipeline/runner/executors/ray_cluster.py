@@ -1,0 +1,57 @@
+"""The Ray executor: one Ray task per shot job, holding the GPUs the plan gives a shot."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import ray
+
+from render_pipeline.errors import UserError
+from render_pipeline.runner.executors import merge_results
+from render_pipeline.runner.executors.node_task import render_on_this_node
+from render_pipeline.runner.jobs import Job
+from render_pipeline.runner.manifest import Manifest
+from render_pipeline.runner.run import RunOptions, RunResult
+
+TASK_RETRIES = 3  # a task whose worker or node died is started again, elsewhere if need be
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None):
+        self.address = address
+
+    def _connect(self) -> None:
+        if ray.is_initialized():  # a program (or a test) that started Ray itself
+            return
+        try:
+            ray.init(address=self.address or "auto", log_to_driver=False)
+        except (ConnectionError, RuntimeError) as error:
+            raise UserError(f"cannot reach the Ray cluster at {self.address or 'auto'}: {error}; start it with "
+                            f"`ray start --head` or pass --address HOST:PORT") from None
+
+    def node_gpus(self) -> int | None:
+        self._connect()
+        return int(max((node["Resources"].get("GPU", 0) for node in ray.nodes() if node["Alive"]), default=0))
+
+    def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
+        self._connect()
+        began = time.monotonic()
+        task = ray.remote(render_on_this_node)
+        outcomes = []
+        for wave in waves:
+            refs = [task.options(num_gpus=job.gpus_per_shot, num_cpus=1, max_retries=TASK_RETRIES,
+                                 name=f"shot {job.id}").remote(job, out_dir, models_dir, options, self.name)
+                    for job in wave]
+            for job, ref in zip(wave, refs):
+                try:
+                    outcomes.append(ray.get(ref))
+                except ray.exceptions.RayError as error:
+                    message = f"the Ray task failed {TASK_RETRIES + 1} times: {error}"
+                    Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
+                    outcomes.append({"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0})
+        result = merge_results(out_dir, outcomes)
+        result.seconds = time.monotonic() - began
+        return result

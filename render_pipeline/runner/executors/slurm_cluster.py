@@ -1,0 +1,57 @@
+"""The Slurm executor, through submitit: per dependency wave, a job array with one element per shot job."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import submitit
+
+from render_pipeline.runner.executors import merge_results
+from render_pipeline.runner.executors.node_task import render_on_this_node
+from render_pipeline.runner.jobs import Job
+from render_pipeline.runner.manifest import Manifest
+from render_pipeline.runner.run import RunOptions, RunResult
+
+TIMEOUT_MINUTES = 24 * 60
+
+
+class ShotTask(submitit.helpers.Checkpointable):
+    """Checkpointable: when Slurm preempts the element (or it hits its time limit), submitit requeues it."""
+
+    def __call__(self, job: Job, out_dir: Path, models_dir: Path, options: RunOptions) -> dict:
+        return render_on_this_node(job, out_dir, models_dir, options, "slurm")
+
+
+class SlurmExecutor:
+    name = "slurm"
+
+    def __init__(self, partition: str, cluster: str = "slurm"):
+        self.partition = partition
+        self.cluster = cluster  # "local" or "debug" run the same arrays on this machine (tests)
+
+    def node_gpus(self) -> int | None:
+        return None  # Slurm itself refuses, at submission, an element no node of the partition can hold
+
+    def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
+        began = time.monotonic()
+        outcomes = []
+        for wave in waves:
+            for gpus in sorted({job.gpus_per_shot for job in wave}):
+                jobs = [job for job in wave if job.gpus_per_shot == gpus]
+                executor = submitit.AutoExecutor(folder=out_dir / "logs" / "slurm", cluster=self.cluster)
+                executor.update_parameters(gpus_per_node=gpus, tasks_per_node=1, nodes=1,
+                                           timeout_min=TIMEOUT_MINUTES, slurm_partition=self.partition,
+                                           slurm_array_parallelism=len(jobs))
+                elements = executor.map_array(ShotTask(), jobs, [out_dir] * len(jobs), [models_dir] * len(jobs),
+                                              [options] * len(jobs))
+                for job, element in zip(jobs, elements):
+                    try:
+                        outcomes.append(element.result())
+                    except Exception as error:  # submitit's FailedJobError, UncompletedJobError
+                        message = f"the Slurm job {element.job_id} failed: {error}"
+                        Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
+                        outcomes.append({"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0})
+        result = merge_results(out_dir, outcomes)
+        result.seconds = time.monotonic() - began
+        return result
