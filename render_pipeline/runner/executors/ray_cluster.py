@@ -8,10 +8,9 @@ from pathlib import Path
 import ray
 
 from render_pipeline.errors import UserError
-from render_pipeline.runner.executors import merge_results
+from render_pipeline.runner.executors import failed_outcome, merge_results
 from render_pipeline.runner.executors.node_task import render_on_this_node
 from render_pipeline.runner.jobs import Job
-from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.run import RunOptions, RunResult
 
 TASK_RETRIES = 3  # a task whose worker or node died is started again, elsewhere if need be
@@ -50,8 +49,7 @@ class RayExecutor:
                     outcomes.append(ray.get(ref))
                 except ray.exceptions.RayError as error:
                     message = f"the Ray task failed {TASK_RETRIES + 1} times: {error}"
-                    Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
-                    outcomes.append({"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0})
+                    outcomes.append(failed_outcome(out_dir, job, message))
         result = merge_results(out_dir, outcomes)
         result.seconds = time.monotonic() - began
         return result

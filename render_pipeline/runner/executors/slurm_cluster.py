@@ -7,10 +7,9 @@ from pathlib import Path
 
 import submitit
 
-from render_pipeline.runner.executors import merge_results
+from render_pipeline.runner.executors import failed_outcome, merge_results
 from render_pipeline.runner.executors.node_task import render_on_this_node
 from render_pipeline.runner.jobs import Job
-from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.run import RunOptions, RunResult
 
 TIMEOUT_MINUTES = 24 * 60
@@ -50,8 +49,7 @@ class SlurmExecutor:
                         outcomes.append(element.result())
                     except Exception as error:  # submitit's FailedJobError, UncompletedJobError
                         message = f"the Slurm job {element.job_id} failed: {error}"
-                        Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
-                        outcomes.append({"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0})
+                        outcomes.append(failed_outcome(out_dir, job, message))
         result = merge_results(out_dir, outcomes)
         result.seconds = time.monotonic() - began
         return result
