@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -104,12 +105,17 @@ def probe(path: Path) -> MediaInfo:
 
 
 def count_frames(path: Path) -> int:
-    """The exact number of video frames, by copying the stream to the null muxer (fast, no decode)."""
-    stderr = run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"], what=f"counting frames of {path}")
-    counts = re.findall(r"frame=\s*(\d+)", stderr)
-    if not counts:
-        raise FfmpegError(f"counting frames of {path}", 0, stderr[-500:])
-    return int(counts[-1])
+    """The exact number of video frames: one framecrc line per packet of the stream copied, no decode.
+
+    Not read from the "frame=" of ffmpeg's statistics line: ffmpeg 7.0 leaves it out for a
+    stream copy, so a shot written correctly would look unreadable.
+    """
+    with tempfile.TemporaryDirectory(prefix="frames-") as scratch:
+        listing = Path(scratch) / "frames.crc"
+        run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", str(listing)],
+                   what=f"counting frames of {path}")
+        lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
+    return sum(1 for line in lines if line and not line.startswith("#"))
 
 
 def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path, what: str,
@@ -120,8 +126,6 @@ def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path
     temporary file so a chatty ffmpeg can never block on a full pipe. The container is named,
     not guessed from ``out_path``: the runner writes to ``.<id>.mp4.part`` first.
     """
-    import tempfile
-
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", "-c:v", "libx264",
                "-preset", "medium", "-crf", "16", "-pix_fmt", "yuv420p", "-f", "mp4", str(out_path)]
