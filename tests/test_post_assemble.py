@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import base64
+import re
 import subprocess
 from pathlib import Path
 
@@ -10,9 +11,11 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
-from post_film import COLOURS, FPS, band_level_db, make_film_inputs, read_frames
+from post_film import COLOURS, FPS, FakeAudio, band_level_db, ffmpeg, make_film_inputs, read_frames
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
 from render_pipeline.post import assemble
+from render_pipeline.post.audio_mix import integrated_loudness
+from render_pipeline.storyboard import load_storyboard
 
 FILM_FRAMES = 144  # (2.0 + 1.5 + 1.0 + 1.5) s at 24 fps
 
@@ -128,3 +131,61 @@ def test_review_page_renders_every_shot_in_a_browser(film, tmp_path):
     pixels = np.frombuffer(raw, np.uint8).reshape(-1, 3)
     for shot_id, colour in COLOURS.items():  # every thumbnail was decoded and painted
         assert (np.abs(pixels.astype(int) - colour).max(axis=1) < 40).sum() > 2000, shot_id
+
+
+def test_loudness_reported_is_the_films(film):
+    assert integrated_loudness(film.film) == (film.loudness_lufs, film.true_peak_db)
+
+
+def test_film_index_comes_before_its_media(film):
+    data = film.film.read_bytes()
+    boxes, offset = [], 0
+    while offset < len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        boxes.append(data[offset + 4:offset + 8].decode("ascii"))
+        offset += size
+    assert boxes.index("moov") < boxes.index("mdat"), boxes
+
+
+def decode_jpeg(data: bytes) -> np.ndarray:
+    result = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", "-", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
+                            input=data, check=True, capture_output=True)
+    return np.frombuffer(result.stdout, np.uint8).reshape(-1, 320, 3)
+
+
+def test_review_thumbnails_show_each_shot_in_order(film):
+    page = film.review.read_text(encoding="utf-8")
+    images = re.findall(r'<article class="shot" id="shot-(\w+)"><h2>.*?</h2>'
+                        r'<img alt="[^"]*" src="data:image/jpeg;base64,([^"]+)"', page)
+    assert [shot_id for shot_id, _ in images] == list(COLOURS)
+    for shot_id, encoded in images:
+        pixels = decode_jpeg(base64.b64decode(encoded))
+        assert pixels.shape == (180, 320, 3), shot_id  # the film's frame, scaled to the page's width
+        assert colour_label(pixels[90, 160]) == shot_id
+
+
+CUTS_ONLY = """\
+version: 1
+title: Cuts
+delivery: {size: 320x180, fps: 24, loudness_lufs: -16}
+defaults: {backend: animatic}
+shots:
+  - {id: s01, duration: 0.5, prompt: red}
+  - {id: s02, duration: 0.5, prompt: green}
+"""
+
+
+def test_film_of_cuts_only_and_no_sound(tmp_path):
+    (tmp_path / "storyboard.yaml").write_text(CUTS_ONLY, encoding="utf-8")
+    storyboard = load_storyboard(tmp_path / "storyboard.yaml")
+    (tmp_path / "shots").mkdir()
+    for shot_id in ("s01", "s02"):
+        red, green, blue = COLOURS[shot_id]
+        ffmpeg("-f", "lavfi", "-i", f"color=c=0x{red:02x}{green:02x}{blue:02x}:s=320x180:r=24", "-t", "0.5",
+               "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "ultrafast",
+               str(tmp_path / "shots" / f"{shot_id}.mp4"))
+    result = assemble(storyboard, tmp_path, audio=FakeAudio(narration={}, music_bed=None))
+    labels = [colour_label(frame[90, 160]) for frame in read_frames(result.film)]
+    assert labels == ["s01"] * 12 + ["s02"] * 12
+    assert result.loudness_lufs <= -70  # silence, left as it is
+    assert result.review.read_text(encoding="utf-8").count('src="data:image/jpeg;base64,') == 2

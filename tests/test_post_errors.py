@@ -1,4 +1,4 @@
-"""assemble refuses missing or broken shots with a message naming the shot, never a traceback."""
+"""assemble refuses missing or broken shots or narration with a message naming the shot, never a traceback."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from post_film import make_film_inputs
 from render_pipeline.cli import app
 from render_pipeline.errors import UserError
+from render_pipeline.media.ffmpeg import FfmpegError
 from render_pipeline.post import assemble
 from render_pipeline.storyboard import load_storyboard
 
@@ -40,3 +42,11 @@ def test_cli_reports_missing_shots_without_traceback(write_storyboard, tmp_path)
     assert "error: 2 shot(s) not rendered yet" in result.output
     assert "Traceback" not in result.output
     assert not Path(tmp_path / "nowhere" / "final.mp4").exists()
+
+
+def test_broken_narration_is_named_while_the_picture_encodes(tmp_path):
+    storyboard, audio = make_film_inputs(tmp_path)
+    audio.narration["s02"].path.write_bytes(b"not a wav file")
+    with pytest.raises(FfmpegError, match="measuring the narration of shot s02"):
+        assemble(storyboard, tmp_path, audio=audio)
+    assert not (tmp_path / "final.mp4").exists()

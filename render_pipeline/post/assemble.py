@@ -4,6 +4,10 @@ Reads `<out>/shots/<id>.mp4` (with handles) and the audio stage's narration and 
 bed; writes final.mp4 (picture encoded once), final.srt, final.vtt, timeline.otio,
 timeline.xml (FCP XML) and review.html. Each file is written under a temporary name and
 renamed, so a file that exists is complete.
+
+The soundtrack is mixed, normalised and encoded on a second thread while FFmpeg encodes
+the picture (which also writes the review page's thumbnails); a last FFmpeg call joins
+the two by stream copy.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
@@ -24,7 +29,7 @@ from render_pipeline.post.edit import Edit, EditedShot, make_edit
 from render_pipeline.media.fonts import find_font
 from render_pipeline.post.otio_export import build_timeline, write_timeline
 from render_pipeline.post.overlays_ass import place_overlays, write_ass
-from render_pipeline.post.review import ShotNotes, read_manifest, thumbnail, write_review
+from render_pipeline.post.review import ShotNotes, read_manifest, write_review
 from render_pipeline.post.styles import load_overlay_styles
 from render_pipeline.post.video import video_graph
 from render_pipeline.prompts import ShotPrompt, enhance_storyboard, overlays_for_shot
@@ -69,7 +74,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
     began = time.perf_counter()
     out_dir = Path(out_dir)
     edit = make_edit(storyboard)
-    shot_files = _rendered_shots(storyboard, out_dir)
+    shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
     if audio is None:
         from render_pipeline.audio import render_audio
 
@@ -96,9 +101,14 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
             ass_path = scratch / "overlays.ass"
             write_ass(ass_path, edit, placed_overlays, load_overlay_styles(), font)
         duration = edit.seconds(edit.total_frames)
-        soundtrack = mix_soundtrack(narration, audio.music_bed, duration, storyboard.delivery.loudness_lufs, scratch)
+        picture, thumbnails_dir = scratch / "picture.mp4", scratch / "thumbnails"
+        with ThreadPoolExecutor(max_workers=1) as sound_thread:
+            sound = sound_thread.submit(_soundtrack, narration, audio.music_bed, duration,
+                                        storyboard.delivery.loudness_lufs, scratch)
+            _encode_picture(edit, shot_files, ass_path, fonts_dir, picture, thumbnails_dir, log_path)
+            soundtrack, loudness, peak = sound.result()
         film = out_dir / "final.mp4"
-        _encode_film(edit, shot_files, soundtrack, ass_path, fonts_dir, film, log_path)
+        _mux(picture, soundtrack, film, log_path)
 
         captions = [Caption(text, clip.start + start, clip.start + end)
                     for clip in narration for text, start, end in audio.narration[clip.shot_id].sentences]
@@ -106,7 +116,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
         _write_then_rename(srt, lambda path: write_srt(path, captions))
         _write_then_rename(vtt, lambda path: write_vtt(path, captions))
 
-        shot_frames = {shot_id: round((probe(path).duration or 0) * edit.fps) for shot_id, path in shot_files.items()}
+        shot_frames = {shot_id: round(seconds * edit.fps) for shot_id, seconds in shot_seconds.items()}
         timeline = build_timeline(storyboard.title, edit, shot_files, shot_frames, narration,
                                   {shot_id: clip.duration for shot_id, clip in audio.narration.items()},
                                   audio.music_bed)
@@ -114,7 +124,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
         _write_then_rename(otio_path, lambda path: write_timeline(timeline, path, "otio_json"))
         _write_then_rename(fcp_path, lambda path: write_timeline(timeline, path, "fcp_xml"))
 
-        thumbnails = {edited.shot.id: thumbnail(shot_files[edited.shot.id], edited, edit, scratch / f"{index}.jpg")
+        thumbnails = {edited.shot.id: (thumbnails_dir / f"{index}.jpg").read_bytes()
                       for index, edited in enumerate(edit.shots)}
         manifest = read_manifest(out_dir / "manifest.json")
         prompts = {prompt.id: prompt for prompt in enhance_storyboard(storyboard)}
@@ -123,7 +133,6 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
         review = out_dir / "review.html"
         _write_then_rename(review, lambda path: write_review(path, storyboard.title, edit, thumbnails, notes))
 
-    loudness, peak = integrated_loudness(film)
     return AssemblyResult(film=film, srt=srt, vtt=vtt, otio=otio_path, fcp_xml=fcp_path, review=review,
                           frames=edit.total_frames, duration=duration, loudness_lufs=loudness, true_peak_db=peak,
                           seconds_taken=time.perf_counter() - began)
@@ -140,9 +149,9 @@ def _edited(edit: Edit, shot_id: str) -> EditedShot:
     return next(edited for edited in edit.shots if edited.shot.id == shot_id)
 
 
-def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> dict[str, Path]:
-    """Each shot's rendered file, checked readable; UserError naming the shots that are not."""
-    files, missing = {}, []
+def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> tuple[dict[str, Path], dict[str, float]]:
+    """Each shot's rendered file and its length in seconds, probed once; UserError naming unreadable shots."""
+    files, seconds, missing = {}, {}, []
     for shot in storyboard.shots:
         path = out_dir / "shots" / f"{shot.id}.mp4"
         if not path.is_file():
@@ -156,26 +165,50 @@ def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> dict[str, Path]:
         if not info.has_video:
             raise UserError(f"shot {shot.id}: {path} has no video stream; render it again")
         files[shot.id] = path
+        seconds[shot.id] = info.duration or 0.0
     if missing:
         raise UserError(f"{len(missing)} shot(s) not rendered yet in {out_dir / 'shots'}: {', '.join(missing)}; "
                         f"run `render-pipeline render-all {storyboard.path.name}` first")
-    return files
+    return files, seconds
 
 
-def _encode_film(edit: Edit, shot_files: dict[str, Path], soundtrack: Path, ass_path: Path | None,
-                 fonts_dir: Path | None, film: Path, log_path: Path) -> None:
+def _soundtrack(narration: list[PlacedNarration], music_bed: Path | None, duration: float, loudness_lufs: float,
+                scratch: Path) -> tuple[Path, float, float]:
+    """The film's AAC soundtrack, with its integrated loudness and true peak: final.mp4 carries this very stream."""
+    mixed = mix_soundtrack(narration, music_bed, duration, loudness_lufs, scratch)
+    encoded = scratch / "soundtrack.m4a"
+    run_ffmpeg(["-i", str(mixed), *AUDIO_ENCODE, str(encoded)], what="encoding the soundtrack")
+    return encoded, *integrated_loudness(encoded)
+
+
+def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | None, fonts_dir: Path | None,
+                    picture: Path, thumbnails_dir: Path, log_path: Path) -> None:
+    """Encode the picture (no sound) to ``picture`` and each shot's thumbnail to ``thumbnails_dir``/<index>.jpg."""
+    thumbnails_dir.mkdir()
     inputs = [argument for edited in edit.shots for argument in ("-i", str(shot_files[edited.shot.id]))]
-    partial = film.with_name(film.stem + ".partial.mp4")
-    args = [*inputs, "-i", str(soundtrack), "-filter_complex", video_graph(edit, ass_path, fonts_dir),
-            "-map", "[video]", "-map", f"{len(edit.shots)}:a:0", *VIDEO_ENCODE, *AUDIO_ENCODE,
-            "-movflags", "+faststart", str(partial)]
+    # passthrough: one image per selected frame (an image sequence is otherwise filled to a constant rate)
+    args = [*inputs, "-filter_complex", video_graph(edit, ass_path, fonts_dir),
+            "-map", "[video]", *VIDEO_ENCODE, str(picture),
+            "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0",
+            str(thumbnails_dir / "%d.jpg")]
     try:
         run_ffmpeg(args, what="assembling the film", log_path=log_path)
     except FfmpegError as exc:
-        partial.unlink(missing_ok=True)
         named = [shot_id for shot_id, path in shot_files.items() if re.search(re.escape(str(path)), exc.tail)]
         if named:
             raise FfmpegError(f"assembling the film, reading shot {', '.join(named)}", exc.returncode, exc.tail) from None
+        raise
+
+
+def _mux(picture: Path, soundtrack: Path, film: Path, log_path: Path) -> None:
+    """Join picture and soundtrack by stream copy, index first (+faststart) so players can start at once."""
+    partial = film.with_name(film.stem + ".partial.mp4")
+    try:
+        run_ffmpeg(["-i", str(picture), "-i", str(soundtrack), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+                    "-movflags", "+faststart", str(partial)], what="joining the film's picture and sound",
+                   log_path=log_path)
+    except FfmpegError:
+        partial.unlink(missing_ok=True)
         raise
     partial.replace(film)
 

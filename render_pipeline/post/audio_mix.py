@@ -23,6 +23,7 @@ DUCK_RATIO = 20
 # AAC encoder's small overshoot.
 TRUE_PEAK_TARGET = -2.0
 SAMPLE_RATE = 48000
+SILENCE_LUFS = -70.0  # EBU R128's absolute gate: a mix measured at or below it is silence
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,15 @@ def normalise_loudness(source: Path, loudness_lufs: float, target: Path) -> Path
     peaks would pass the ceiling after the gain; so the mix is first brought to the
     target level and its few peaks limited, then measured and normalised linearly.
     """
-    first = _measure(source, loudness_lufs, "measuring the mix's loudness")
-    if first is None:  # silence: nothing to normalise
+    # The first gain needs only the integrated level, which ebur128 measures about five
+    # times faster than loudnorm does.
+    level, _ = integrated_loudness(source)
+    if level <= SILENCE_LUFS:  # nothing to normalise
         run_ffmpeg(["-i", str(source), "-af", f"aresample={SAMPLE_RATE}", "-c:a", "pcm_f32le", str(target)],
                    what="writing the silent soundtrack")
         return target
     limited = target.with_name("limited.wav")
-    gain = loudness_lufs - float(first["input_i"])
+    gain = loudness_lufs - level
     ceiling = 10 ** ((TRUE_PEAK_TARGET - 1.0) / 20)
     run_ffmpeg(["-i", str(source), "-af", f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:level=disabled:"
                 "attack=5:release=50", "-c:a", "pcm_f32le", str(limited)], what="limiting the mix's peaks")
@@ -114,12 +117,10 @@ def _loudnorm_targets(loudness_lufs: float) -> str:
     return f"I={loudness_lufs}:TP={TRUE_PEAK_TARGET}:LRA=20"
 
 
-def _measure(path: Path, loudness_lufs: float, what: str) -> dict[str, str] | None:
+def _measure(path: Path, loudness_lufs: float, what: str) -> dict[str, str]:
     stderr = run_ffmpeg(["-i", str(path), "-af", f"loudnorm={_loudnorm_targets(loudness_lufs)}:print_format=json",
                          "-f", "null", "-"], what=what)
     measured = json.loads(stderr[stderr.rindex("{"):stderr.rindex("}") + 1])
-    if measured["input_i"] in ("-inf", "inf") or float(measured["input_i"]) < -70:
-        return None
     return measured
 
 

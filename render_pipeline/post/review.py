@@ -13,11 +13,10 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from render_pipeline.media.ffmpeg import run_ffmpeg
-from render_pipeline.post.edit import Edit, EditedShot
+from render_pipeline.post.edit import Edit
 from render_pipeline.storyboard.schema import Overlay
 
-THUMBNAIL_WIDTH = 320
+THUMBNAIL_WIDTH = 320  # pixels; taken during the film's encode (video.py)
 
 
 @dataclass
@@ -45,13 +44,6 @@ def read_manifest(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(shots, dict):
         return {}
     return {str(key): value for key, value in shots.items() if isinstance(value, dict)}
-
-
-def thumbnail(shot_file: Path, edited: EditedShot, edit: Edit, target: Path) -> bytes:
-    middle = edit.seconds(edited.source_start + edited.head + edited.frames // 2)
-    run_ffmpeg(["-ss", f"{middle:.3f}", "-i", str(shot_file), "-frames:v", "1", "-vf",
-                f"scale={THUMBNAIL_WIDTH}:-2", "-q:v", "4", str(target)], what=f"making the thumbnail of shot {edited.shot.id}")
-    return target.read_bytes()
 
 
 def _render_seconds(entry: dict[str, Any]) -> str:

@@ -2,8 +2,11 @@
 
 Each shot is retimed to the delivery fps, extended by repeating its last frame if it is
 short (an animatic or footage without enough handle), trimmed to exactly the frames the
-edit uses, then scaled to fit and padded (never stretched). Runs of cuts are joined by
-one concat; each transition is an xfade whose offset is the exact frame where it starts.
+edit uses, then scaled to fit and padded (never stretched). Each shot is then cut into
+the frames under its incoming transition, its body, and the frames under its outgoing
+transition; a transition is an xfade of the two overlapping pieces, and one concat joins
+bodies and transitions in order. xfade works only in formats without chroma subsampling,
+so keeping it to the overlapping frames spares every other frame two format conversions.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from render_pipeline.post.edit import XFADE_NAMES, Edit, EditedShot
+from render_pipeline.post.review import THUMBNAIL_WIDTH
 
 
 def _conform(index: int, edited: EditedShot, edit: Edit) -> str:
@@ -27,38 +31,51 @@ def _conform(index: int, edited: EditedShot, edit: Edit) -> str:
 
 
 def video_graph(edit: Edit, ass_path: Path | None, fonts_dir: Path | None) -> str:
-    """The filter graph over inputs 0..n-1 (the shots, in order); its output is labelled [video]."""
-    parts = [_conform(index, edited, edit) for index, edited in enumerate(edit.shots)]
-    run: list[str] = ["c0"]  # labels joined by cuts, waiting for one concat
-    run_frames = edit.shots[0].used_frames
-    joined = 0
-    for index, edited in enumerate(edit.shots[1:], start=1):
-        previous = edit.shots[index - 1]
-        if previous.transition_out_frames == 0:
-            run.append(f"c{index}")
-            run_frames += edited.used_frames
-            continue
-        joined += 1
-        head = _concat(run, f"j{joined}", parts, edit.fps)
-        transition = XFADE_NAMES.get(previous.shot.transition_out.type, previous.shot.transition_out.type)
-        frames = previous.transition_out_frames
-        offset = run_frames - frames
-        joined += 1
-        parts.append(f"[{head}][c{index}]xfade=transition={transition}:duration={edit.seconds(frames)!r}:"
-                     f"offset={edit.seconds(offset)!r}[j{joined}]")
-        run, run_frames = [f"j{joined}"], offset + edited.used_frames
-    picture = _concat(run, "picture", parts, edit.fps)
+    """The filter graph over inputs 0..n-1 (the shots, in order).
+
+    Its outputs: [video], the film; [thumbs], one frame from the middle of each shot (before
+    overlays), THUMBNAIL_WIDTH wide, in shot order.
+    """
+    parts = []
+    pieces = []  # labels of the film's pieces in order: shot bodies and transitions
+    last = len(edit.shots) - 1
+    for index, edited in enumerate(edit.shots):
+        parts.append(_conform(index, edited, edit))
+        incoming = edit.shots[index - 1].transition_out_frames if index else 0
+        outgoing = edited.transition_out_frames if index < last else 0
+        body_end = edited.used_frames - outgoing
+        spans = [(label, start, end) for label, start, end in ((f"in{index}", 0, incoming),
+                                                               (f"body{index}", incoming, body_end),
+                                                               (f"out{index}", body_end, edited.used_frames))
+                 if end > start]
+        if len(spans) == 1:
+            parts.append(f"[c{index}]null[{spans[0][0]}]")
+        else:
+            parts.append(f"[c{index}]split={len(spans)}" + "".join(f"[{label}_all]" for label, _, _ in spans))
+            parts += [f"[{label}_all]trim=start_frame={start}:end_frame={end},setpts=PTS-STARTPTS[{label}]"
+                      for label, start, end in spans]
+        if incoming:
+            kind = edit.shots[index - 1].shot.transition_out.type
+            parts.append(f"[out{index - 1}][in{index}]xfade=transition={XFADE_NAMES.get(kind, kind)}:"
+                         f"duration={edit.seconds(incoming)!r}:offset=0,format=yuv420p[x{index}]")
+            pieces.append(f"x{index}")
+        if body_end > incoming:
+            pieces.append(f"body{index}")
+    picture = _concat(pieces, "picture", parts, edit.fps)
+    middles = "+".join(f"eq(n,{edited.record_start + edited.frames // 2})" for edited in edit.shots)
+    parts.append(f"[{picture}]split=2[film][thumb_source]")
+    parts.append(f"[thumb_source]select='{middles}',scale={THUMBNAIL_WIDTH}:-2[thumbs]")
     if ass_path is None:
-        parts.append(f"[{picture}]null[video]")
+        parts.append("[film]null[video]")
     else:
-        parts.append(f"[{picture}]ass=filename={_safe(ass_path)}:fontsdir={_safe(fonts_dir)}[video]")
+        parts.append(f"[film]ass=filename={_safe(ass_path)}:fontsdir={_safe(fonts_dir)}[video]")
     return ";\n".join(parts)
 
 
 def _concat(labels: list[str], out: str, parts: list[str], fps: Fraction) -> str:
     if len(labels) == 1:
         return labels[0]
-    # concat outputs microsecond timestamps; xfade needs both inputs in the frame time base.
+    # concat outputs microsecond timestamps; back to the frame time base, where every frame's is exact.
     parts.append("".join(f"[{label}]" for label in labels) + f"concat=n={len(labels)}:v=1:a=0,settb={1 / fps}[{out}]")
     return out
 
