@@ -7,8 +7,10 @@ size, and prints ours beside the diffusers baseline, measured in the same proces
     python scripts/bench_speed.py --models wan-a14b-720p,ti2v-5b,cogvideox-5b --out speed.json
 
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
-repeated blocks), and the opt-in compile+fp8 (linear layers in fp8 through torchao;
-changes the output). Each reports the median of --repeats timed forwards
+repeated blocks), compile+nomask (HunyuanVideo only: the text padding cut off and attention
+without a mask, as our session runs it), and the opt-in compile+fp8 (linear layers in fp8
+through torchao; changes the output). --attention times the self-attention calls alone, the
+floor under any exact-path speed-up. Each reports the median of --repeats timed forwards
 after a warm-up, the peak memory, and the relative error against the diffusers output.
 """
 
@@ -77,7 +79,7 @@ def build(kind: str, device: str, tiny: bool):
     return model.eval().requires_grad_(False)
 
 
-def inputs(kind: str, latent, text_tokens: int, batch: int, device: str):
+def inputs(kind: str, latent, text_tokens: int, batch: int, device: str, drop_padding: bool = False):
     import torch
 
     generator = torch.Generator(device).manual_seed(0)
@@ -87,6 +89,10 @@ def inputs(kind: str, latent, text_tokens: int, batch: int, device: str):
     if kind == "hunyuanvideo":
         mask = torch.zeros((batch, text_tokens), device=device, dtype=torch.long)
         mask[:, :min(HUNYUAN_PROMPT_TOKENS, text_tokens)] = 1
+        if drop_padding:
+            from render_pipeline.backends.hunyuanvideo import drop_text_padding
+
+            text, mask = drop_text_padding(text, mask)
         return dict(hidden_states=hidden, encoder_hidden_states=text, timestep=timestep, encoder_attention_mask=mask,
                     pooled_projections=torch.randn((batch, 768), generator=generator, device=device, dtype=torch.bfloat16),
                     guidance=torch.full((batch,), 6000.0, device=device), return_dict=False)
@@ -135,7 +141,11 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     reference = None
     for variant in variants:
         model = build(kind, device, tiny)
-        kwargs = inputs(kind, latent, text_tokens, batch, device)
+        kwargs = inputs(kind, latent, text_tokens, batch, device, drop_padding=variant == "compile+nomask")
+        if variant == "compile+nomask":
+            from render_pipeline.backends.hunyuanvideo import attend_without_mask
+
+            attend_without_mask(model)
         if variant != "diffusers":
             apply_speedups(model, SpeedOptions(compile_blocks=True, fp8_compute=variant == "compile+fp8"))
         try:
@@ -163,6 +173,29 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     return rows
 
 
+def attention_floor(name: str, repeats: int) -> dict:
+    """The self-attention calls of one forward alone (default SDPA backend), at the model's real shape."""
+    import torch
+    import torch.nn.functional as F
+
+    kind, latent, _, batch = MODELS[name]
+    heads, head_dim, layers = {"wan_a14b": (40, 128, 40), "wan_ti2v_5b": (24, 128, 30)}[kind]
+    tokens = latent[1] * (latent[2] // 2) * (latent[3] // 2)
+    q, k, v = (torch.randn((batch, heads, tokens, head_dim), device="cuda", dtype=torch.bfloat16) for _ in range(3))
+    F.scaled_dot_product_attention(q, k, v)
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(layers):
+            F.scaled_dot_product_attention(q, k, v)
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    flops = 4 * batch * heads * tokens * tokens * head_dim * layers
+    return dict(model=name, variant="self-attention only", s_per_forward=seconds, tflops=flops / seconds / 1e12)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="wan-a14b-720p,ti2v-5b,cogvideox-5b")
@@ -171,6 +204,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
+    parser.add_argument("--attention", action="store_true", help="also time the self-attention calls alone")
     args = parser.parse_args()
 
     import torch
@@ -183,11 +217,17 @@ def main() -> None:
     print(json.dumps(env), flush=True)
     rows = []
     for name in args.models.split(","):
-        rows += run_model(name, args.repeats, args.variants.split(","), args.device, args.tiny)
+        if args.attention and name.startswith(("wan", "ti2v")):
+            rows.append(attention_floor(name, args.repeats))
+            print(json.dumps(rows[-1]), flush=True)
+        rows += run_model(name, args.repeats, [v for v in args.variants.split(",") if v], args.device, args.tiny)
         if args.out:
             args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
     print(f"\n{'model':<16}{'variant':<20}{'s/forward':>10}{'speedup':>9}{'peak GiB':>10}{'rel err':>10}")
     for row in rows:
+        if "tflops" in row:
+            print(f"{row['model']:<16}{row['variant']:<20}{row['s_per_forward']:>10.3f}  ({row['tflops']:.0f} TFLOP/s)")
+            continue
         if "error" in row:
             print(f"{row['model']:<16}{row['variant']:<20}  {row['error'][:60]}")
             continue

@@ -8,11 +8,11 @@ diffusers = pytest.importorskip("diffusers")
 from render_pipeline.backends.speed import SpeedOptions, apply_speedups  # noqa: E402
 
 
-def tiny_wan():
+def tiny_wan(num_layers: int = 2):
     torch.manual_seed(0)
     return diffusers.WanTransformer3DModel(
         patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=4,
-        text_dim=16, freq_dim=16, ffn_dim=32, num_layers=2, cross_attn_norm=True,
+        text_dim=16, freq_dim=16, ffn_dim=32, num_layers=num_layers, cross_attn_norm=True,
         qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=32,
     ).eval()
 

@@ -25,7 +25,7 @@ import torch
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.speed import SpeedOptions, apply_speedups
+from render_pipeline.backends.speed import apply_speedups, reset_step_cache, speed_options
 from render_pipeline.media.ffmpeg import write_rgb_frames
 
 
@@ -46,6 +46,7 @@ class DiffusionSession:
         self.strategy = strategy
         self.device = device or default_device()
         self.pipeline = None  # the denoising pipeline, loaded on the first render
+        self.fast_modes: tuple[str, ...] = ()  # the opt-in fast modes that pipeline was loaded with
         self.expert_swap: ExpertSwap | None = None
         self._conditioning: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
 
@@ -72,6 +73,8 @@ class DiffusionSession:
         if latents is None:
             self.encode([request])
             pipeline = self.pipeline_for(request)
+            for name in self.transformer_components:
+                reset_step_cache(getattr(pipeline, name, None))
             call = self.call_arguments(pipeline, request)
             call.update({key: value.to(self.device) for key, value in
                          self._conditioning[(request.prompt, request.negative_prompt)].items()})
@@ -87,7 +90,7 @@ class DiffusionSession:
                     output_type="latent", return_dict=False, callback_on_step_end=report, **call,
                 )[0]
             _save_latents(latents_path, request, latents)
-        pipeline = self._denoising_pipeline()
+        pipeline = self._denoising_pipeline(fast_modes_of(request))
         with torch.inference_mode():
             video = self.decode(pipeline, latents.to(self.device))
             frames = pipeline.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
@@ -109,7 +112,7 @@ class DiffusionSession:
 
     def pipeline_for(self, request: RenderRequest):
         """The loaded pipeline that renders ``request`` (a family may switch to its image-to-video twin)."""
-        return self._denoising_pipeline()
+        return self._denoising_pipeline(fast_modes_of(request))
 
     def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
         raise NotImplementedError
@@ -136,9 +139,12 @@ class DiffusionSession:
             **{**skipped, **overrides},
         )
 
-    def _denoising_pipeline(self):
-        if self.pipeline is not None:
+    def _denoising_pipeline(self, fast_modes: tuple[str, ...] | None = None):
+        """The loaded pipeline; ``fast_modes`` None means whichever it was loaded with."""
+        if self.pipeline is not None and fast_modes in (None, self.fast_modes):
             return self.pipeline
+        self.pipeline = self.expert_swap = None  # loaded with other fast modes: those change the weights
+        _free_memory()
         text = set(self.text_components)
         keep = tuple(name for name in self.spec.components if name not in text)
         pipeline = self._load(self.pipeline_class(), keep=keep)
@@ -157,17 +163,22 @@ class DiffusionSession:
         else:
             for transformer in transformers:
                 transformer.to(self.device)
-        if self.device.type == "cuda" and not (self.strategy.fp8_storage or self.strategy.group_offload):
-            # Regional compile: measured 1.12-1.30x on an H100 with the weights resident in bf16, the only
-            # path it was measured on; on the CPU compiling costs more than it saves.
-            for transformer in transformers:
-                apply_speedups(transformer, SpeedOptions())
+        # Regional compile: measured 1.12-1.30x on an H100 with the weights resident in bf16, the only
+        # path it was measured on; on the CPU compiling costs more than it saves.
+        compile_blocks = self.device.type == "cuda" and not (self.strategy.fp8_storage or self.strategy.group_offload)
+        for transformer in transformers:
+            apply_speedups(transformer, speed_options(fast_modes or (), compile_blocks))
+        self.fast_modes = fast_modes or ()
         pipeline.vae.eval().to(self.device)
         if self.strategy.vae_tiling:
             pipeline.vae.enable_tiling()
         pipeline.set_progress_bar_config(disable=True)
         self.pipeline = pipeline
         return pipeline
+
+
+def fast_modes_of(request: RenderRequest) -> tuple[str, ...]:
+    return tuple(request.settings.get("fast", ()))
 
 
 def _fingerprint(request: RenderRequest) -> str:

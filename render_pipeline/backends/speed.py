@@ -1,13 +1,25 @@
-"""Exact-path speed-ups for the diffusion transformers (issue 10).
+"""Speed levers for the diffusion transformers (issue 10): the exact path, and opt-in fast modes.
 
-"Exact" means the same arithmetic as diffusers as it ships, up to bf16 rounding: no
-step skipping, no lower precision. Each lever here was measured on a full-size model
+"Exact" means the same arithmetic as diffusers as it ships, up to bf16 rounding: no step
+skipping, no lower precision. Each lever here was measured on a full-size model
 (docs/benchmarks.md, scripts/bench_speed.py) and is kept only where it paid.
+
+The fast modes CHANGE THE PICTURE and are off unless asked for (`--fast`): fp8 compute in
+the linear layers, and the step caches diffusers ships (First Block Cache, TaylorSeer), which
+reuse earlier steps' work instead of computing every block of every step.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+# --fast NAME: what each mode does, as `render-pipeline render-all --help` and errors show it.
+FAST_MODES = {
+    "fp8": "linear layers of the transformer blocks compute in fp8 (torchao); needs an Ada or Hopper GPU",
+    "first-block-cache": "skip the other blocks when the first block's output barely changed since the last step",
+    "taylorseer": "run the blocks every 5th step only (after 3 full ones) and extrapolate the output in between",
+}
+STEP_CACHES = ("first-block-cache", "taylorseer")
 
 
 @dataclass(frozen=True)
@@ -18,22 +30,67 @@ class SpeedOptions:
     # Fusing q/k/v into one matmul was measured too: no gain over compile alone on an H100
     # and 7-10 GB more memory (diffusers keeps the unfused weights), so it is not offered.
     compile_blocks: bool = True
-    # Opt-in fast mode that CHANGES THE OUTPUT: the linear layers of the transformer blocks
-    # compute in fp8 (torchao, dynamic per-row scales for activations and weights). Needs
-    # a GPU with fp8 matrix units (Hopper, Ada) and the `fast` extra.
+    # Fast mode: the linear layers of the transformer blocks compute in fp8 (torchao, dynamic
+    # per-row scales for activations and weights).
     fp8_compute: bool = False
+    # Fast mode: one of STEP_CACHES, or None.
+    step_cache: str | None = None
+
+
+def speed_options(fast_modes, compile_blocks: bool) -> SpeedOptions:
+    """The options for the fast modes a render asked for (names from FAST_MODES, already checked)."""
+    caches = [mode for mode in fast_modes if mode in STEP_CACHES]
+    return SpeedOptions(compile_blocks=compile_blocks, fp8_compute="fp8" in fast_modes,
+                        step_cache=caches[0] if caches else None)
+
+
+def check_fast_modes(fast_modes) -> tuple[str, ...]:
+    """The modes in a stable order; UserError for an unknown name or two step caches at once."""
+    from render_pipeline.errors import UserError
+
+    unknown = [mode for mode in fast_modes if mode not in FAST_MODES]
+    if unknown:
+        raise UserError(f"--fast {unknown[0]}: unknown fast mode; choose from {', '.join(FAST_MODES)}")
+    caches = sorted(set(fast_modes) & set(STEP_CACHES))
+    if len(caches) > 1:
+        raise UserError(f"--fast: {' and '.join(caches)} are both step caches; choose one")
+    return tuple(sorted(set(fast_modes)))
 
 
 def apply_speedups(transformer, options: SpeedOptions) -> None:
     """Apply the chosen levers to a diffusers transformer, in place."""
     if options.fp8_compute:
         quantize_blocks_to_fp8(transformer)
+    if options.step_cache:
+        transformer.enable_cache(step_cache_config(options.step_cache))
     if options.compile_blocks:
+        # A step cache decides in Python, inside its hooks, whether a block runs this step: that
+        # cannot be one graph, so the blocks compile with a break there.
+        whole_graph = options.step_cache is None
         if getattr(transformer, "_repeated_blocks", None):
-            transformer.compile_repeated_blocks(fullgraph=True)
+            transformer.compile_repeated_blocks(fullgraph=whole_graph)
         else:  # CogVideoX declares no repeated blocks; its blocks sit in transformer_blocks
             for block in transformer.transformer_blocks:
-                block.compile(fullgraph=True)
+                block.compile(fullgraph=whole_graph)
+
+
+def step_cache_config(name: str):
+    from diffusers import FirstBlockCacheConfig, TaylorSeerCacheConfig
+
+    if name == "first-block-cache":
+        return FirstBlockCacheConfig(threshold=0.05)  # diffusers' default
+    # Lite: the blocks are skipped outright on predicted steps and only the output projection's
+    # Taylor factors are kept (a few latent-sized tensors); the full variant would keep every
+    # attention output of every block, hundreds of GB for Wan A14B at 720p.
+    return TaylorSeerCacheConfig(cache_interval=5, disable_cache_before_step=3, max_order=1, use_lite_mode=True)
+
+
+def reset_step_cache(transformer) -> None:
+    """Forget the previous shot's cached activations and step count before a new shot."""
+    if getattr(transformer, "is_cache_enabled", False):
+        from diffusers.hooks import HookRegistry
+
+        HookRegistry.check_if_exists_or_initialize(transformer).reset_stateful_hooks(recurse=True)
 
 
 def quantize_blocks_to_fp8(transformer) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from render_pipeline.backends.base import RenderRequest
-from render_pipeline.backends.diffusion import DiffusionSession
+from render_pipeline.backends.diffusion import DiffusionSession, fast_modes_of
 
 
 class WanSession(DiffusionSession):
@@ -23,7 +23,7 @@ class WanSession(DiffusionSession):
         return getattr(diffusers, self.spec.pipeline)
 
     def pipeline_for(self, request: RenderRequest):
-        pipeline = self._denoising_pipeline()
+        pipeline = self._denoising_pipeline(fast_modes_of(request))
         if request.image is not None and self.spec.pipeline == "WanPipeline":
             # TI2V-5B renders image-to-video with the same weights, through diffusers' I2V pipeline.
             from diffusers import WanImageToVideoPipeline

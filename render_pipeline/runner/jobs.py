@@ -78,8 +78,12 @@ def last_frame_path(out_dir: Path, shot_id: str) -> Path:
 
 
 def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, seed: int | None = None,
-               steps: int | None = None) -> list[Job]:
-    """One job per planned shot, in storyboard order; ``seed`` and ``steps`` override the plan's."""
+               steps: int | None = None, fast: tuple[str, ...] = ()) -> list[Job]:
+    """One job per planned shot, in storyboard order; ``seed`` and ``steps`` override the plan's.
+
+    ``fast``: opt-in fast modes for the generated shots; they change the picture, so they are
+    part of the request and of the cache key.
+    """
     from render_pipeline.prompts.enhance import enhance_shot
 
     jobs: dict[str, Job] = {}
@@ -99,6 +103,8 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
             # The animatic shows a continued shot as its own still: moving over the previous
             # shot's last frame would show that shot's printed notes twice.
             image = last_frame_path(out_dir, upstream.id) if upstream is not None else shot.image
+            if fast and planned.backend != "animatic":
+                settings["fast"] = list(fast)
             request = RenderRequest(
                 shot_id=shot.id, prompt=prompt.enhanced, negative_prompt=prompt.negative,
                 seed=shot.seed if seed is None else seed, width=planned.width, height=planned.height,

@@ -33,3 +33,27 @@ def check_output_folder(out_dir: Path, needed: int) -> None:
     if free < needed:
         raise UserError(f"not enough disk space in {out_dir}: {free / 1024**3:.1f} GB free, about "
                         f"{needed / 1024**3:.1f} GB needed; free some space or choose another folder with --out")
+
+
+# Cards of the planner's catalogue without fp8 matrix units (older than Ada and Hopper).
+NO_FP8_GPUS = {"RTX 3090", "A10", "A6000", "A100 40GB", "A100 80GB"}
+
+
+def check_fast_modes_fit(fast: tuple[str, ...], plan) -> None:
+    """Raise UserError for an unknown fast mode, or fp8 compute where it cannot run."""
+    import importlib.util
+
+    from render_pipeline.backends.speed import check_fast_modes
+
+    check_fast_modes(fast)
+    generated = {shot.backend for shot in plan.shots} - {"animatic", "footage"}
+    if "fp8" not in fast or not generated:
+        return
+    if not plan.gpus:
+        raise UserError("--fast fp8 needs a GPU with fp8 matrix units (Ada, Hopper or newer); this plan has none")
+    slow = sorted({gpu.name for gpu in plan.gpus} & NO_FP8_GPUS)
+    if slow:
+        raise UserError(f"--fast fp8 needs fp8 matrix units, which the {slow[0]} lacks (Ada, Hopper or newer "
+                        f"have them); render without --fast fp8")
+    if importlib.util.find_spec("torchao") is None:
+        raise UserError("--fast fp8 needs torchao: pip install 'render-pipeline[fast]'")
