@@ -200,6 +200,16 @@ def _render_errors() -> Iterator[None]:
             raise typer.Exit(1) from None
 
 
+FAST_HELP = ("Opt-in fast mode that CHANGES THE PICTURE (repeat, or separate with commas): fp8 (fp8 compute, "
+             "Ada/Hopper GPUs), first-block-cache or taylorseer (step caches). Off by default.")
+
+
+def _fast_modes(values: list[str]) -> tuple[str, ...]:
+    from render_pipeline.backends.speed import check_fast_modes
+
+    return check_fast_modes([name.strip() for value in values for name in value.split(",") if name.strip()])
+
+
 @app.command("render-shot")
 def render_shot(
     storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
@@ -211,6 +221,7 @@ def render_shot(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
+    fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
 ) -> None:
     """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings)."""
     from render_pipeline.errors import UserError
@@ -222,7 +233,7 @@ def render_shot(
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         loaded = load_storyboard(storyboard)
         result = run_shot(loaded, shot_id, out, backend=backend, quality=quality, seed=seed, steps=steps,
-                          models_dir=models_dir, quiet=quiet)
+                          models_dir=models_dir, quiet=quiet, fast=_fast_modes(fast))
     _render_summary(result)
 
 
@@ -238,6 +249,9 @@ def render_all(
     executor: str = typer.Option("local", "--executor", help="Where shots run: local, ray or slurm."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: auto)."),
     partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition (for --executor slurm)."),
+    gpus: str = typer.Option("auto", "--gpus", help="GPUs to plan for: auto (this machine; with --executor, the "
+                             "cluster's largest node), or e.g. 8xH100, 4x80GB."),
+    fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
 ) -> None:
     """Render every shot not already finished (resuming any earlier run), then assemble the film."""
     from render_pipeline.runner import RunOptions
@@ -247,9 +261,9 @@ def render_all(
 
     with _render_errors():
         loaded = load_storyboard(storyboard)
-        result = run_all(loaded, out, backend=backend, models_dir=models_dir, assemble=not no_assemble,
+        result = run_all(loaded, out, gpus=gpus, backend=backend, models_dir=models_dir, assemble=not no_assemble,
                          quiet=quiet, options=RunOptions(force=force),
-                         executor=make_executor(executor, address, partition))
+                         executor=make_executor(executor, address, partition), fast=_fast_modes(fast))
     _render_summary(result)
 
 

@@ -14,7 +14,9 @@ submitit = pytest.importorskip("submitit")
 from render_pipeline.errors import UserError  # noqa: E402
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402
 from render_pipeline.runner import RunOptions, run_jobs  # noqa: E402
+from render_pipeline.planner.gpus import detect_gpus  # noqa: E402
 from render_pipeline.runner.executors import run_on_cluster  # noqa: E402
+from render_pipeline.runner.executors.node_gpus import NodeGpus  # noqa: E402
 from render_pipeline.runner.executors.ray_cluster import RayExecutor  # noqa: E402
 from render_pipeline.runner.executors.slurm_cluster import SlurmExecutor  # noqa: E402
 from test_runner_faults import FPS, jobs_for, manifest, write_storyboard  # noqa: E402
@@ -51,7 +53,9 @@ def local_shots(board, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory):
     marks = tmp_path_factory.mktemp("marks")
-    ray.init(num_cpus=2, num_gpus=2, include_dashboard=False, log_to_driver=False,
+    # Two fake GPUs, and the accelerator type Ray itself would report on a node of two A6000s.
+    ray.init(num_cpus=2, num_gpus=2, resources={"accelerator_type:A6000": 1}, include_dashboard=False,
+             log_to_driver=False,
              runtime_env={"env_vars": {"CLUSTER_KILL_SHOT": "s02", "CLUSTER_KILL_MARKS": str(marks)}})
     yield marks
     ray.shutdown()
@@ -108,6 +112,43 @@ def test_slurm_array_through_submitit_renders_the_local_shots(board, local_shots
     assert len(list((out / "logs" / "slurm").glob("*_log.out"))) == len(SHOTS)  # one array element per shot
 
 
+def fake_sinfo(folder: Path, monkeypatch, script: str) -> Path:
+    """A `sinfo` alone on PATH running ``script``; returns the file where it writes its arguments."""
+    folder.mkdir()
+    (folder / "sinfo").write_text(f'#!/bin/sh\necho "$@" > {folder / "args"}\n{script}\n')
+    (folder / "sinfo").chmod(0o755)
+    monkeypatch.setenv("PATH", str(folder))
+    return folder / "args"
+
+
+def test_slurm_refuses_before_submitting_a_shot_no_node_of_the_partition_can_hold(board, tmp_path, monkeypatch):
+    asked = fake_sinfo(tmp_path / "bin", monkeypatch,
+                       """if [ "$3" = gpu ]; then printf 'gpu:h100:4(S:0-1)\\n(null)\\n'; fi""")
+    assert SlurmExecutor("gpu").nodes() == [NodeGpus(4, "h100"), NodeGpus(0, None)]
+    assert asked.read_text().split() == ["-h", "-p", "gpu", "-o", "%G"]
+    out = tmp_path / "out"
+    jobs, models = jobs_for(board, out)
+    jobs[1].candidate["gpus_per_shot"] = 8
+    with pytest.raises(UserError, match="shot s02 needs 8 GPUs at once, but no node of the slurm cluster has more than 4"):
+        run_on_cluster(SlurmExecutor("gpu"), jobs, out, models, RunOptions())
+    assert not (out / "logs" / "slurm").exists()  # nothing was submitted
+
+
+def test_slurm_names_an_unknown_partition_a_failing_sinfo_and_a_missing_one(tmp_path, monkeypatch):
+    # Like the real one, it prints nothing for a partition it does not have.
+    fake_sinfo(tmp_path / "bin", monkeypatch, """if [ "$3" = gpu ]; then echo gpu:8; fi""")
+    with pytest.raises(UserError, match="Slurm has no partition 'big': choose one that `sinfo -s` lists"):
+        SlurmExecutor("big").nodes()
+    fake_sinfo(tmp_path / "down", monkeypatch, "echo 'Unable to contact slurm controller' >&2; exit 1")
+    with pytest.raises(UserError, match="sinfo could not list partition 'gpu': Unable to contact slurm controller"):
+        SlurmExecutor("gpu").nodes()
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    with pytest.raises(UserError, match="sinfo is not on PATH.*module load slurm"):
+        SlurmExecutor("gpu").nodes()
+    # submitit's local cluster runs every element on this machine: it asks this machine, not sinfo.
+    assert [node.count for node in SlurmExecutor("gpu", cluster="local").nodes()] == [len(detect_gpus())]
+
+
 def test_render_all_cli_runs_on_ray_and_explains_a_missing_partition(board, local_shots, ray_cluster, tmp_path):
     from typer.testing import CliRunner
 
@@ -117,7 +158,11 @@ def test_render_all_cli_runs_on_ray_and_explains_a_missing_partition(board, loca
     refused = runner.invoke(app, ["render-all", str(board), "--executor", "slurm", "--out", str(tmp_path / "x")])
     assert refused.exit_code == 2 and "--executor slurm needs --partition NAME" in refused.output
     out = tmp_path / "out"
-    done = runner.invoke(app, ["render-all", str(board), "--executor", "ray", "--no-assemble", "-q", "--out", str(out)])
+    # --backend auto: the plan looks for a model that fits the cluster's node (here none has its weights).
+    done = runner.invoke(app, ["render-all", str(board), "--executor", "ray", "--backend", "auto", "--no-assemble",
+                               "--out", str(out)])
     assert done.exit_code == 0, done.output
+    assert "planning for the ray cluster's largest node: 2x A6000" in done.output
+    assert "would fit, but its weights are missing" in done.output  # not "no GPU found", as on this machine
     assert_same_shots(out, local_shots)
     assert all(manifest(out)[s]["executor"] == "ray" for s in SHOTS)

@@ -86,3 +86,15 @@ def test_a_torchrun_group_of_two_renders_what_one_gpu_renders(board, one_gpu, tm
         assert shots(out)[shot_id]["gpus"] == ["0", "1"]
     # Rank 1 wrote nothing into the output folder: the two shots, no part files, no latents.
     assert sorted(path.name for path in (out / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]
+
+
+@pytest.mark.slow
+def test_the_manifest_says_where_each_shots_time_went(one_gpu):
+    records = shots(one_gpu)
+    first, second = records["s01"]["timings"], records["s02"]["timings"]
+    steps = ("first_step_s", "other_steps_s", "decode_write_s")
+    # The worker started and encoded every prompt once, before the first shot; the others reuse it.
+    assert first["worker_start_s"] > 0 and first["encode_s"] > 0 and "worker_start_s" not in second
+    for timings in (first, second):
+        assert all(timings[name] >= 0 for name in steps)
+        assert sum(timings[name] for name in steps) <= timings["seconds"] + 0.01

@@ -14,9 +14,9 @@ from typing import Sequence
 
 from render_pipeline.errors import UserError
 
-# NVLink SHARP (multicast) hangs or fails on some lent multi-GPU machines; both switches keep
-# NCCL and PyTorch's symmetric memory off it. A value the user already set wins.
-NCCL_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1"}
+# NVLink SHARP (multicast) hangs or fails on some lent multi-GPU machines; these switches keep
+# NCCL, NVSHMEM and PyTorch's symmetric memory off it. A value the user already set wins.
+NCCL_ENV = {"NCCL_NVLS_ENABLE": "0", "TORCH_SYMM_MEM_DISABLE_MULTICAST": "1", "NVSHMEM_DISABLE_NVLS": "1"}
 
 
 def gpu_groups(gpus: list, per_group: int) -> list[list]:

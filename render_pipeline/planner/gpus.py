@@ -81,6 +81,20 @@ def gpu_named(name: str) -> Gpu | None:
     return generic_gpu(float(memory.group(1))) if memory else None
 
 
+def gpu_reported_as(name: str) -> Gpu | None:
+    """The catalogue card a cluster names ("H100", "A100-40G", "nvidia_h100_80gb_hbm3"), or None.
+
+    Clusters report no memory, so a bare "A100" reads as the 80 GB card, as it does in --gpus.
+    """
+    known = gpu_named(name)
+    if known is not None:
+        return known
+    key = _key(name)
+    # The longest alias found in the name wins ("a10040g" is the 40 GB A100, not an A10).
+    alias = next((alias for alias in sorted(_ALIASES, key=len, reverse=True) if alias in key), None)
+    return CATALOGUE[_ALIASES[alias]] if alias else None
+
+
 def parse_gpus(spec: str) -> list[Gpu]:
     """``2xA6000``, ``4xH100``, ``1x24GB``, ``H200``, or ``none``: the GPUs of a what-if plan."""
     text = spec.strip()

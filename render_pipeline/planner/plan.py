@@ -145,19 +145,27 @@ def usable_host_gib(host_ram_gib: float) -> float:
     return host_ram_gib - max(HOST_RESERVE_MIN_GIB, host_ram_gib * HOST_RESERVE_FRACTION)
 
 
-def make_plan(storyboard, gpus: str = "auto", host_ram: str | float | None = None, backend: str | None = None,
-              models_dir: Path | None = None) -> Plan:
+def needs_gpu(storyboard, backend: str | None = None) -> bool:
+    """Whether any generated shot may use a model: a storyboard of animatic shots never looks for a GPU."""
+    return any((backend or shot.backend) != "animatic" for shot in storyboard.shots if shot.source is None)
+
+
+def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float | None = None,
+              backend: str | None = None, models_dir: Path | None = None) -> Plan:
+    """``gpus``: "auto" (this machine), a what-if spec like "2xA6000", or the GPUs themselves (a cluster's node)."""
     if backend is not None and backend != "auto" and backend not in SPECS:
         raise UserError(f"--backend {backend!r}: unknown; choose auto or one of {', '.join(SPECS)}")
     from render_pipeline.backends.weights import resolve_models_dir
 
     models = resolve_models_dir(models_dir, storyboard.base_dir)
     wanted = {shot.id: (backend or shot.backend) for shot in storyboard.shots if shot.source is None}
-    needs_gpu = any(name != "animatic" for name in wanted.values())
 
     machine: list[Gpu] = []
-    if needs_gpu:
-        machine = detect_gpus() if gpus == "auto" else parse_gpus(gpus)
+    if needs_gpu(storyboard, backend):
+        if isinstance(gpus, list):
+            machine = gpus
+        else:
+            machine = detect_gpus() if gpus == "auto" else parse_gpus(gpus)
     if isinstance(host_ram, str):
         host_ram = parse_size_gib(host_ram, "--host-ram")
     if host_ram is None and gpus == "auto":

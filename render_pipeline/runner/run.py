@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, count_frames, run_ffmpeg
@@ -31,7 +31,7 @@ from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
-from render_pipeline.runner.preflight import check_output_folder, needed_bytes
+from render_pipeline.runner.preflight import check_fast_modes_fit, check_output_folder, needed_bytes
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.worker_process import WORKER_COMMAND, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
@@ -77,24 +77,36 @@ def default_out_dir(storyboard: Storyboard) -> Path:
 def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str = "auto",
                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                quiet: bool = False, options: RunOptions = RunOptions(),
-               reporter: PlainReporter | None = None, executor=None) -> RunResult:
+               reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = ()) -> RunResult:
     """Render every shot of the plan that is not already finished, then assemble the film.
 
     ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
+    ``fast``: opt-in fast modes (backends/speed.py FAST_MODES) that change the picture.
+    ``gpus``: what the plan is made for: "auto" is this machine's GPUs, or with an executor the
+    cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
     """
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     reporter = reporter or make_reporter(quiet)
+    if executor is not None and gpus == "auto" and _needs_gpu(storyboard, backend):
+        from render_pipeline.planner.gpus import detect_gpus
+        from render_pipeline.runner.executors.node_gpus import gpus_to_plan_for
+
+        gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
+        reporter.note(planned_for)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
+    check_fast_modes_fit(fast, plan)
     if executor is None:
-        jobs = build_jobs(storyboard, plan, out_dir, models_dir)
+        jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
         result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
     else:
         from render_pipeline.runner.executors import run_on_cluster
 
         # Other nodes have other working folders: every path a task gets must be absolute.
         out_dir, models_dir = out_dir.resolve(), models_dir.resolve()
-        result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir), out_dir, models_dir,
-                                options)
+        if plan.fallback_reason:  # the tasks' own runners say it only in their logs
+            reporter.note(f"using the animatic: {plan.fallback_reason}")
+        result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir, fast=fast), out_dir,
+                                models_dir, options)
         result.fallback_reason = plan.fallback_reason
     if assemble:
         if result.failed:
@@ -109,7 +121,8 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
 def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = None, *, backend: str | None = None,
                 quality: str | None = None, seed: int | None = None, steps: int | None = None,
                 gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
-                options: RunOptions = RunOptions(), reporter: PlainReporter | None = None) -> RunResult:
+                options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
+                fast: tuple[str, ...] = ()) -> RunResult:
     """Render one shot (skipped if already finished with these settings); other shots are untouched."""
     try:
         storyboard.shot(shot_id)
@@ -119,7 +132,8 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
-    jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps)
+    check_fast_modes_fit(fast, plan)
+    jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps, fast=fast)
     job = next(j for j in jobs if j.id == shot_id)
     if job.continues is not None and not job.continues.output.is_file():
         raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
@@ -129,18 +143,27 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
 
 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
-             reporter: PlainReporter | None = None, fallback_reason: str | None = None, gpus: int = 0) -> RunResult:
+             reporter: PlainReporter | None = None, fallback_reason: str | None = None, gpus: int = 0,
+             may_finish: Callable[[Job], bool] = lambda job: True) -> RunResult:
     """Render ``jobs`` (from build_jobs) into ``out_dir``, skipping those already finished.
 
     ``gpus``: how many GPUs the plan was made for (the first ``gpus`` visible ones are used).
     Taken from the plan rather than probed, so a plan for 2 GPUs runs 2 groups even on a CPU
     (each worker then computes on the CPU, and torchrun groups talk through gloo).
+    ``may_finish``: asked just before a rendered shot is put in place; a cluster task answers
+    whether it still holds the shot's claim (executors/shot_claim.py).
     """
-    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus))
+    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish)
     return runner.run(jobs, fallback_reason)
 
 
-def _plan(storyboard: Storyboard, gpus: str, backend: str | None, models_dir: Path | None):
+def _needs_gpu(storyboard: Storyboard, backend: str | None) -> bool:
+    from render_pipeline.planner.plan import needs_gpu
+
+    return needs_gpu(storyboard, backend)
+
+
+def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None):
     from render_pipeline.backends.weights import resolve_models_dir
     from render_pipeline.planner.plan import make_plan
 
@@ -177,6 +200,10 @@ class _Lane:
     devices: list[str] | None
     worker: WorkerProcess | None = None
     current: Job | None = None
+    # Where the current shot's time went, for the manifest: the worker's start and prompt encoding
+    # (on the first shot of a worker), then the first step (which loads the denoising pipeline on
+    # a worker's first shot), the other steps, and the decode and write after the last step.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> dict:
         return {"group": self.index, "gpus": self.devices}
@@ -207,12 +234,13 @@ def is_finished(job: Job, manifest: Manifest) -> bool:
 
 class _Run:
     def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter,
-                 devices: list[str]):
+                 devices: list[str], may_finish: Callable[[Job], bool]):
         self.out_dir = out_dir
         self.models_dir = models_dir
         self.options = options
         self.reporter = reporter
         self.devices = devices
+        self.may_finish = may_finish
         self.manifest: Manifest | None = None
         self.result = RunResult(out_dir=out_dir)
         self.lanes: list[_Lane] = []  # the lanes at work now
@@ -359,9 +387,12 @@ class _Run:
         settled: list[Job] = []
         try:
             try:
+                started = time.monotonic()
                 self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
+                ready = time.monotonic()
                 lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming])
                 self._expect(lane.worker.next_event(self.options.load_seconds), "encoded")
+                lane.phases = {"worker_start_s": ready - started, "encode_s": time.monotonic() - ready}
             except (ShotFailed, WorkerLost) as error:
                 with self.lock:  # the same model would fail the same way in every lane
                     taken = list(queue)
@@ -484,13 +515,19 @@ class _Run:
         partial.unlink(missing_ok=True)
         lane.worker.send(op="render", request=request_to_json(job.request), out=str(partial),
                          log=str(self._log(job)))
+        sent = first_step = last_step = time.monotonic()
         while True:
             event = lane.worker.next_event(self.options.stall_seconds)
             kind = event.get("event")
             if kind == "progress":
+                last_step = time.monotonic()
+                if event["done"] == 1:
+                    first_step = last_step
                 with self.lock:
                     self.reporter.step(event["done"], event["total"])
             elif kind == "done":
+                lane.phases |= {"first_step_s": first_step - sent, "other_steps_s": last_step - first_step,
+                                "decode_write_s": time.monotonic() - last_step}
                 self._check_frames(job, partial)
                 return event.get("peak_memory")
             elif kind == "failed":
@@ -512,7 +549,7 @@ class _Run:
         self.manifest.record(
             job.id, key=job.key, backend=job.backend, seed=job.request.seed,
             settings={name: request[name] for name in ("width", "height", "fps", "frames", "steps", "quality")}
-            | {"memory": job.candidate, "prompt": request["prompt"], "negative_prompt": request["negative_prompt"]},
+            | {"fast": request["settings"].get("fast", []), "memory": job.candidate, "prompt": request["prompt"], "negative_prompt": request["negative_prompt"]},
             output=str(job.output.relative_to(self.out_dir)), log=str(self._log(job).relative_to(self.out_dir)),
             **lane.describe(), **fields,
         )
@@ -521,12 +558,22 @@ class _Run:
         with self.lock:
             if self.stopping.is_set():
                 return
+            if not self.may_finish(job):
+                # Another task took this shot over as stale: the output it puts in place is the one kept.
+                partial.unlink(missing_ok=True)
+                error = "another task took this shot over; its output is kept"
+                self._write_log(job, error)
+                self.result.failed[job.id] = error
+                self.reporter.shot_finished(job, seconds, error)
+                return
             os.replace(partial, job.output)
             self._write_log(job, f"done in {seconds:.2f} s")
             self._record(lane, job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
                          output_stamp=output_stamp(job.output),
                          timings={"seconds": round(seconds, 3),
+                                  **{name: round(value, 3) for name, value in lane.phases.items()},
                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+            lane.phases = {}
             self.result.rendered.append(job.id)
             self.reporter.shot_finished(job, seconds, None)
 

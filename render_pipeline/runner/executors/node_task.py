@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import socket
+from datetime import datetime, timezone
 from pathlib import Path
 
+from render_pipeline.runner.executors.shot_claim import ShotClaim
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.run import RunOptions, is_finished, run_jobs
@@ -13,18 +14,30 @@ from render_pipeline.runner.run import RunOptions, is_finished, run_jobs
 def render_on_this_node(job: Job, out_dir: Path, models_dir: Path, options: RunOptions, executor: str) -> dict:
     """Render ``job`` unless someone already finished it; the manifest says which node ran it and which were lost.
 
-    The engine restarts a task whose node or worker died; the entry that task left "running"
-    tells the new one that an attempt was lost, and where.
+    The shot is claimed first (shot_claim.py), so a second task for it waits for the first and
+    then finds it finished. A claim left by a task whose process or node died is taken over,
+    and that node goes into the manifest's ``lost_on``.
     """
-    node = socket.gethostname()
-    manifest = Manifest.load(out_dir)
-    if not options.force and is_finished(job, manifest):
-        return {"rendered": [], "cached": [job.id], "failed": {}, "seconds": 0.0}
-    entry = manifest.shots.get(job.id) or {}
-    lost = list(entry.get("lost_on", [])) if entry.get("key") == job.key else []
-    if entry.get("status") == "running" and entry.get("key") == job.key:
-        lost.append(entry.get("node"))
-    manifest.record(job.id, status="running", key=job.key, executor=executor, node=node, lost_on=lost)
-    # The engine already placed this task on its GPUs (CUDA_VISIBLE_DEVICES): use them all.
-    result = run_jobs([job], out_dir, models_dir, options, gpus=job.gpus_per_shot)
+    log = out_dir / "logs" / f"{job.id}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+
+    def waiting(holder: dict) -> None:
+        with open(log, "a", encoding="utf-8") as file:
+            file.write(f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] waiting: shot {job.id} is being "
+                       f"rendered by {holder.get('node', 'another task')} (pid {holder.get('pid', '?')}) since "
+                       f"{holder.get('since', '?')}\n")
+
+    with ShotClaim(out_dir, job.id, waiting) as claim:
+        manifest = Manifest.load(out_dir)
+        # Even with --force, a shot another task of this run just finished is not rendered twice.
+        if (claim.waited or not options.force) and is_finished(job, manifest):
+            return {"rendered": [], "cached": [job.id], "failed": {}, "seconds": 0.0}
+        entry = manifest.shots.get(job.id) or {}
+        lost = list(entry.get("lost_on", [])) if entry.get("key") == job.key else []
+        if claim.took_over_from is not None:
+            lost.append(claim.took_over_from)
+        manifest.record(job.id, status="running", key=job.key, executor=executor, node=claim.node, lost_on=lost)
+        # The engine already placed this task on its GPUs (CUDA_VISIBLE_DEVICES): use them all.
+        result = run_jobs([job], out_dir, models_dir, options, gpus=job.gpus_per_shot,
+                          may_finish=lambda finished: claim.is_ours())
     return {"rendered": result.rendered, "cached": result.cached, "failed": result.failed, "seconds": result.seconds}

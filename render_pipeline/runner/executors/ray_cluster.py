@@ -9,6 +9,7 @@ import ray
 
 from render_pipeline.errors import UserError
 from render_pipeline.runner.executors import failed_outcome, merge_results
+from render_pipeline.runner.executors.node_gpus import NodeGpus, ray_node_gpus
 from render_pipeline.runner.executors.node_task import render_on_this_node
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.run import RunOptions, RunResult
@@ -31,9 +32,9 @@ class RayExecutor:
             raise UserError(f"cannot reach the Ray cluster at {self.address or 'auto'}: {error}; start it with "
                             f"`ray start --head` or pass --address HOST:PORT") from None
 
-    def node_gpus(self) -> int | None:
+    def nodes(self) -> list[NodeGpus]:
         self._connect()
-        return int(max((node["Resources"].get("GPU", 0) for node in ray.nodes() if node["Alive"]), default=0))
+        return ray_node_gpus(ray.nodes())
 
     def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
         self._connect()

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
 import submitit
 
+from render_pipeline.errors import UserError
+from render_pipeline.planner.gpus import detect_gpus
 from render_pipeline.runner.executors import failed_outcome, merge_results
+from render_pipeline.runner.executors.node_gpus import NodeGpus, sinfo_node_gpus
 from render_pipeline.runner.executors.node_task import render_on_this_node
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.run import RunOptions, RunResult
 
 TIMEOUT_MINUTES = 24 * 60
+SINFO_SECONDS = 60
 
 
 class ShotTask(submitit.helpers.Checkpointable):
@@ -29,8 +35,27 @@ class SlurmExecutor:
         self.partition = partition
         self.cluster = cluster  # "local" or "debug" run the same arrays on this machine (tests)
 
-    def node_gpus(self) -> int | None:
-        return None  # Slurm itself refuses, at submission, an element no node of the partition can hold
+    def nodes(self) -> list[NodeGpus]:
+        if self.cluster != "slurm":  # submitit's local and debug clusters run every element on this machine
+            here = detect_gpus()
+            return [NodeGpus(len(here), here[0].name if here else None)]
+        sinfo = shutil.which("sinfo")
+        if sinfo is None:
+            raise UserError("--executor slurm: sinfo is not on PATH, so the partition's nodes cannot be checked; "
+                            "run render-all where Slurm's client tools are (a login node), or install or load "
+                            "them (`apt install slurm-client`, `module load slurm`)")
+        try:
+            listed = subprocess.run([sinfo, "-h", "-p", self.partition, "-o", "%G"], capture_output=True, text=True,
+                                    timeout=SINFO_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"sinfo gave no answer in {SINFO_SECONDS} s: is the Slurm controller up? (try `sinfo`)") \
+                from None
+        if listed.returncode != 0:
+            raise UserError(f"sinfo could not list partition {self.partition!r}: {listed.stderr.strip()}")
+        nodes = sinfo_node_gpus(listed.stdout)
+        if not nodes:
+            raise UserError(f"Slurm has no partition {self.partition!r}: choose one that `sinfo -s` lists")
+        return nodes
 
     def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
         began = time.monotonic()
