@@ -101,6 +101,15 @@ def _full_wan_expert():
                                  cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
 
 
+def _full_ti2v_transformer():
+    from diffusers import WanTransformer3DModel
+
+    # transformer/config.json of Wan-AI/Wan2.2-TI2V-5B-Diffusers
+    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=24, attention_head_dim=128, in_channels=48,
+                                 out_channels=48, text_dim=4096, freq_dim=256, ffn_dim=14336, num_layers=30,
+                                 cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
+
+
 def _full_umt5():
     from transformers import UMT5Config, UMT5EncoderModel
 
@@ -115,6 +124,16 @@ def _full_wan_vae():
     from diffusers import AutoencoderKLWan
 
     return AutoencoderKLWan()  # the defaults are the Wan 2.1 z16 VAE that A14B uses
+
+
+def _full_wan22_vae():
+    from diffusers import AutoencoderKLWan
+
+    # vae/config.json of Wan-AI/Wan2.2-TI2V-5B-Diffusers (the latent statistics only rescale: left neutral)
+    return AutoencoderKLWan(base_dim=160, decoder_base_dim=256, z_dim=48, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+                            temperal_downsample=[False, True, True], is_residual=True, in_channels=12, out_channels=12,
+                            patch_size=2, scale_factor_spatial=16, scale_factor_temporal=4,
+                            latents_mean=[0.0] * 48, latents_std=[1.0] * 48)
 
 
 def _random_bf16(build, device) -> torch.nn.Module:

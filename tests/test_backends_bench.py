@@ -32,3 +32,23 @@ def test_tiny_dry_run_renders_through_the_session_and_writes_json(bench, tmp_pat
     assert len(result["step_s"]) == 4
     assert result["expert_swaps"] == [0, 1]  # both experts ran, high-noise first
     assert "48gb" in capsys.readouterr().out.splitlines()[-1]
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, capsys):
+    """The GPU whole-shot commands of docs/benchmarks.md, at tiny size on the CPU."""
+    load_script("make_random_model_folder").main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
+    report = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
+                                                   "--out", str(tmp_path / "shot.json")])
+    first, second = report["rows"]
+    assert (first["frames"], first["steps"]) == (9, 3)
+    assert first["encode_s"] > 0 and "encode_s" not in second  # prompts encoded once, for both shots
+    assert 0 < first["outside_steps_s"] < first["shot_s"] and 0 < second["outside_share"] < 1
+    assert json.loads((tmp_path / "shot.json").read_text())["rows"] == report["rows"]

@@ -1,0 +1,102 @@
+"""Whole shots through `render-all`'s own runner: where a shot's time goes around the denoising steps.
+
+Renders a storyboard of --shots shots of --seconds each with one backend (the real worker,
+model folder, prompt encoding, load, compile, steps, decode and mp4 write), then reads the
+phases the runner records in manifest.json and prints, per shot, the time outside the steps
+and its share of the shot. One step's time is the mean of the steps after the first (the
+first also loads the denoising pipeline and compiles it), so "outside the steps" is the
+shot's time less its step count times that.
+
+    python scripts/make_random_model_folder.py wan2.2-ti2v-5b /tmp/models
+    python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/models --shots 2 --out shot.json
+    python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+STORYBOARD = """\
+version: 1
+title: Whole Shot Bench
+delivery: {{size: {size}, fps: 24, loudness_lufs: -16}}
+defaults: {{backend: {backend}, quality: {quality}}}
+shots:
+"""
+PROMPTS = ["a grey destroyer at dawn, slow push in", "sailors on deck, morning light", "a harbor crane at dusk",
+           "gulls over the breakwater", "rain on the quay", "a tugboat leaving the dock"]
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", default="wan2.2-ti2v-5b")
+    parser.add_argument("--models-dir", type=Path, required=True)
+    parser.add_argument("--shots", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--quality", default="final", choices=["draft", "final"])
+    parser.add_argument("--gpus", default="auto")
+    parser.add_argument("--steps", type=int, help="override the backend's step count (--tiny uses 3)")
+    parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    from render_pipeline.runner import RunOptions
+    from render_pipeline.runner.jobs import build_jobs
+    from render_pipeline.runner.run import _plan, run_jobs
+    from render_pipeline.storyboard import load_storyboard
+
+    work = Path(tempfile.mkdtemp(prefix="whole-shot-"))
+    size = "64x64" if args.tiny else "1280x720"
+    text = STORYBOARD.format(size=size, backend=args.backend, quality=args.quality)
+    text += "".join(f"  - {{id: s{index + 1:02d}, duration: {args.seconds}, prompt: \"{PROMPTS[index % len(PROMPTS)]}\"}}\n"
+                    for index in range(args.shots))
+    (work / "board.yaml").write_text(text, encoding="utf-8")
+    storyboard = load_storyboard(work / "board.yaml")
+    gpus = "1x80GB" if args.tiny else args.gpus  # the CPU check plans as if for one GPU and computes on the CPU
+    plan, models_dir = _plan(storyboard, gpus, args.backend, args.models_dir)
+    steps = args.steps or (3 if args.tiny else None)
+    jobs = build_jobs(storyboard, plan, work / "out", models_dir, steps=steps)
+    if args.tiny:  # the plan sizes shots for the real model; a tiny one renders them small
+        jobs = [replace(job, request=replace(job.request, width=32, height=32, frames=9)) for job in jobs]
+    began = time.monotonic()
+    result = run_jobs(jobs, work / "out", models_dir, RunOptions(), gpus=0 if args.tiny else len(plan.gpus))
+    wall = time.monotonic() - began
+    if result.failed:
+        raise SystemExit(f"shots failed: {result.failed} (logs in {work / 'out' / 'logs'})")
+    manifest = json.loads((work / "out" / "manifest.json").read_text())["shots"]
+
+    rows = []
+    for job in jobs:
+        entry = manifest[job.id]
+        timings, steps_done = entry["timings"], job.request.steps
+        step = timings["other_steps_s"] / (steps_done - 1)
+        shot = timings["seconds"] + timings.get("worker_start_s", 0.0) + timings.get("encode_s", 0.0)
+        outside = shot - steps_done * step
+        rows.append(dict(shot=job.id, backend=job.backend, size=f"{job.request.width}x{job.request.height}",
+                         frames=job.request.frames, steps=steps_done, step_s=step, shot_s=shot, outside_steps_s=outside,
+                         outside_share=outside / shot, peak_memory=entry.get("peak_memory"),
+                         **{name: value for name, value in timings.items() if name.endswith("_s")}))
+        print(json.dumps(rows[-1]), flush=True)
+    outside = sum(row["outside_steps_s"] for row in rows)
+    report = dict(wall_s=wall, rows=rows, batch_outside_steps_s=outside, batch_outside_share=outside / wall)
+    args.out.write_text(json.dumps(report, indent=1))
+    print(f"\n{'shot':<6}{'frames':>7}{'steps':>6}{'s/step':>8}{'shot s':>9}{'outside':>9}{'share':>7}"
+          f"{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}")
+    for row in rows:
+        print(f"{row['shot']:<6}{row['frames']:>7}{row['steps']:>6}{row['step_s']:>8.2f}{row['shot_s']:>9.1f}"
+              f"{row['outside_steps_s']:>9.1f}{row['outside_share']:>7.1%}{row.get('worker_start_s', 0):>7.1f}"
+              f"{row.get('encode_s', 0):>8.1f}{row['first_step_s']:>9.1f}{row['decode_write_s']:>13.1f}")
+    print(f"all {len(rows)} shots: {wall:.1f} s wall, {outside:.1f} s outside the steps ({outside / wall:.1%})")
+    return report
+
+
+if __name__ == "__main__":
+    main()
