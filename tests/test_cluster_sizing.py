@@ -96,3 +96,17 @@ def test_render_all_sizes_gpus_per_shot_from_the_cluster_unless_gpus_are_given(t
     assert "largest node: 4x A6000" in capsys.readouterr().out
     assert gpus_per_shot(big, board, tmp_path / "c", gpus="1xH100") == expected["1xH100"]
     assert "planning for" not in capsys.readouterr().out
+
+
+def test_an_address_no_ray_cluster_answers_at_is_refused_at_once():
+    import time
+
+    pytest.importorskip("ray")
+    from render_pipeline.runner.executors.ray_cluster import RayExecutor
+
+    began = time.monotonic()
+    for address in ("127.0.0.1:1", "ray://127.0.0.1:1"):
+        with pytest.raises(UserError, match=r"cannot reach the Ray cluster at .*127\.0\.0\.1:1: nothing answers at "
+                                            r"127\.0\.0\.1:1 .*ray start --head"):
+            RayExecutor(address).nodes()
+    assert time.monotonic() - began < 10  # ray.init alone would retry such an address for minutes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.run import RunOptions, RunResult
 
 TASK_RETRIES = 3  # a task whose worker or node died is started again, elsewhere if need be
+REACH_SECONDS = 5.0
+RAY_PORT = 6379  # the head node's GCS port when an address names none
 
 
 class RayExecutor:
@@ -26,11 +29,26 @@ class RayExecutor:
     def _connect(self) -> None:
         if ray.is_initialized():  # a program (or a test) that started Ray itself
             return
+        if self.address not in (None, "auto"):
+            self._check_reachable(self.address)
         try:
             ray.init(address=self.address or "auto", log_to_driver=False)
         except (ConnectionError, RuntimeError) as error:
             raise UserError(f"cannot reach the Ray cluster at {self.address or 'auto'}: {error}; start it with "
                             f"`ray start --head` or pass --address HOST:PORT") from None
+
+    @staticmethod
+    def _check_reachable(address: str) -> None:
+        """Fail at once on an address nothing answers at: ray.init would retry it for minutes."""
+        host, _, port = address.removeprefix("ray://").rpartition(":")
+        if not host or not port.isdigit():
+            host, port = address.removeprefix("ray://"), str(RAY_PORT)
+        try:
+            socket.create_connection((host, int(port)), timeout=REACH_SECONDS).close()
+        except OSError as error:
+            raise UserError(f"cannot reach the Ray cluster at {address}: nothing answers at {host}:{port} "
+                            f"({error.strerror or error}); check the address (`ray status` on the head node "
+                            f"prints it) or start the cluster with `ray start --head`") from None
 
     def nodes(self) -> list[NodeGpus]:
         self._connect()
