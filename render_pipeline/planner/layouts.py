@@ -55,6 +55,12 @@ class Layout:
     vae_dtype: str  # "fp32" | "bf16"
 
     @property
+    def compiles(self) -> bool:
+        """Whether the backend compiles the blocks for it (backends/diffusion.py: bf16 weights resident
+        or swapped whole, never with fp8 storage or group offloading)."""
+        return self.weights_dtype == "bf16" and self.offload != "group"
+
+    @property
     def implemented(self) -> bool:
         """What the workers run: one GPU with the backends' offloads, or k GPUs with CFG parallel,
         Ulysses, FSDP, their combinations, or one expert per GPU, on bf16 weights held on the GPUs
@@ -178,6 +184,10 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     t = arch.transformer
     rate = gpu.bf16_tflops * 1e12 * MATMUL_CEILING * t.efficiency
     forward = t.flops_per_forward(tokens, batch) / rate
+    if layout.compiles and layout.gpus_per_shot == 1:
+        # Measured on one GPU only; a group compiles too, but its figures are eager ones, so its
+        # estimate stays eager (on the slow side).
+        forward /= t.compiled_speedup
     if layout.weights_dtype == "fp8":
         forward = forward * FP8_SLOWDOWN + 3 * t.params() / (gpu.memory_gbps * 1e9)
     forwards = shape.steps * (2 if t.cfg == "separate" else 1)
