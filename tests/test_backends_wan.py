@@ -159,12 +159,14 @@ def test_wrong_folder_fails_before_loading(tmp_path):
         open_session("wan2.2-t2v-a14b", {}, tmp_path)
 
 
-@pytest.mark.parametrize("device, strategy, compiled", [
-    ("cuda", {}, True),
-    ("cuda", {"fp8_storage": True}, False),  # measured only with resident bf16 weights
-    ("cpu", {}, False),  # compiling on the CPU costs more than it saves
+@pytest.mark.parametrize("device, strategy, allowed, compiled", [
+    ("cuda", {}, True, True),
+    ("cuda", {"fp8_storage": True}, True, False),  # measured only with resident bf16 weights
+    ("cpu", {}, True, False),  # compiling on the CPU costs more than it saves
+    ("cuda", {}, False, False),  # one rank of a worker group (parallel/group.py)
 ])
-def test_regional_compile_is_applied_to_both_experts_only_on_cuda(models_dir, monkeypatch, device, strategy, compiled):
+def test_regional_compile_is_applied_to_both_experts_only_on_cuda(models_dir, monkeypatch, device, strategy, allowed,
+                                                                  compiled):
     from render_pipeline.backends import diffusion
 
     applied = []
@@ -173,6 +175,7 @@ def test_regional_compile_is_applied_to_both_experts_only_on_cuda(models_dir, mo
     monkeypatch.setattr(torch.nn.Module, "to", lambda module, *args, **kwargs: module)
     session = open_session("wan2.2-t2v-a14b", strategy, models_dir)
     session.device = torch.device(device)
+    session.compile_allowed = allowed
     pipeline = session._denoising_pipeline()
     assert [transformer for transformer, _ in applied] == [pipeline.transformer, pipeline.transformer_2]
     assert [options.compile_blocks for _, options in applied] == [compiled, compiled]

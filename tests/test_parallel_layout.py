@@ -93,3 +93,23 @@ def test_layout_from_the_plans_candidate() -> None:
     assert layout_of(experts_resident="one_per_gpu") == ParallelLayout(world_size=2, experts=2)
     assert layout_of(gpus_per_shot=4, cfg_parallel=True, ulysses=2) == ParallelLayout(world_size=4, cfg=2, ulysses=2)
     assert ParallelLayout.from_candidate({}) == ParallelLayout()  # the animatic's empty candidate
+
+
+def test_a_worker_group_loads_its_pipeline_uncompiled(monkeypatch):
+    """Its layouts were measured eager; compiling under FSDP2 and context parallelism was never run on GPUs."""
+    pytest.importorskip("torch")
+    from render_pipeline.parallel import apply, group
+
+    class Session:
+        compile_allowed = True
+
+        def pipeline_for(self, request):
+            loaded.append(self.compile_allowed)
+            return "pipeline"
+
+    loaded, applied = [], []
+    monkeypatch.setattr(apply, "apply_layout", lambda pipeline, layout, mesh: applied.append(pipeline))
+    worker_group = object.__new__(group.WorkerGroup)  # no process group: only prepare() is under test
+    worker_group.layout, worker_group.mesh, worker_group.applied = ParallelLayout(world_size=2, cfg=2), None, False
+    worker_group.prepare(Session(), ["s01 request"])
+    assert loaded == [False] and applied == ["pipeline"]

@@ -47,6 +47,9 @@ class DiffusionSession:
         self.device = device or default_device()
         self.pipeline = None  # the denoising pipeline, loaded on the first render
         self.fast_modes: tuple[str, ...] = ()  # the opt-in fast modes that pipeline was loaded with
+        # A parallel.group.WorkerGroup turns this off: its layouts were measured eager, and compiling
+        # under FSDP2 and context parallelism has not been run on GPUs yet.
+        self.compile_allowed = True
         self.expert_swap: ExpertSwap | None = None
         self._conditioning: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
 
@@ -165,7 +168,8 @@ class DiffusionSession:
                 transformer.to(self.device)
         # Regional compile: measured 1.12-1.30x on an H100 with the weights resident in bf16, the only
         # path it was measured on; on the CPU compiling costs more than it saves.
-        compile_blocks = self.device.type == "cuda" and not (self.strategy.fp8_storage or self.strategy.group_offload)
+        compile_blocks = (self.compile_allowed and self.device.type == "cuda"
+                          and not (self.strategy.fp8_storage or self.strategy.group_offload))
         for transformer in transformers:
             apply_speedups(transformer, speed_options(fast_modes or (), compile_blocks))
         self.fast_modes = fast_modes or ()

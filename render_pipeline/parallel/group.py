@@ -57,6 +57,7 @@ class WorkerGroup:
 
         if self.applied or not requests:
             return
+        session.compile_allowed = False  # see DiffusionSession.compile_allowed
         pipeline = session.pipeline_for(requests[0])
         if self.layout.context_parallel > 1:
             for request in requests:  # refuse a bad shot before any GPU time is spent

@@ -185,8 +185,7 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     rate = gpu.bf16_tflops * 1e12 * MATMUL_CEILING * t.efficiency
     forward = t.flops_per_forward(tokens, batch) / rate
     if layout.compiles and layout.gpus_per_shot == 1:
-        # Measured on one GPU only; a group compiles too, but its figures are eager ones, so its
-        # estimate stays eager (on the slow side).
+        # A worker group runs eager (DiffusionSession.compile_allowed), as its figures were measured.
         forward /= t.compiled_speedup
     if layout.weights_dtype == "fp8":
         forward = forward * FP8_SLOWDOWN + 3 * t.params() / (gpu.memory_gbps * 1e9)
