@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import re
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.errors import UserError
-
-# Filters the assembly step relies on; a minimal FFmpeg build can lack any of them.
-REQUIRED_FILTERS = ("drawtext", "ass", "xfade", "loudnorm", "sidechaincompress", "zoompan", "amix")
 
 
 @dataclass(frozen=True)
@@ -24,23 +20,17 @@ class Check:
 
 
 def check_ffmpeg() -> list[Check]:
-    from render_pipeline.media.ffmpeg import ffmpeg_exe
+    from render_pipeline.media.ffmpeg import FFMPEG_FIX, ffmpeg_exe, missing_features
 
     try:
         exe = ffmpeg_exe()
     except UserError as exc:
         return [Check("ffmpeg", "fail", "not found", str(exc))]
     version = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True).stdout.split("\n")[0]
-    filters = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
-    names = set(re.findall(r"^\s*[.A-Z|]{2,3}\s+(\w+)\s", filters, flags=re.MULTILINE))
-    missing = [name for name in REQUIRED_FILTERS if name not in names]
-    encoders = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
-    if "libx264" not in encoders:
-        missing.append("libx264 encoder")
     checks = [Check("ffmpeg", "ok", f"{exe} ({version.removeprefix('ffmpeg version ').split(' Copyright')[0]})")]
+    missing = missing_features(exe)
     if missing:
-        checks.append(Check("ffmpeg features", "fail", "missing: " + ", ".join(missing),
-                            "install a full FFmpeg build (Debian/Ubuntu: apt install ffmpeg) or `pip install imageio-ffmpeg`"))
+        checks.append(Check("ffmpeg features", "fail", "missing: " + ", ".join(missing), FFMPEG_FIX))
     return checks
 
 

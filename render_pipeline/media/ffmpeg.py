@@ -30,6 +30,13 @@ class FfmpegError(RuntimeError):
         self.tail = tail
 
 
+# What the animatic, the shot writer and assembly use; some builds lack a few (imageio-ffmpeg's
+# wheels before 0.8 have no drawtext).
+REQUIRED_FILTERS = ("drawtext", "ass", "xfade", "loudnorm", "sidechaincompress", "zoompan", "amix")
+FFMPEG_FIX = ("install a full FFmpeg build (Debian/Ubuntu: apt install ffmpeg) or pip install -U 'imageio-ffmpeg>=0.8' "
+              f"(or point ${FFMPEG_ENV} at one)")
+
+
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
     """The ffmpeg to use: $RENDER_PIPELINE_FFMPEG, then ffmpeg on PATH, then imageio-ffmpeg's."""
@@ -63,6 +70,25 @@ def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None) -> str:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
         raise FfmpegError(what, result.returncode, tail)
     return result.stderr
+
+
+@lru_cache(maxsize=4)
+def missing_features(exe: str) -> tuple[str, ...]:
+    """The REQUIRED_FILTERS and the libx264 encoder that the ffmpeg ``exe`` lacks."""
+    filters = subprocess.run([exe, "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    names = set(re.findall(r"^\s*[.A-Z|]{2,3}\s+(\w+)\s", filters, flags=re.MULTILINE))
+    missing = [name for name in REQUIRED_FILTERS if name not in names]
+    if "libx264" not in subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True).stdout:
+        missing.append("libx264 encoder")
+    return tuple(missing)
+
+
+def check_features() -> None:
+    """Raise UserError, before anything is rendered, if the ffmpeg in use lacks what rendering needs."""
+    exe = ffmpeg_exe()
+    missing = missing_features(exe)
+    if missing:
+        raise UserError(f"the ffmpeg at {exe} lacks {', '.join(missing)}, which rendering needs: {FFMPEG_FIX}")
 
 
 @dataclass(frozen=True)

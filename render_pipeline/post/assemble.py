@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, probe, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, check_features, probe, run_ffmpeg
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
@@ -75,6 +75,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
     out_dir = Path(out_dir)
     edit = make_edit(storyboard)
     shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
+    check_features()
     if audio is None:
         from render_pipeline.audio import render_audio
 

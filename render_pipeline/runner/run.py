@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, count_frames, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, check_features, count_frames, run_ffmpeg
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
@@ -256,6 +256,8 @@ class _Run:
         self.result.cached = [job.id for job in jobs if job not in todo]
         check_output_folder(self.out_dir, needed_bytes([(j.request.frames, j.request.width, j.request.height)
                                                         for j in todo]))
+        if todo:
+            check_features()  # an ffmpeg without drawtext or libx264 would fail every shot, three times
         if fallback_reason and todo:
             self.reporter.note(f"using the animatic: {fallback_reason}")
         self.reporter.start(todo, len(self.result.cached))
