@@ -132,3 +132,27 @@ def test_sentence_split_and_lexicon_rules(tmp_path):
     (tmp_path / "lexicon.txt").write_text("good -> fine\nbroken line\n", encoding="utf-8")
     with pytest.raises(UserError, match=r"lexicon.txt:2: expected 'WRITTEN -> SPOKEN'"):
         load_lexicon(tmp_path)
+
+
+def test_render_all_narrates_before_rendering_any_shot(tmp_path, monkeypatch):
+    """A narration that cannot be made is found in seconds, not after every shot has rendered."""
+    import imageio_ffmpeg
+
+    from render_pipeline.media import ffmpeg as media
+    from render_pipeline.runner import render_all
+    from render_pipeline.storyboard import load_storyboard
+
+    (tmp_path / "board.yaml").write_text(
+        "version: 1\ntitle: Voice Missing\ndelivery: {size: 320x180, fps: 24, loudness_lufs: -16}\n"
+        "defaults: {backend: animatic}\nvoice: {engine: espeak}\n"
+        "shots:\n  - {id: s01, duration: 3, prompt: a harbor, narration: \"The fleet comes home.\"}\n")
+    board = load_storyboard(tmp_path / "board.yaml")
+    monkeypatch.setenv(media.FFMPEG_ENV, imageio_ffmpeg.get_ffmpeg_exe())
+    monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no espeak-ng
+    media.ffmpeg_exe.cache_clear()
+    try:
+        with pytest.raises(UserError, match="voice engine espeak needs espeak-ng"):
+            render_all(board, tmp_path / "out", quiet=True)
+    finally:
+        media.ffmpeg_exe.cache_clear()
+    assert not (tmp_path / "out" / "shots").exists() and not (tmp_path / "out" / "manifest.json").exists()

@@ -95,6 +95,13 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         reporter.note(planned_for)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
+    audio = None
+    if assemble:
+        from render_pipeline.audio import render_audio
+
+        # Sound first: seconds of work that can fail (no TTS engine, a missing voice file, speech
+        # measured longer than its shot), found before hours of GPU time rather than after them.
+        audio = render_audio(storyboard, out_dir)
     if executor is None:
         jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
         result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
@@ -114,7 +121,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         else:
             from render_pipeline.post import assemble as assemble_film
 
-            result.assembly = assemble_film(storyboard, out_dir)
+            result.assembly = assemble_film(storyboard, out_dir, audio=audio)
     return result
 
 
