@@ -87,7 +87,9 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
     """
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     reporter = reporter or make_reporter(quiet)
-    if executor is not None and gpus == "auto" and _needs_gpu(storyboard, backend):
+    from render_pipeline.planner.plan import needs_gpu
+
+    if executor is not None and gpus == "auto" and needs_gpu(storyboard, backend):
         from render_pipeline.planner.gpus import detect_gpus
         from render_pipeline.runner.executors.node_gpus import gpus_to_plan_for
 
@@ -162,12 +164,6 @@ def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptio
     """
     runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish)
     return runner.run(jobs, fallback_reason)
-
-
-def _needs_gpu(storyboard: Storyboard, backend: str | None) -> bool:
-    from render_pipeline.planner.plan import needs_gpu
-
-    return needs_gpu(storyboard, backend)
 
 
 def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None):
