@@ -52,3 +52,14 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
     assert first["encode_s"] > 0 and "encode_s" not in second  # prompts encoded once, for both shots
     assert 0 < first["outside_steps_s"] < first["shot_s"] and 0 < second["outside_share"] < 1
     assert json.loads((tmp_path / "shot.json").read_text())["rows"] == report["rows"]
+
+
+def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
+    """The GPU decode-and-write commands of docs/benchmarks.md, at tiny size on the CPU."""
+    report = load_script("bench_decode").main(["--tiny", "--models", "ti2v-5b", "--repeats", "1",
+                                               "--out", str(tmp_path / "decode.json")])
+    rows = {row["variant"]: row for row in report["rows"]}
+    assert set(rows) == {"decode", "whole", "streamed", "streamed+cudnn-benchmark"}
+    assert rows["streamed"]["same_as_whole"] is True
+    assert all(row["seconds"] > 0 for row in rows.values())
+    assert "streamed" in capsys.readouterr().out

@@ -30,6 +30,14 @@ def test_frames_for_obeys_the_frame_rule_and_covers_the_duration(name, seconds, 
     assert frames / spec.fps >= seconds - 1e-9
 
 
+@pytest.mark.parametrize("name", sorted(set(BACKENDS) - {"auto", "animatic"}))
+def test_prompt_templates_warn_at_the_length_the_text_encoder_reads(name):
+    from render_pipeline.prompts.templates import load_template
+
+    assert load_template(name).max_text_tokens == SPECS[name].text_tokens
+    assert SPECS[name].settings("final")["text_tokens"] == SPECS[name].text_tokens  # in the cache key
+
+
 def test_animatic_frames_use_the_delivery_fps():
     assert SPECS["animatic"].frames_for(2.5, fps=24) == 60
 

@@ -136,14 +136,19 @@ def test_failed_decode_retries_from_saved_latents_without_denoising(models_dir, 
     session.encode([request()])
     out = tmp_path / "s.mp4"
 
-    real_decode = session.decode
-    monkeypatch.setattr(session, "decode", lambda *args: (_ for _ in ()).throw(torch.OutOfMemoryError("decode")))
+    real_decode = session.decoded_chunks
+
+    def out_of_memory_after_one_frame(pipeline, latents):  # the first frames are already in ffmpeg
+        yield next(real_decode(pipeline, latents))
+        raise torch.OutOfMemoryError("decode")
+
+    monkeypatch.setattr(session, "decoded_chunks", out_of_memory_after_one_frame)
     with pytest.raises(torch.OutOfMemoryError):
         session.render(request(), out, lambda done, total: None)
     assert (tmp_path / "s.mp4.latents.pt").is_file()
 
     steps = []
-    monkeypatch.setattr(session, "decode", real_decode)
+    monkeypatch.setattr(session, "decoded_chunks", real_decode)
     session.render(request(), out, lambda done, total: steps.append(done))
     assert steps == []  # no denoising step ran on the retry
     assert count_frames(out) == 9

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from render_pipeline.backends.base import RenderRequest
@@ -24,7 +26,8 @@ class CogVideoXSession(DiffusionSession):
 
     def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
         positive_embeds, negative_embeds = text_pipeline.encode_prompt(
-            prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True, device=self.device,
+            prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True,
+            max_sequence_length=self.spec.text_tokens, device=self.device,
         )
         return {"prompt_embeds": positive_embeds, "negative_prompt_embeds": negative_embeds}
 
@@ -40,6 +43,6 @@ class CogVideoXSession(DiffusionSession):
                 arguments["image"] = image.convert("RGB").resize((request.width, request.height))
         return arguments
 
-    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+    def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         decoder_dtype = pipeline.vae.decoder.conv_in.conv.weight.dtype  # vae.dtype reads the encoder's
-        return pipeline.decode_latents(latents.to(decoder_dtype))
+        yield pipeline.decode_latents(latents.to(decoder_dtype))

@@ -9,16 +9,18 @@ pixels. Everything else follows the same order for every model, chosen for memor
 2. render(): the denoising pipeline (without text encoders) is loaded once, in bf16, with the
    plan's memory strategy; the pipeline denoises to latents, which are saved to disk before the
    VAE decodes them, so a decode that fails (out of memory) is retried without denoising again.
-3. The frames go straight into ffmpeg (no image files).
+3. The frames go straight into ffmpeg (no image files), run by run as the VAE decodes them.
 """
 
 from __future__ import annotations
 
 import gc
+import itertools
 import json
 import os
 from dataclasses import asdict
 from pathlib import Path
+from typing import Iterable, Iterator
 
 import torch
 
@@ -95,11 +97,8 @@ class DiffusionSession:
             _save_latents(latents_path, request, latents)
         pipeline = self._denoising_pipeline(fast_modes_of(request))
         with torch.inference_mode():
-            video = self.decode(pipeline, latents.to(self.device))
-            frames = pipeline.video_processor.postprocess_video(video, output_type="pt")[0]  # F, C, H, W in [0, 1]
-        pixels = (frames * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-        write_rgb_frames((frame.tobytes() for frame in pixels), pixels.shape[2], pixels.shape[1], request.fps,
-                         out_path, what=f"writing shot {request.shot_id}")
+            write_video(self.decoded_chunks(pipeline, latents.to(self.device)), pipeline.video_processor,
+                        request.fps, out_path, what=f"writing shot {request.shot_id}")
         latents_path.unlink(missing_ok=True)
 
     def close(self) -> None:
@@ -123,7 +122,12 @@ class DiffusionSession:
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
         raise NotImplementedError
 
-    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+    def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
+        """The shot's video (B, C, F, H, W in [-1, 1]) as consecutive runs of frames, in order.
+
+        A family whose VAE decodes a few frames at a time hands each run out as it is made, so
+        that ffmpeg encodes them while the next ones decode (see write_video).
+        """
         raise NotImplementedError
 
     def configure(self, pipeline) -> None:
@@ -179,6 +183,25 @@ class DiffusionSession:
         pipeline.set_progress_bar_config(disable=True)
         self.pipeline = pipeline
         return pipeline
+
+
+def write_video(chunks: Iterable[torch.Tensor], video_processor, fps: float, out_path: Path, what: str) -> None:
+    """Encode decoded runs of frames to an mp4, each as soon as the VAE has made it.
+
+    ffmpeg is a process of its own: while it encodes one run, this process decodes the next, so
+    the write costs little beyond the decode. Each run is turned into 8-bit RGB on the device
+    (the same rounding the whole video would get) and only those bytes cross to the host.
+    """
+
+    def frames() -> Iterator:
+        for chunk in chunks:
+            pixels = video_processor.postprocess_video(chunk, output_type="pt")[0]  # F, C, H, W in [0, 1]
+            yield from (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    pending = frames()
+    first = next(pending)
+    write_rgb_frames((frame.tobytes() for frame in itertools.chain([first], pending)), first.shape[1],
+                     first.shape[0], fps, out_path, what=what)
 
 
 def fast_modes_of(request: RenderRequest) -> tuple[str, ...]:

@@ -11,6 +11,8 @@ and padded queries never reach the video tokens, so the result is the same.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 from diffusers.models.transformers.transformer_hunyuan_video import HunyuanVideoAttnProcessor2_0
 
@@ -28,7 +30,8 @@ class HunyuanVideoSession(DiffusionSession):
 
     def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
         # Distilled guidance: the negative prompt is not used.
-        embeds, pooled, mask = text_pipeline.encode_prompt(prompt=prompt, prompt_2=None, device=self.device)
+        embeds, pooled, mask = text_pipeline.encode_prompt(prompt=prompt, prompt_2=None, device=self.device,
+                                                          max_sequence_length=self.spec.text_tokens)
         embeds, mask = drop_text_padding(embeds, mask)
         return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled, "prompt_attention_mask": mask}
 
@@ -40,9 +43,9 @@ class HunyuanVideoSession(DiffusionSession):
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
         return {"guidance_scale": request.settings.get("guidance", self.spec.guidance)}
 
-    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+    def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         vae = pipeline.vae
-        return vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
+        yield vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
 
 
 def drop_text_padding(embeds: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

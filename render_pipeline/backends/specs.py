@@ -50,6 +50,10 @@ class ModelSpec:
     experts: int  # transformers resident in turn (2 for Wan A14B)
     transformer_gib: float  # bf16 weights of one transformer (expert)
     text_encoder_gib: float  # bf16 text encoder(s), freed before denoising
+    # Tokens the text encoder reads: the prompt is cut off, and padded, to this many. The length
+    # the models were trained with and diffusers' pipelines use by default (their encode_prompt
+    # methods default to less for Wan: 226).
+    text_tokens: int
 
     @property
     def needs_gpu(self) -> bool:
@@ -77,6 +81,8 @@ class ModelSpec:
             "guidance_2": self.guidance_2,
             "shift": self.shift,
             "boundary_ratio": self.boundary_ratio,
+            # Part of every shot's cache key: shots encoded at another length are rendered again.
+            **({"text_tokens": self.text_tokens} if self.text_tokens else {}),
         }
 
 
@@ -90,6 +96,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=0, guidance=0.0, guidance_2=None, boundary_ratio=None, shift=None, fps=None,
             frame_step=1, default_frames=0, max_frames=10**9, sizes=(), draft_steps=0, draft_size=(0, 0),
             negative_prompt="", image_to_video=None, experts=0, transformer_gib=0.0, text_encoder_gib=0.0,
+            text_tokens=0,
         ),
         # Wan 2.2 T2V-A14B: two 14.29 B experts (26.67 GiB bf16 each, measured); the diffusers repo
         # stores them in fp32 (2 x 57.2 GB) beside the 11.4 GB UMT5-XXL encoder and the 0.5 GB VAE.
@@ -99,7 +106,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=40, guidance=4.0, guidance_2=3.0, boundary_ratio=0.875, shift=12.0, fps=16.0,
             frame_step=4, default_frames=81, max_frames=81, sizes=((1280, 720), (832, 480)),
             draft_steps=20, draft_size=(832, 480), negative_prompt=WAN_NEGATIVE_PROMPT,
-            image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6,
+            image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6, text_tokens=512,
         ),
         # Wan 2.2 I2V-A14B: same layout; official boundary 0.900, shift 5.0, guidance 3.5 / 3.5.
         ModelSpec(
@@ -108,7 +115,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=40, guidance=3.5, guidance_2=3.5, boundary_ratio=0.9, shift=5.0, fps=16.0,
             frame_step=4, default_frames=81, max_frames=81, sizes=((1280, 720), (832, 480)),
             draft_steps=20, draft_size=(832, 480), negative_prompt=WAN_NEGATIVE_PROMPT,
-            image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6,
+            image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6, text_tokens=512,
         ),
         # Wan 2.2 TI2V-5B: one 5.0 B transformer (9.33 GiB bf16, measured), 16x-compressing z48 VAE;
         # text and image to video in one model. Trained at 1280x704, 121 frames, 24 fps.
@@ -119,7 +126,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=50, guidance=5.0, guidance_2=None, boundary_ratio=None, shift=5.0, fps=24.0,
             frame_step=4, default_frames=121, max_frames=121, sizes=((1280, 704),),
             draft_steps=25, draft_size=(1280, 704), negative_prompt=WAN_NEGATIVE_PROMPT,
-            image_to_video="wan2.2-ti2v-5b", experts=1, transformer_gib=9.33, text_encoder_gib=10.6,
+            image_to_video="wan2.2-ti2v-5b", experts=1, transformer_gib=9.33, text_encoder_gib=10.6, text_tokens=512,
         ),
         # HunyuanVideo (community diffusers conversion of tencent/HunyuanVideo): 12.82 B transformer,
         # guidance-distilled (embedded guidance 6.0, one forward per step), flow shift 7.0.
@@ -132,7 +139,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=50, guidance=6.0, guidance_2=None, boundary_ratio=None, shift=7.0, fps=24.0,
             frame_step=4, default_frames=129, max_frames=129, sizes=((1280, 720), (960, 544)),
             draft_steps=30, draft_size=(960, 544), negative_prompt="",
-            image_to_video=None, experts=1, transformer_gib=23.88, text_encoder_gib=15.2,
+            image_to_video=None, experts=1, transformer_gib=23.88, text_encoder_gib=15.2, text_tokens=256,
         ),
         # CogVideoX-5B: 49 frames at 8 fps, 720x480, 50 steps, guidance 6.0 (batched CFG).
         # Download: transformer 11.1 + T5-XXL 9.5 + VAE 0.9 GB.
@@ -143,7 +150,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=50, guidance=6.0, guidance_2=None, boundary_ratio=None, shift=None, fps=8.0,
             frame_step=4, default_frames=49, max_frames=49, sizes=((720, 480),),
             draft_steps=25, draft_size=(720, 480), negative_prompt="",
-            image_to_video="cogvideox-5b-i2v", experts=1, transformer_gib=10.38, text_encoder_gib=8.9,
+            image_to_video="cogvideox-5b-i2v", experts=1, transformer_gib=10.38, text_encoder_gib=8.9, text_tokens=226,
         ),
         ModelSpec(
             name="cogvideox-5b-i2v", family="cogvideox", pipeline="CogVideoXImageToVideoPipeline",
@@ -152,7 +159,7 @@ SPECS: dict[str, ModelSpec] = {
             steps=50, guidance=6.0, guidance_2=None, boundary_ratio=None, shift=None, fps=8.0,
             frame_step=4, default_frames=49, max_frames=49, sizes=((720, 480),),
             draft_steps=25, draft_size=(720, 480), negative_prompt="",
-            image_to_video="cogvideox-5b-i2v", experts=1, transformer_gib=10.38, text_encoder_gib=8.9,
+            image_to_video="cogvideox-5b-i2v", experts=1, transformer_gib=10.38, text_encoder_gib=8.9, text_tokens=226,
         ),
     )
 }

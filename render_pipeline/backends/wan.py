@@ -7,6 +7,8 @@ them itself; with the `expert_swap` strategy only the one it is calling sits on 
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import torch
 
 from render_pipeline.backends.base import RenderRequest
@@ -40,7 +42,7 @@ class WanSession(DiffusionSession):
     def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
         positive_embeds, negative_embeds = text_pipeline.encode_prompt(
             prompt=prompt, negative_prompt=negative or self.spec.negative_prompt,
-            do_classifier_free_guidance=True, device=self.device,
+            do_classifier_free_guidance=True, max_sequence_length=self.spec.text_tokens, device=self.device,
         )
         return {"prompt_embeds": positive_embeds, "negative_prompt_embeds": negative_embeds}
 
@@ -56,9 +58,45 @@ class WanSession(DiffusionSession):
                 arguments["image"] = image.convert("RGB").resize((request.width, request.height))
         return arguments
 
-    def decode(self, pipeline, latents: torch.Tensor) -> torch.Tensor:
+    def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         vae = pipeline.vae
-        latents = latents.to(vae.dtype)
-        mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
-        std = torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
-        return vae.decode(latents * std + mean, return_dict=False)[0]
+        latents = unnormalised(vae, latents)
+        if vae.use_tiling:
+            yield vae.decode(latents, return_dict=False)[0]
+        else:
+            yield from decode_frame_by_frame(vae, latents)
+
+
+def unnormalised(vae, latents: torch.Tensor) -> torch.Tensor:
+    """The pipeline's latents as the VAE takes them, computed as WanPipeline does (dividing by the
+    reciprocal of the std rather than multiplying by it), so that the pixels are its pixels to the bit."""
+    latents = latents.to(vae.dtype)
+    mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
+    inverse_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
+    return latents / inverse_std + mean
+
+
+def decode_frame_by_frame(vae, latents: torch.Tensor) -> Iterator[torch.Tensor]:
+    """What AutoencoderKLWan.decode returns (untiled), one latent frame's pixels at a time.
+
+    The Wan VAE is causal in time and decodes one latent frame per call, carrying its convolution
+    caches forward (1 frame, then 4 per latent frame); diffusers concatenates them all before
+    returning. This makes the same calls on the same caches and yields each run instead, so the
+    shot's first frames are encoded while the rest decode. It reads diffusers internals (the same
+    from 0.35, the oldest release we accept, to 0.42); tests/test_backends_exact.py checks it
+    against vae.decode bit for bit on whichever release is installed.
+    """
+    from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+    vae.clear_cache()
+    try:
+        x = vae.post_quant_conv(latents)
+        for index in range(x.shape[2]):
+            vae._conv_idx = [0]
+            out = vae.decoder(x[:, :, index:index + 1], feat_cache=vae._feat_map, feat_idx=vae._conv_idx,
+                              first_chunk=index == 0)
+            if vae.config.patch_size is not None:
+                out = unpatchify(out, patch_size=vae.config.patch_size)
+            yield torch.clamp(out, min=-1.0, max=1.0)
+    finally:
+        vae.clear_cache()

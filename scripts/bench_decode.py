@@ -1,0 +1,163 @@
+"""The end of a shot: VAE decode and mp4 write, the part of a warm shot after its last step (issue 10).
+
+A full-size Wan VAE with random fp32 weights (speed does not depend on the values) decodes random
+latents of one final-quality shot, and the frames go to ffmpeg as the runner writes shots.
+Variants, each from the same latents, timed after one untimed decode:
+
+  decode                    vae.decode alone, nothing leaves the GPU: the floor
+  whole                     vae.decode, then the whole video to 8-bit and into ffmpeg (the runner's
+                            way until 2026-12-01, and what the diffusers pipeline + an export does)
+  streamed                  the session's write_video over WanSession.decoded_chunks: each latent
+                            frame's pixels go into ffmpeg as soon as they are decoded (the default)
+  streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
+
+"same as whole" compares the written files byte for byte (x264 is deterministic, so equal files
+mean equal frames). Random weights make noise-like pictures, the hardest case for x264: a real
+shot encodes faster, so the write figures here are upper bounds.
+
+    python scripts/bench_decode.py --models ti2v-5b,wan-a14b-720p --out decode.json
+    python scripts/bench_decode.py --tiny --out /tmp/d.json           # CPU dry run
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+MODELS = {  # name: (VAE, width, height, frames, fps) of a final-quality shot
+    "ti2v-5b": ("wan22", 1280, 704, 121, 24.0),
+    "wan-a14b-720p": ("wan21", 1280, 720, 81, 16.0),
+}
+TINY = {"ti2v-5b": ("wan22", 64, 64, 9, 24.0), "wan-a14b-720p": ("wan21", 32, 32, 9, 16.0)}
+VARIANTS = ("decode", "whole", "streamed", "streamed+cudnn-benchmark")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="ti2v-5b", help="comma-separated: " + ", ".join(MODELS))
+    parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
+    parser.add_argument("--repeats", type=int, default=2, help="timed runs per variant (the median is reported)")
+    parser.add_argument("--tiny", action="store_true", help="tiny VAEs on the CPU (a dry run of this script)")
+    parser.add_argument("--out", type=Path, required=True, help="JSON results")
+    args = parser.parse_args(argv)
+    args.models, args.variants = args.models.split(","), args.variants.split(",")
+    for chosen, known, what in ((args.models, MODELS, "model"), (args.variants, VARIANTS, "variant")):
+        unknown = set(chosen) - set(known)
+        if unknown:
+            parser.error(f"unknown {what}(s) {', '.join(sorted(unknown))}; choose from {', '.join(known)}")
+    return args
+
+
+def build_vae(kind: str, tiny: bool, device):
+    from bench_backends import _full_wan22_vae, _full_wan_vae
+    from tiny_models import tiny_wan22_vae, tiny_wan_vae
+
+    if tiny:
+        vae = tiny_wan22_vae() if kind == "wan22" else tiny_wan_vae()
+    else:
+        vae = _full_wan22_vae() if kind == "wan22" else _full_wan_vae()
+    return vae.eval().to(device)
+
+
+class _Pipeline:
+    """What the session's decode reads of a pipeline: its VAE and video processor."""
+
+    def __init__(self, vae):
+        from diffusers.video_processor import VideoProcessor
+
+        self.vae = vae
+        self.video_processor = VideoProcessor(vae_scale_factor=vae.config.scale_factor_spatial)
+
+
+def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Path) -> None:
+    import torch
+
+    from render_pipeline.backends.diffusion import write_video
+    from render_pipeline.backends.wan import decode_frame_by_frame, unnormalised
+    from render_pipeline.media.ffmpeg import write_rgb_frames
+
+    vae = pipeline.vae
+    torch.backends.cudnn.benchmark = variant == "streamed+cudnn-benchmark"
+    with torch.inference_mode():
+        if variant == "decode":
+            vae.decode(unnormalised(vae, latents), return_dict=False)
+        elif variant == "whole":
+            video = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
+            frames = pipeline.video_processor.postprocess_video(video, output_type="pt")[0]
+            pixels = (frames * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            write_rgb_frames((frame.tobytes() for frame in pixels), pixels.shape[2], pixels.shape[1], fps, out,
+                             what="writing the bench shot")
+        else:  # what WanSession.decoded_chunks does with an untiled VAE, into the session's writer
+            write_video(decode_frame_by_frame(vae, unnormalised(vae, latents)), pipeline.video_processor, fps, out,
+                        what="writing the bench shot")
+        if latents.is_cuda:
+            torch.cuda.synchronize()
+    torch.backends.cudnn.benchmark = False
+
+
+def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
+    import torch
+
+    cuda = torch.cuda.is_available() and not args.tiny
+    device = torch.device("cuda" if cuda else "cpu")
+    kind, width, height, frames, fps = (TINY if args.tiny else MODELS)[name]
+    pipeline = _Pipeline(build_vae(kind, args.tiny, device))
+    spatial, temporal = pipeline.vae.config.scale_factor_spatial, pipeline.vae.config.scale_factor_temporal
+    shape = (1, pipeline.vae.config.z_dim, (frames - 1) // temporal + 1, height // spatial, width // spatial)
+    latents = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
+    run_variant("decode", pipeline, latents, fps, work / "warm-up.mp4")  # kernels loaded, allocator warm
+
+    rows, whole_digest = [], None
+    for variant in args.variants:
+        times, peaks = [], []
+        out = work / f"{name}-{variant}.mp4"
+        for _ in range(args.repeats):
+            if cuda:
+                torch.cuda.reset_peak_memory_stats()
+            began = time.perf_counter()
+            run_variant(variant, pipeline, latents, fps, out)
+            times.append(time.perf_counter() - began)
+            peaks.append(torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0)
+        row = {"model": name, "variant": variant, "size": f"{width}x{height}", "frames": frames,
+               "seconds": round(statistics.median(times), 3), "all_seconds": [round(t, 3) for t in times],
+               "peak_GiB": round(max(peaks), 2)}
+        if variant != "decode":
+            digest = hashlib.sha256(out.read_bytes()).hexdigest()
+            whole_digest = digest if variant == "whole" else whole_digest
+            row["same_as_whole"] = None if whole_digest is None else digest == whole_digest
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    import torch
+
+    report = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() and not args.tiny else "cpu",
+              "torch": torch.__version__, "rows": []}
+    with tempfile.TemporaryDirectory(prefix="bench-decode-") as work:
+        for name in args.models:
+            report["rows"] += bench_model(name, args, Path(work))
+            args.out.write_text(json.dumps(report, indent=1))  # kept if a later model runs out of time
+    floor = {row["model"]: row["seconds"] for row in report["rows"] if row["variant"] == "decode"}
+    print(f"\n{'model':<15}{'variant':<27}{'s':>8}{'x decode':>10}{'peak GiB':>10}  same as whole")
+    for row in report["rows"]:
+        ratio = row["seconds"] / floor[row["model"]] if row["model"] in floor else float("nan")
+        print(f"{row['model']:<15}{row['variant']:<27}{row['seconds']:>8.2f}{ratio:>10.2f}{row['peak_GiB']:>10.2f}"
+              f"  {row.get('same_as_whole', '-')}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The default (exact) path renders the pixels diffusers' own pipelines render, to the bit (issue 10).
+
+On tiny models on the CPU (no compile there): a session renders a shot, and the plain diffusers
+pipeline is called on the same folder with the same official settings, prompt and seed. The
+8-bit frames handed to the encoder must be equal. Streaming the decode into the encoder must
+neither change a pixel nor wait for the whole video.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from render_pipeline.backends import diffusion, open_session
+from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.specs import SPECS
+from render_pipeline.backends.wan import decode_frame_by_frame
+from tiny_models import (build_cogvideox_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder, tiny_wan22_vae,
+                         tiny_wan_vae)
+
+PROMPT = "a grey destroyer at dawn on the sea"
+NEGATIVE = "blurry static"
+
+
+def frames_given_to_ffmpeg(monkeypatch) -> list[np.ndarray]:
+    frames: list[np.ndarray] = []
+
+    def capture(pixels, width, height, fps, out_path, what, log_path=None):
+        frames.extend(np.frombuffer(frame, dtype=np.uint8).reshape(height, width, 3) for frame in pixels)
+
+    monkeypatch.setattr(diffusion, "write_rgb_frames", capture)
+    return frames
+
+
+def official(pipeline_class, folder: Path, backend: str):
+    """The plain diffusers pipeline, given the settings the session renders with (backends/specs.py)."""
+    spec = SPECS[backend]
+    pipeline = pipeline_class.from_pretrained(folder, dtype={"default": torch.bfloat16, "vae": torch.float32})
+    if spec.family == "wan":
+        pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, flow_shift=spec.shift)
+    pipeline.set_progress_bar_config(disable=True)
+    return pipeline, spec
+
+
+@pytest.mark.parametrize("backend, build, size, frames", [
+    ("wan2.2-ti2v-5b", build_wan_ti2v_5b_folder, (32, 32), 5),
+    ("wan2.2-t2v-a14b", build_wan_a14b_folder, (32, 32), 9),
+    ("cogvideox-5b", build_cogvideox_folder, (16, 16), 9),
+])
+def test_session_renders_the_pixels_the_diffusers_pipeline_renders(backend, build, size, frames, tmp_path,
+                                                                   monkeypatch):
+    import diffusers
+
+    folder = build(tmp_path / "models" / SPECS[backend].repo.split("/")[1])
+    width, height = size
+    request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt=NEGATIVE, seed=11, width=width,
+                            height=height, fps=16.0, frames=frames, steps=3, quality="draft")
+    ours = frames_given_to_ffmpeg(monkeypatch)
+    open_session(backend, {}, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda done, total: None)
+
+    pipeline, spec = official(getattr(diffusers, SPECS[backend].pipeline), folder, backend)
+    arguments = {"guidance_scale": spec.guidance}
+    if spec.guidance_2 is not None:
+        arguments["guidance_scale_2"] = spec.guidance_2
+    if spec.family == "cogvideox":
+        arguments["use_dynamic_cfg"] = True
+    call = dict(prompt=PROMPT, negative_prompt=NEGATIVE, height=height, width=width, num_frames=frames,
+                num_inference_steps=3, generator=torch.Generator("cpu").manual_seed(11), **arguments)
+    with torch.inference_mode():
+        if spec.family == "cogvideox":
+            # CogVideoXPipeline hands its bf16 latents to the VAE as they are, which an fp32 VAE (the
+            # session's default) refuses: its own decode_latents gets them in fp32 here.
+            latents = pipeline(**call, output_type="latent").frames
+            video = pipeline.video_processor.postprocess_video(pipeline.decode_latents(latents.float()))[0]
+        else:
+            video = pipeline(**call, output_type="np").frames[0]
+    expected = (video * 255).round().astype(np.uint8)
+
+    assert len(ours) == frames
+    assert expected.std() > 0  # a real picture, not a constant
+    assert np.array_equal(np.stack(ours), expected)
+
+
+def test_long_prompts_reach_wan_whole_up_to_512_tokens(tmp_path):
+    """Words past 226 tokens (the default of diffusers' encode_prompt) still steer a Wan shot."""
+    build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
+    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    opening = " ".join(["the sea"] * 150)  # 300 tokens
+    session.encode([RenderRequest(shot_id=s, prompt=f"{opening} {ending}", negative_prompt=NEGATIVE, seed=1,
+                                  width=32, height=32, fps=24.0, frames=5, steps=1, quality="draft")
+                    for s, ending in (("a", "grey destroyer"), ("b", "sailors on deck"))])
+    first, second = (session._conditioning[(f"{opening} {ending}", NEGATIVE)]["prompt_embeds"]
+                     for ending in ("grey destroyer", "sailors on deck"))
+    assert first.shape[1] == second.shape[1] == 512
+    assert not torch.equal(first, second)
+
+
+@pytest.mark.parametrize("build", [tiny_wan_vae, tiny_wan22_vae])
+def test_wan_frame_by_frame_decode_is_the_vae_decode_to_the_bit(build):
+    torch.manual_seed(3)
+    vae = build()
+    latents = torch.randn(1, vae.config.z_dim, 4, 4, 4)
+    with torch.inference_mode():
+        whole = vae.decode(latents, return_dict=False)[0]
+        runs = list(decode_frame_by_frame(vae, latents))
+        again = vae.decode(latents, return_dict=False)[0]  # the caches were left clean
+    assert [run.shape[2] for run in runs] == [1, 4, 4, 4]
+    assert torch.equal(torch.cat(runs, dim=2), whole)
+    assert torch.equal(again, whole)
+
+
+def test_each_run_of_frames_reaches_ffmpeg_before_the_next_is_decoded(monkeypatch, tmp_path):
+    events = []
+
+    def decoded():
+        for index in range(3):
+            events.append(f"decoded {index}")
+            yield torch.zeros(1, 3, 2, 4, 4)
+
+    def encoder(pixels, width, height, fps, out_path, what, log_path=None):
+        for _ in pixels:
+            events.append("encoded a frame")
+
+    monkeypatch.setattr(diffusion, "write_rgb_frames", encoder)
+    from diffusers.video_processor import VideoProcessor
+
+    diffusion.write_video(decoded(), VideoProcessor(), 24.0, tmp_path / "s.mp4", what="writing")
+    assert events == ["decoded 0", "encoded a frame", "encoded a frame", "decoded 1", "encoded a frame",
+                      "encoded a frame", "decoded 2", "encoded a frame", "encoded a frame"]
