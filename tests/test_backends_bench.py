@@ -46,8 +46,9 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
     """The GPU whole-shot commands of docs/benchmarks.md, at tiny size on the CPU."""
     load_script("make_random_model_folder").main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
     report = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
-                                                   "--out", str(tmp_path / "shot.json")])
-    first, second = report["rows"]
+                                                   "--runs", "2", "--out", str(tmp_path / "shot.json")])
+    first, second, again, _ = report["rows"]
+    assert (first["run"], again["run"], again["shot"]) == (1, 2, "s01")  # the second run rendered them again
     assert (first["frames"], first["steps"]) == (9, 3)
     assert first["encode_s"] > 0 and "encode_s" not in second  # prompts encoded once, for both shots
     assert 0 < first["outside_steps_s"] < first["shot_s"] and 0 < second["outside_share"] < 1

@@ -90,7 +90,7 @@ def test_long_prompts_reach_wan_whole_up_to_512_tokens(tmp_path):
     session.encode([RenderRequest(shot_id=s, prompt=f"{opening} {ending}", negative_prompt=NEGATIVE, seed=1,
                                   width=32, height=32, fps=24.0, frames=5, steps=1, quality="draft")
                     for s, ending in (("a", "grey destroyer"), ("b", "sailors on deck"))])
-    first, second = (session._conditioning[(f"{opening} {ending}", NEGATIVE)]["prompt_embeds"]
+    first, second = (session._embeddings[f"{opening} {ending}"]["prompt_embeds"]
                      for ending in ("grey destroyer", "sailors on deck"))
     assert first.shape[1] == second.shape[1] == 512
     assert not torch.equal(first, second)

@@ -189,7 +189,7 @@ class AnimaticSession:
     def __init__(self) -> None:
         self.font = find_font().path
 
-    def encode(self, requests: list[RenderRequest]) -> None:
+    def encode(self, requests: list[RenderRequest], text_cache: Path | None = None) -> None:
         """Nothing to encode: the prompt is drawn as text."""
 
     def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:

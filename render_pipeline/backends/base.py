@@ -33,8 +33,11 @@ class BackendSession(Protocol):
 
     name: str
 
-    def encode(self, requests: list[RenderRequest]) -> None:
-        """Prepare text conditioning for all shots, so the text encoder can be freed before denoising."""
+    def encode(self, requests: list[RenderRequest], text_cache: Path | None = None) -> None:
+        """Prepare text conditioning for all shots, so the text encoder can be freed before denoising.
+
+        ``text_cache``: a folder where embeddings are kept, so a later run need not encode them again.
+        """
 
     def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:
         """Write the shot as a video file (no audio) at ``out_path``; the runner checks and renames it."""

@@ -24,12 +24,10 @@ class CogVideoXSession(DiffusionSession):
             # the decoder keeps the dtype the plan chose.
             pipeline.vae.encoder.to(torch.bfloat16)
 
-    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
-        positive_embeds, negative_embeds = text_pipeline.encode_prompt(
-            prompt=prompt, negative_prompt=negative, do_classifier_free_guidance=True,
-            max_sequence_length=self.spec.text_tokens, device=self.device,
-        )
-        return {"prompt_embeds": positive_embeds, "negative_prompt_embeds": negative_embeds}
+    def encode_text(self, text_pipeline, text: str) -> dict[str, torch.Tensor]:
+        embeds, _ = text_pipeline.encode_prompt(prompt=text, do_classifier_free_guidance=False,
+                                                max_sequence_length=self.spec.text_tokens, device=self.device)
+        return {"prompt_embeds": embeds}
 
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
         # The official 5B sampling raises guidance over the steps (dynamic CFG).

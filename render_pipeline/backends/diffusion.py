@@ -5,7 +5,9 @@ what differs: how a prompt is encoded, the pipeline's call arguments, and how la
 pixels. Everything else follows the same order for every model, chosen for memory:
 
 1. encode(): the text encoder(s) alone are loaded, every prompt is encoded, the embeddings are
-   kept on the host, and the encoders are freed before any transformer is loaded.
+   kept on the host (and on disk, for the next run), and the encoders are freed before any
+   transformer is loaded. Texts found on disk are not encoded again; when all are, the
+   encoders are not loaded at all.
 2. render(): the denoising pipeline (without text encoders) is loaded once, in bf16, with the
    plan's memory strategy; the pipeline denoises to latents, which are saved to disk before the
    VAE decodes them, so a decode that fails (out of memory) is retried without denoising again.
@@ -28,6 +30,7 @@ from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import apply_speedups, reset_step_cache, speed_options
+from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.ffmpeg import write_rgb_frames
 
 
@@ -53,22 +56,47 @@ class DiffusionSession:
         # under FSDP2 and context parallelism has not been run on GPUs yet.
         self.compile_allowed = True
         self.expert_swap: ExpertSwap | None = None
-        self._conditioning: dict[tuple[str, str], dict[str, torch.Tensor]] = {}
+        self._embeddings: dict[str, dict[str, torch.Tensor]] = {}  # per text (prompt or negative), on the host
 
     # -- 1. text ---------------------------------------------------------------------------------
 
-    def encode(self, requests: list[RenderRequest]) -> None:
-        todo = {(request.prompt, request.negative_prompt) for request in requests} - self._conditioning.keys()
+    def encode(self, requests: list[RenderRequest], text_cache: Path | None = None) -> None:
+        """Encode every text the requests need; ``text_cache``: a folder that keeps them across runs."""
+        cache = None
+        if text_cache is not None:
+            cache = TextEmbeddingCache(text_cache, {
+                "backend": self.name, "encoder": encoder_identity(self.folder, self.text_components),
+                "text_tokens": self.spec.text_tokens, "device": self.device.type,
+                "torch": torch.__version__, "diffusers": _diffusers_version()})
+        todo = sorted({text for request in requests for text in self.texts_of(request)} - self._embeddings.keys())
+        for text in list(todo) if cache is not None else ():
+            if (found := cache.get(text)) is not None:
+                self._embeddings[text] = found
+                todo.remove(text)
         if not todo:
             return
         text_pipeline = self._load(self.pipeline_class(), keep=self.text_components)
         text_pipeline.to(self.device)
         with torch.inference_mode():
-            for prompt, negative in sorted(todo):
-                embeds = self.encode_prompt(text_pipeline, prompt, negative)
-                self._conditioning[(prompt, negative)] = {key: value.to("cpu") for key, value in embeds.items()}
+            for text in todo:
+                self._embeddings[text] = {key: value.to("cpu") for key, value in
+                                          self.encode_text(text_pipeline, text).items()}
+                if cache is not None:
+                    cache.put(text, self._embeddings[text])
         del text_pipeline
         _free_memory()
+
+    def texts_of(self, request: RenderRequest) -> tuple[str, ...]:
+        negative = self.negative_of(request)
+        return (request.prompt,) if negative is None else (request.prompt, negative)
+
+    def conditioning(self, request: RenderRequest) -> dict[str, torch.Tensor]:
+        """The pipeline's embedding arguments for ``request``: the prompt's, then the negative prompt's."""
+        tensors = dict(self._embeddings[request.prompt])
+        negative = self.negative_of(request)
+        if negative is not None:
+            tensors |= {f"negative_{name}": value for name, value in self._embeddings[negative].items()}
+        return tensors
 
     # -- 2. denoise --------------------------------------------------------------------------------
 
@@ -81,8 +109,7 @@ class DiffusionSession:
             for name in self.transformer_components:
                 reset_step_cache(getattr(pipeline, name, None))
             call = self.call_arguments(pipeline, request)
-            call.update({key: value.to(self.device) for key, value in
-                         self._conditioning[(request.prompt, request.negative_prompt)].items()})
+            call.update({key: value.to(self.device) for key, value in self.conditioning(request).items()})
 
             def report(pipe, step: int, timestep, tensors: dict) -> dict:
                 progress(step + 1, request.steps)
@@ -104,7 +131,7 @@ class DiffusionSession:
     def close(self) -> None:
         self.pipeline = None
         self.expert_swap = None
-        self._conditioning.clear()
+        self._embeddings.clear()
         _free_memory()
 
     # -- what each family provides ------------------------------------------------------------------
@@ -116,7 +143,12 @@ class DiffusionSession:
         """The loaded pipeline that renders ``request`` (a family may switch to its image-to-video twin)."""
         return self._denoising_pipeline(fast_modes_of(request))
 
-    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
+    def negative_of(self, request: RenderRequest) -> str | None:
+        """The negative prompt the model is guided away from; None for a model without one."""
+        return request.negative_prompt
+
+    def encode_text(self, text_pipeline, text: str) -> dict[str, torch.Tensor]:
+        """One text's embeddings, named as the pipeline's prompt arguments (prompt_embeds, ...)."""
         raise NotImplementedError
 
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
@@ -228,6 +260,12 @@ def _save_latents(path: Path, request: RenderRequest, latents: torch.Tensor) -> 
     partial = path.with_name(path.name + ".partial")
     torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
     os.replace(partial, path)
+
+
+def _diffusers_version() -> str:
+    import diffusers
+
+    return diffusers.__version__
 
 
 def _free_memory() -> None:

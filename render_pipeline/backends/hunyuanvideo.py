@@ -28,10 +28,12 @@ class HunyuanVideoSession(DiffusionSession):
 
         return HunyuanVideoPipeline
 
-    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
-        # Distilled guidance: the negative prompt is not used.
-        embeds, pooled, mask = text_pipeline.encode_prompt(prompt=prompt, prompt_2=None, device=self.device,
-                                                          max_sequence_length=self.spec.text_tokens)
+    def negative_of(self, request: RenderRequest) -> None:
+        return None  # guidance-distilled: no negative prompt
+
+    def encode_text(self, text_pipeline, text: str) -> dict[str, torch.Tensor]:
+        embeds, pooled, mask = text_pipeline.encode_prompt(prompt=text, prompt_2=None, device=self.device,
+                                                           max_sequence_length=self.spec.text_tokens)
         embeds, mask = drop_text_padding(embeds, mask)
         return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled, "prompt_attention_mask": mask}
 

@@ -39,12 +39,13 @@ class WanSession(DiffusionSession):
         if self.spec.boundary_ratio is not None:
             pipeline.register_to_config(boundary_ratio=self.spec.boundary_ratio)
 
-    def encode_prompt(self, text_pipeline, prompt: str, negative: str) -> dict[str, torch.Tensor]:
-        positive_embeds, negative_embeds = text_pipeline.encode_prompt(
-            prompt=prompt, negative_prompt=negative or self.spec.negative_prompt,
-            do_classifier_free_guidance=True, max_sequence_length=self.spec.text_tokens, device=self.device,
-        )
-        return {"prompt_embeds": positive_embeds, "negative_prompt_embeds": negative_embeds}
+    def negative_of(self, request: RenderRequest) -> str:
+        return request.negative_prompt or self.spec.negative_prompt
+
+    def encode_text(self, text_pipeline, text: str) -> dict[str, torch.Tensor]:
+        embeds, _ = text_pipeline.encode_prompt(prompt=text, do_classifier_free_guidance=False,
+                                                max_sequence_length=self.spec.text_tokens, device=self.device)
+        return {"prompt_embeds": embeds}
 
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
         settings = request.settings

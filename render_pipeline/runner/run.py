@@ -74,6 +74,11 @@ def default_out_dir(storyboard: Storyboard) -> Path:
     return Path("outputs") / storyboard.slug
 
 
+def text_cache_dir(out_dir: Path) -> Path:
+    """Where a film's prompt embeddings are kept between runs (backends/text_cache.py)."""
+    return out_dir / "cache" / "text"
+
+
 def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str = "auto",
                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                quiet: bool = False, options: RunOptions = RunOptions(),
@@ -395,7 +400,8 @@ class _Run:
                 started = time.monotonic()
                 self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
                 ready = time.monotonic()
-                lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming])
+                lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming],
+                                 text_cache=str(text_cache_dir(self.out_dir)))
                 self._expect(lane.worker.next_event(self.options.load_seconds), "encoded")
                 lane.phases = {"worker_start_s": ready - started, "encode_s": time.monotonic() - ready}
             except (ShotFailed, WorkerLost) as error:

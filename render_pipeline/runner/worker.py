@@ -5,7 +5,7 @@ A separate process contains what a render can do wrong (a crash in native code, 
 memory that is never given back) and lets the runner kill it; the model stays loaded
 across shots because the same worker renders them all.
 
-Protocol: JSON lines. The runner writes ``{"op": "encode", "requests": [...]}`` and
+Protocol: JSON lines. The runner writes ``{"op": "encode", "requests": [...], "text_cache": DIR}`` and
 ``{"op": "render", "request": {...}, "out": PATH, "log": PATH}`` on stdin; the worker
 answers on its stdout with ``ready``, ``encoded``, ``progress`` (done, total), ``done``
 (peak memory) or ``failed`` (kind "oom" or "error", message). Everything else the worker
@@ -97,7 +97,7 @@ class Worker:
     def encode(self, session: BackendSession, message: dict) -> bool:
         try:
             requests = [request_from_json(r) for r in message["requests"]]
-            session.encode(requests)
+            session.encode(requests, text_cache=Path(message["text_cache"]) if message.get("text_cache") else None)
             if self.group is not None:
                 self.group.prepare(session, requests)
         except Exception as error:
