@@ -6,6 +6,7 @@ pipeline is called on the same folder with the same official settings, prompt an
 neither change a pixel nor wait for the whole video.
 """
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -43,28 +44,53 @@ def official(pipeline_class, folder: Path, backend: str):
     return pipeline, spec
 
 
-@pytest.mark.parametrize("backend, build, size, frames", [
-    ("wan2.2-ti2v-5b", build_wan_ti2v_5b_folder, (32, 32), 5),
-    ("wan2.2-t2v-a14b", build_wan_a14b_folder, (32, 32), 9),
-    ("cogvideox-5b", build_cogvideox_folder, (16, 16), 9),
+def picture(path: Path, width: int, height: int) -> Path:
+    """An image at the shot's size (so no resize filter is involved): a red and a blue half."""
+    from PIL import Image
+
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[:, : width // 2, 0] = 220
+    pixels[:, width // 2:, 2] = 180
+    Image.fromarray(pixels).save(path)
+    return path
+
+
+@pytest.mark.parametrize("backend, build, size, frames, with_image", [
+    ("wan2.2-ti2v-5b", build_wan_ti2v_5b_folder, (32, 32), 5, False),
+    ("wan2.2-ti2v-5b", build_wan_ti2v_5b_folder, (32, 32), 5, True),
+    ("wan2.2-t2v-a14b", build_wan_a14b_folder, (32, 32), 9, False),
+    ("wan2.2-i2v-a14b", partial(build_wan_a14b_folder, image_to_video=True), (32, 32), 9, True),
+    ("cogvideox-5b", build_cogvideox_folder, (16, 16), 9, False),
+    ("cogvideox-5b-i2v", partial(build_cogvideox_folder, image_to_video=True), (16, 16), 9, True),
 ])
-def test_session_renders_the_pixels_the_diffusers_pipeline_renders(backend, build, size, frames, tmp_path,
-                                                                   monkeypatch):
+def test_session_renders_the_pixels_the_diffusers_pipeline_renders(backend, build, size, frames, with_image,
+                                                                   tmp_path, monkeypatch):
     import diffusers
+    from PIL import Image
 
     folder = build(tmp_path / "models" / SPECS[backend].repo.split("/")[1])
     width, height = size
+    image = picture(tmp_path / "image.png", width, height) if with_image else None
     request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt=NEGATIVE, seed=11, width=width,
-                            height=height, fps=16.0, frames=frames, steps=3, quality="draft")
+                            height=height, fps=16.0, frames=frames, steps=3, quality="draft", image=image)
     ours = frames_given_to_ffmpeg(monkeypatch)
     open_session(backend, {}, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda done, total: None)
 
-    pipeline, spec = official(getattr(diffusers, SPECS[backend].pipeline), folder, backend)
+    # TI2V-5B animates an image through diffusers' I2V pipeline, loaded from the same folder (as
+    # the model card does: its from_pipe would cast every module to fp32).
+    pipeline_name = SPECS[backend].pipeline
+    if image is not None and pipeline_name == "WanPipeline":
+        pipeline_name = "WanImageToVideoPipeline"
+    pipeline, spec = official(getattr(diffusers, pipeline_name), folder, backend)
     arguments = {"guidance_scale": spec.guidance}
     if spec.guidance_2 is not None:
         arguments["guidance_scale_2"] = spec.guidance_2
     if spec.family == "cogvideox":
         arguments["use_dynamic_cfg"] = True
+    if image is not None:
+        arguments["image"] = Image.open(image).convert("RGB")
+        if spec.family == "cogvideox":  # the I2V pipeline encodes the image in bf16 (see CogVideoXSession)
+            pipeline.vae.encoder.to(torch.bfloat16)
     call = dict(prompt=PROMPT, negative_prompt=NEGATIVE, height=height, width=width, num_frames=frames,
                 num_inference_steps=3, generator=torch.Generator("cpu").manual_seed(11), **arguments)
     with torch.inference_mode():

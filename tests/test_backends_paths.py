@@ -4,6 +4,7 @@ image), Wan I2V-A14B and CogVideoX-5B-I2V with an image, each loaded from a diff
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
 from render_pipeline.backends import open_session
@@ -47,15 +48,26 @@ def test_hunyuanvideo_renders_deterministically_by_seed(tmp_path):
     assert np.array_equal(first, again) and not np.array_equal(first, other)
 
 
+def dtypes(pipeline) -> dict[str, torch.dtype]:
+    return {f"{part}.{name}": value.dtype for part in ("transformer", "vae")
+            for name, value in getattr(pipeline, part).named_parameters()}
+
+
 def test_wan_ti2v_5b_renders_from_text_and_from_an_image(tmp_path):
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
     session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
     text_only = render(session, request(32, 32, 24.0, 5), tmp_path / "t.mp4")
+    loaded = dtypes(session.pipeline)
     red = render(session, request(32, 32, 24.0, 5, image=picture(tmp_path / "red.png", (255, 0, 0))),
                  tmp_path / "r.mp4")
     blue = render(session, request(32, 32, 24.0, 5, image=picture(tmp_path / "blue.png", (0, 0, 255))),
                   tmp_path / "b.mp4")
     assert not np.array_equal(text_only, red) and not np.array_equal(red, blue)  # the image steers the shot
+    # The image-to-video twin shares the loaded modules without recasting them (from_pipe made them fp32).
+    assert dtypes(session.pipeline) == loaded
+    assert session.pipeline.transformer.blocks[0].attn1.to_q.weight.dtype == torch.bfloat16
+    assert session.pipeline_for(request(32, 32, 24.0, 5, image=tmp_path / "red.png")).transformer \
+        is session.pipeline.transformer
 
 
 def test_wan_i2v_a14b_renders_from_an_image_with_expert_swap(tmp_path):

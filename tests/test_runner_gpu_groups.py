@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
@@ -98,3 +99,63 @@ def test_the_manifest_says_where_each_shots_time_went(one_gpu):
     for timings in (first, second):
         assert all(timings[name] >= 0 for name in steps)
         assert sum(timings[name] for name in steps) <= timings["seconds"] + 0.01
+
+
+def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_renders_it(tmp_path):
+    """TI2V-5B animates an image through a second pipeline over the same modules. Without its negative
+    prompt the CFG hooks would split each step with the text shot's, find it wrong at the unconditional
+    call and compute that call again: the right picture, at no speed-up."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from render_pipeline.backends import open_session
+    from render_pipeline.backends.base import RenderRequest
+    from render_pipeline.parallel.group import WorkerGroup
+    from tiny_models import build_wan_ti2v_5b_folder
+
+    build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
+    Image.fromarray(np.full((32, 32, 3), 120, dtype=np.uint8)).save(tmp_path / "still.png")
+    shots = [RenderRequest(shot_id=shot_id, prompt="a grey destroyer at dawn", negative_prompt=negative, seed=1,
+                           width=32, height=32, fps=24.0, frames=5, steps=1, quality="draft", image=image)
+             for shot_id, negative, image in (("s01", "blurry", None), ("s02", "static grey", tmp_path / "still.png"))]
+    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session.encode(shots)
+    group = object.__new__(WorkerGroup)  # no process group: only what happens before each shot is under test
+    hook = SimpleNamespace(negative=None, _answer=None)
+    group.cfg_hooks = [hook]
+    for shot in shots:
+        group.before_shot(session, shot)
+        session.render(shot, tmp_path / f"{shot.shot_id}.mp4", lambda done, total: None)
+        assert torch.equal(hook.negative, session.conditioning(shot)["negative_prompt_embeds"]), shot.shot_id
+    assert session.pipeline_for(shots[1]) is not session.pipeline_for(shots[0])
+
+
+@pytest.mark.slow
+def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path):
+    """TI2V-5B's image-to-video pipeline, sharing the modules the group spread over two processes."""
+    from tiny_models import build_wan_ti2v_5b_folder
+
+    models = tmp_path / "models"
+    build_wan_ti2v_5b_folder(models / "Wan2.2-TI2V-5B-Diffusers")
+    image = tmp_path / "still.png"
+    pixels = np.zeros((32, 32, 3), dtype=np.uint8)
+    pixels[:, :16] = (200, 40, 0)
+    Image.fromarray(pixels).save(image)
+
+    def ti2v_jobs(out: Path, candidate: dict):
+        jobs = [job for job in wan_jobs(board, out, candidate, groups=1) if job.id in ("s01", "s02")]
+        for job, negative, still in zip(jobs, ("blurry", "static grey"), (None, image)):
+            job.backend = "wan2.2-ti2v-5b"
+            job.request = replace(job.request, fps=24.0, frames=5, negative_prompt=negative, image=still)
+        return jobs
+
+    outputs = {}
+    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
+        out = tmp_path / name
+        result = run_jobs(ti2v_jobs(out, candidate), out, models, gpus=gpus)
+        assert result.rendered == ["s01", "s02"], result.failed
+        outputs[name] = out
+    for shot_id in ("s01", "s02"):
+        assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
+                              decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id

@@ -24,14 +24,30 @@ class WanSession(DiffusionSession):
 
         return getattr(diffusers, self.spec.pipeline)
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._image_pipeline = None  # TI2V-5B's image-to-video twin of the loaded pipeline
+
     def pipeline_for(self, request: RenderRequest):
         pipeline = self._denoising_pipeline(fast_modes_of(request))
-        if request.image is not None and self.spec.pipeline == "WanPipeline":
-            # TI2V-5B renders image-to-video with the same weights, through diffusers' I2V pipeline.
+        if request.image is None or self.spec.pipeline != "WanPipeline":
+            return pipeline
+        # TI2V-5B animates an image with the same weights, through diffusers' I2V pipeline. It is
+        # built here around the loaded modules, not with WanImageToVideoPipeline.from_pipe: that
+        # casts every module it shares to its default dtype, fp32, in place, which left the
+        # transformer in fp32 (twice the memory, far slower) for every later shot.
+        if self._image_pipeline is None or self._image_pipeline.transformer is not pipeline.transformer:
             from diffusers import WanImageToVideoPipeline
 
-            return WanImageToVideoPipeline.from_pipe(pipeline)
-        return pipeline
+            self._image_pipeline = WanImageToVideoPipeline(
+                **pipeline.components, boundary_ratio=pipeline.config.boundary_ratio,
+                expand_timesteps=pipeline.config.expand_timesteps)
+            self._image_pipeline.set_progress_bar_config(disable=True)
+        return self._image_pipeline
+
+    def close(self) -> None:
+        self._image_pipeline = None
+        super().close()
 
     def configure(self, pipeline) -> None:
         scheduler = pipeline.scheduler

@@ -23,14 +23,15 @@ TRANSFORMERS = ("transformer", "transformer_2")  # Wan A14B: high-noise expert, 
 TEXT_ENCODERS = ("text_encoder", "text_encoder_2")
 
 
-def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMesh | None) -> None:
+def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMesh | None) -> list[CfgParallelHook]:
     """Make ``target`` (a pipeline with components, or a transformer) run as ``layout`` says.
 
     Every rank calls this with the same layout and then runs the same pipeline call with the
-    same inputs and seed; the transforms make them cooperate.
+    same inputs and seed; the transforms make them cooperate. Returns the CFG-parallel hooks: a
+    second pipeline over the same modules must be handed to cfg.remember_negative_prompt too.
     """
     if layout.is_single:
-        return
+        return []
     if mesh is None:
         raise LayoutError(f"parallel layout {layout.describe()} needs a device mesh; call build_mesh first")
     is_pipeline = hasattr(target, "components")
@@ -60,7 +61,7 @@ def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMe
             place_expert(transformer, source_rank=index * layout.ranks_per_model, holds_weights=holds_weights)
 
     if not is_pipeline:
-        return
+        return cfg_hooks
     if layout.fsdp:
         for name in TEXT_ENCODERS:
             encoder = getattr(target, name, None)
@@ -71,6 +72,7 @@ def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMe
     vae = getattr(target, "vae", None)
     if vae is not None:
         decode_on_rank0(vae, torch.distributed.get_rank(), tiled=layout.vae == "tiled")
+    return cfg_hooks
 
 
 def check_shot(pipeline, layout: ParallelLayout, frames: int, height: int, width: int) -> None:

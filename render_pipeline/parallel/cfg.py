@@ -86,7 +86,13 @@ def enable_cfg_parallel(transformer: torch.nn.Module, cfg_mesh: DeviceMesh) -> C
 
 
 def remember_negative_prompt(pipeline, hooks: list[CfgParallelHook]) -> None:
-    """Wrap the pipeline's ``encode_prompt`` so the hooks learn the negative embeddings of each shot."""
+    """Wrap the pipeline's ``encode_prompt`` so the hooks learn the negative embeddings of each shot.
+
+    Once per pipeline object: a pipeline already wrapped is left as it is.
+    """
+    if getattr(pipeline, "_remembers_negative_prompt", False):
+        return
+    pipeline._remembers_negative_prompt = True
     encode_prompt = pipeline.encode_prompt
 
     def encode_and_remember(*args, **kwargs):

@@ -35,6 +35,7 @@ class WorkerGroup:
         self.mesh = build_mesh(layout, "cuda" if cuda else "cpu")
         self.scratch = Path(tempfile.mkdtemp(prefix=f"render-pipeline-rank{self.rank}-"))
         self.applied = False
+        self.cfg_hooks: list = []  # the CFG-parallel hooks of the prepared pipeline's transformers
 
     @property
     def answers(self) -> bool:
@@ -62,8 +63,17 @@ class WorkerGroup:
         if self.layout.context_parallel > 1:
             for request in requests:  # refuse a bad shot before any GPU time is spent
                 check_shot(pipeline, self.layout, request.frames, request.height, request.width)
-        apply_layout(pipeline, self.layout, self.mesh)
+        self.cfg_hooks = apply_layout(pipeline, self.layout, self.mesh)
         self.applied = True
+
+    def before_shot(self, session, request) -> None:
+        """A shot may render through another pipeline over the same modules (TI2V-5B's image-to-video
+        twin): that one must tell the CFG hooks its negative prompt too, or they would keep the last
+        shot's."""
+        from render_pipeline.parallel.cfg import remember_negative_prompt
+
+        if self.cfg_hooks:
+            remember_negative_prompt(session.pipeline_for(request), self.cfg_hooks)
 
     def out_path(self, out: Path) -> Path:
         return out if self.rank == 0 else self.scratch / out.name

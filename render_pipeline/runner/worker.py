@@ -112,6 +112,7 @@ class Worker:
             request = request_from_json(message["request"])
             out = Path(message["out"])
             if self.group is not None:
+                self.group.before_shot(session, request)
                 out = self.group.out_path(out)
                 print(f"[rank {self.group.rank}] rendering {request.shot_id} as {self.group.layout.describe()}",
                       flush=True)
