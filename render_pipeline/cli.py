@@ -49,15 +49,22 @@ def _user_errors() -> Iterator[None]:
 
     try:
         yield
-    except StoryboardError as exc:
+    except (StoryboardError, UserError) as exc:
+        _report_problem(exc)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+
+
+def _report_problem(exc: Exception) -> None:
+    """A storyboard's problems as FILE:LINE:COLUMN lines, anything else as one error line."""
+    from render_pipeline.storyboard import StoryboardError
+
+    if isinstance(exc, StoryboardError):
         for problem in exc.problems:
             _stderr(str(problem))
         count = len(exc.problems)
         _stderr(f"{count} problem{'s' if count != 1 else ''} found; nothing was rendered.")
-        raise typer.Exit(EXIT_USER_ERROR) from None
-    except UserError as exc:
+    else:
         _stderr(f"error: {exc}")
-        raise typer.Exit(EXIT_USER_ERROR) from None
 
 
 @app.command()
@@ -172,14 +179,18 @@ def plan(
 EXIT_INTERRUPTED = 130
 
 
-def _render_summary(result) -> None:
-    """Print what the run did; exit with the number of failed shots (capped at 125) or 130 if stopped."""
+def _print_summary(result) -> None:
     print(f"{len(result.rendered)} rendered, {len(result.cached)} already done, {len(result.failed)} failed "
-          f"in {result.seconds:.1f} s -> {result.out_dir}")
+          f"in {result.seconds:.1f} s -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
     if result.assembly is not None:
         print(f"film: {result.assembly.film}")
+
+
+def _render_summary(result) -> None:
+    """Print what the run did; exit with the number of failed shots (capped at 125) or 130 if stopped."""
+    _print_summary(result)
     if result.failed:
         raise typer.Exit(min(len(result.failed), 125))
 
@@ -222,6 +233,8 @@ def render_shot(
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
+    watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
+                                                      "time the storyboard is saved (Ctrl-C stops)."),
 ) -> None:
     """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings)."""
     from render_pipeline.errors import UserError
@@ -231,9 +244,15 @@ def render_shot(
     with _render_errors():
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
-        loaded = load_storyboard(storyboard)
-        result = run_shot(loaded, shot_id, out, backend=backend, quality=quality, seed=seed, steps=steps,
-                          models_dir=models_dir, quiet=quiet, fast=_fast_modes(fast))
+        options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
+                       quiet=quiet, fast=_fast_modes(fast))
+        if watch:
+            from render_pipeline.runner.watch import watch_shot
+
+            print(f"watching {storyboard}: every save renders shot {shot_id} again (Ctrl-C stops)", flush=True)
+            watch_shot(storyboard, shot_id, on_result=_print_summary, on_error=_report_problem, **options)
+            return
+        result = run_shot(load_storyboard(storyboard), shot_id, **options)
     _render_summary(result)
 
 

@@ -53,18 +53,19 @@ class WorkerGroup:
             yield message[0]
 
     def prepare(self, session, requests: list) -> None:
-        """Spread the session's pipeline over the group, once, after checking every shot splits evenly."""
+        """Spread the session's pipeline over the group (once), after checking every shot splits evenly."""
         from render_pipeline.parallel.apply import apply_layout, check_shot
 
-        if self.applied or not requests:
+        if not requests:
             return
         session.compile_allowed = False  # see DiffusionSession.compile_allowed
         pipeline = session.pipeline_for(requests[0])
         if self.layout.context_parallel > 1:
-            for request in requests:  # refuse a bad shot before any GPU time is spent
+            for request in requests:  # refuse a bad shot before any GPU time is spent (a kept group too)
                 check_shot(pipeline, self.layout, request.frames, request.height, request.width)
-        self.cfg_hooks = apply_layout(pipeline, self.layout, self.mesh)
-        self.applied = True
+        if not self.applied:
+            self.cfg_hooks = apply_layout(pipeline, self.layout, self.mesh)
+            self.applied = True
 
     def before_shot(self, session, request) -> None:
         """A shot may render through another pipeline over the same modules (TI2V-5B's image-to-video

@@ -15,6 +15,7 @@ file is valid and whose key matches, so a killed or interrupted run simply resum
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import threading
@@ -33,7 +34,7 @@ from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.preflight import check_fast_modes_fit, check_output_folder, needed_bytes
 from render_pipeline.runner.progress import PlainReporter, make_reporter
-from render_pipeline.runner.worker_process import WORKER_COMMAND, WorkerLost, WorkerProcess
+from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
 
 
@@ -136,8 +137,11 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
                 quality: str | None = None, seed: int | None = None, steps: int | None = None,
                 gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
                 options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
-                fast: tuple[str, ...] = ()) -> RunResult:
-    """Render one shot (skipped if already finished with these settings); other shots are untouched."""
+                fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None) -> RunResult:
+    """Render one shot (skipped if already finished with these settings); other shots are untouched.
+
+    ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
+    """
     try:
         storyboard.shot(shot_id)
     except KeyError as error:
@@ -153,12 +157,13 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
         raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
                         f"render {job.continues.id} first (or use render-all)")
     return run_jobs([job], out_dir, models_dir, options, reporter or make_reporter(quiet), plan.fallback_reason,
-                    gpus=len(plan.gpus))
+                    gpus=len(plan.gpus), idle_workers=idle_workers)
 
 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
              reporter: PlainReporter | None = None, fallback_reason: str | None = None, gpus: int = 0,
-             may_finish: Callable[[Job], bool] = lambda job: True) -> RunResult:
+             may_finish: Callable[[Job], bool] = lambda job: True,
+             idle_workers: IdleWorkers | None = None) -> RunResult:
     """Render ``jobs`` (from build_jobs) into ``out_dir``, skipping those already finished.
 
     ``gpus``: how many GPUs the plan was made for (the first ``gpus`` visible ones are used).
@@ -166,8 +171,11 @@ def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptio
     (each worker then computes on the CPU, and torchrun groups talk through gloo).
     ``may_finish``: asked just before a rendered shot is put in place; a cluster task answers
     whether it still holds the shot's claim (executors/shot_claim.py).
+    ``idle_workers``: where workers are kept loaded when the run ends, and taken from by the next
+    run (render-shot --watch); None closes them.
     """
-    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish)
+    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish,
+                  idle_workers)
     return runner.run(jobs, fallback_reason)
 
 
@@ -242,13 +250,14 @@ def is_finished(job: Job, manifest: Manifest) -> bool:
 
 class _Run:
     def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter,
-                 devices: list[str], may_finish: Callable[[Job], bool]):
+                 devices: list[str], may_finish: Callable[[Job], bool], idle_workers: IdleWorkers | None = None):
         self.out_dir = out_dir
         self.models_dir = models_dir
         self.options = options
         self.reporter = reporter
         self.devices = devices
         self.may_finish = may_finish
+        self.idle_workers = idle_workers
         self.manifest: Manifest | None = None
         self.result = RunResult(out_dir=out_dir)
         self.lanes: list[_Lane] = []  # the lanes at work now
@@ -377,7 +386,7 @@ class _Run:
             lane.current = queue.pop(0)  # at once, for a later shot that waits on it (see _wait_for)
             return lane.current
 
-    def _start_worker(self, lane: _Lane, head: Job) -> tuple[WorkerProcess, Path]:
+    def _start_worker(self, lane: _Lane, head: Job) -> WorkerProcess:
         name = head.backend if lane.devices is None else f"{head.backend}.group{lane.index}"
         worker_log = self.out_dir / "logs" / f"{name}.worker.log"
         command, env = list(self.options.worker_command), None
@@ -385,7 +394,7 @@ class _Run:
             env = worker_env(lane.devices)
             if len(lane.devices) > 1:
                 command = torchrun_command(len(lane.devices), command[1:])
-        return WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log, command, env), worker_log
+        return WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log, command, env)
 
     def _run_worker(self, lane: _Lane, queue: list[Job]) -> list[Job]:
         """Start a worker on ``lane`` and render shots from ``queue`` until it is empty or the worker must restart."""
@@ -393,12 +402,16 @@ class _Run:
             if self.stopping.is_set() or not queue:
                 return []
             upcoming = list(queue)
-            lane.worker, worker_log = self._start_worker(lane, upcoming[0])
+            kept_as = json.dumps([upcoming[0].backend, upcoming[0].candidate, lane.devices], sort_keys=True)
+            kept = self.idle_workers.take(kept_as) if self.idle_workers is not None else None
+            lane.worker = kept or self._start_worker(lane, upcoming[0])
         settled: list[Job] = []
+        healthy = False
         try:
             try:
                 started = time.monotonic()
-                self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
+                if kept is None:
+                    self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
                 ready = time.monotonic()
                 lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming],
                                  text_cache=str(text_cache_dir(self.out_dir)))
@@ -408,7 +421,7 @@ class _Run:
                 with self.lock:  # the same model would fail the same way in every lane
                     taken = list(queue)
                     queue.clear()
-                return self._worker_failed_to_start(lane, taken, error, worker_log)
+                return self._worker_failed_to_start(lane, taken, error, lane.worker.log)
             while (job := self._take(lane, queue)) is not None:
                 candidate = dict(job.candidate)
                 if self._render(lane, job):
@@ -420,8 +433,13 @@ class _Run:
                     with self.lock:
                         queue.insert(0, job)
                 break
+            else:
+                healthy = not self.stopping.is_set()
         finally:
-            lane.worker.close()
+            if healthy and self.idle_workers is not None:
+                self.idle_workers.keep(kept_as, lane.worker)
+            else:
+                lane.worker.close()
             lane.worker = None
         return settled
 

@@ -27,6 +27,7 @@ class WorkerProcess:
     def __init__(self, backend: str, models_dir: Path, candidate: dict, worker_log: Path,
                  command: tuple[str, ...] | list[str] = WORKER_COMMAND, env: dict[str, str] | None = None):
         self.backend = backend
+        self.log = worker_log
         # Its own session: Ctrl-C in the terminal reaches the runner only, which stops the
         # worker itself and records what was interrupted. What a launcher such as torchrun
         # prints before the worker takes over its output goes to the worker's log too.
@@ -93,3 +94,30 @@ class WorkerProcess:
                 self.process.wait(timeout=grace)
             except subprocess.TimeoutExpired:
                 continue
+
+
+class IdleWorkers:
+    """Workers kept loaded between runs (`render-shot --watch`), by what they were started for.
+
+    A run takes the worker started for the same backend, memory layout and GPUs, skipping the
+    start and the model load; any other kept worker is closed before a new one starts, so that
+    its models never share the GPUs with the new one's.
+    """
+
+    def __init__(self):
+        self._workers: dict[str, WorkerProcess] = {}
+
+    def take(self, key: str) -> WorkerProcess | None:
+        worker = self._workers.pop(key, None)
+        if worker is not None and worker.process.poll() is None:
+            return worker
+        self.close()
+        return None
+
+    def keep(self, key: str, worker: WorkerProcess) -> None:
+        self._workers[key] = worker
+
+    def close(self) -> None:
+        for worker in self._workers.values():
+            worker.close()
+        self._workers.clear()

@@ -1,0 +1,59 @@
+"""render-shot --watch: render one shot again each time its storyboard is saved, the model kept loaded.
+
+Iterating on a shot means many renders of it in a row. Run one by one, each would start a
+worker and load the model again (for Wan A14B, minutes of weights before the first step); here
+the worker of the last render waits, loaded, for the next one (runner.worker_process.IdleWorkers).
+A save that leaves the shot as it was renders nothing (the cache key is the same), and a
+storyboard that does not validate is reported and waited on, as a user mid-edit expects.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Callable
+
+from render_pipeline.errors import UserError
+from render_pipeline.media.ffmpeg import FfmpegError
+from render_pipeline.runner.run import RunInterrupted, RunResult, render_shot
+from render_pipeline.runner.worker_process import IdleWorkers
+
+
+def watch_shot(path: Path, shot_id: str, *, on_result: Callable[[RunResult], None],
+               on_error: Callable[[Exception], None], stop: threading.Event | None = None, poll_seconds: float = 0.5,
+               **options) -> None:
+    """Render ``shot_id`` now and after every save of ``path`` until ``stop`` is set or Ctrl-C.
+
+    ``options`` are render_shot's (backend, quality, seed, steps, out_dir, ...). A problem with
+    the storyboard or a failed render goes to ``on_error`` and the watch goes on.
+    """
+    from render_pipeline.storyboard import StoryboardError, load_storyboard
+
+    stop = stop or threading.Event()
+    workers = IdleWorkers()
+    seen = None
+    try:
+        while not stop.is_set():
+            stamp = _stamp(path)
+            if stamp is not None and stamp != seen:
+                seen = stamp
+                try:
+                    on_result(render_shot(load_storyboard(path), shot_id, idle_workers=workers, **options))
+                except RunInterrupted:
+                    raise  # Ctrl-C during a render: it is recorded as interrupted, and the watch ends
+                except (StoryboardError, UserError, FfmpegError) as error:
+                    on_error(error)
+            stop.wait(poll_seconds)
+    except KeyboardInterrupt:
+        pass  # Ctrl-C between renders is how a watch ends
+    finally:
+        workers.close()
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """When and how big the file was last saved; None while an editor is replacing it."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
