@@ -62,17 +62,13 @@ class DiffusionSession:
 
     def encode(self, requests: list[RenderRequest], text_cache: Path | None = None) -> None:
         """Encode every text the requests need; ``text_cache``: a folder that keeps them across runs."""
-        cache = None
-        if text_cache is not None:
-            cache = TextEmbeddingCache(text_cache, {
-                "backend": self.name, "encoder": encoder_identity(self.folder, self.text_components),
-                "text_tokens": self.spec.text_tokens, "device": self.device.type,
-                "torch": torch.__version__, "diffusers": _diffusers_version()})
+        cache = self._text_cache(text_cache) if text_cache is not None else None
         todo = sorted({text for request in requests for text in self.texts_of(request)} - self._embeddings.keys())
-        for text in list(todo) if cache is not None else ():
-            if (found := cache.get(text)) is not None:
-                self._embeddings[text] = found
-                todo.remove(text)
+        if cache is not None:
+            for text in todo:
+                if (found := cache.get(text)) is not None:
+                    self._embeddings[text] = found
+            todo = [text for text in todo if text not in self._embeddings]
         if not todo:
             return
         text_pipeline = self._load(self.pipeline_class(), keep=self.text_components)
@@ -85,6 +81,14 @@ class DiffusionSession:
                     cache.put(text, self._embeddings[text])
         del text_pipeline
         _free_memory()
+
+    def _text_cache(self, folder: Path) -> TextEmbeddingCache:
+        import diffusers
+
+        return TextEmbeddingCache(folder, {
+            "backend": self.name, "encoder": encoder_identity(self.folder, self.text_components),
+            "text_tokens": self.spec.text_tokens, "device": self.device.type,
+            "torch": torch.__version__, "diffusers": diffusers.__version__})
 
     def texts_of(self, request: RenderRequest) -> tuple[str, ...]:
         negative = self.negative_of(request)
@@ -260,12 +264,6 @@ def _save_latents(path: Path, request: RenderRequest, latents: torch.Tensor) -> 
     partial = path.with_name(path.name + ".partial")
     torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
     os.replace(partial, path)
-
-
-def _diffusers_version() -> str:
-    import diffusers
-
-    return diffusers.__version__
 
 
 def _free_memory() -> None:

@@ -19,14 +19,14 @@ class WanSession(DiffusionSession):
     text_components = ("text_encoder", "tokenizer")
     transformer_components = ("transformer", "transformer_2")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._image_pipeline = None  # TI2V-5B's image-to-video twin of the loaded pipeline
+
     def pipeline_class(self):
         import diffusers
 
         return getattr(diffusers, self.spec.pipeline)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self._image_pipeline = None  # TI2V-5B's image-to-video twin of the loaded pipeline
 
     def pipeline_for(self, request: RenderRequest):
         pipeline = self._denoising_pipeline(fast_modes_of(request))
