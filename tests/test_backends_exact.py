@@ -2,8 +2,9 @@
 
 On tiny models on the CPU (no compile there): a session renders a shot, and the plain diffusers
 pipeline is called on the same folder with the same official settings, prompt and seed. The
-8-bit frames handed to the encoder must be equal. Streaming the decode into the encoder must
-neither change a pixel nor wait for the whole video.
+8-bit frames handed to the encoder must be equal (HunyuanVideo, which attends without its text
+padding, to one level). Streaming the decode into the encoder must neither change a pixel nor
+wait for the whole video.
 """
 
 from functools import partial
@@ -106,6 +107,33 @@ def test_session_renders_the_pixels_the_diffusers_pipeline_renders(backend, buil
     assert len(ours) == frames
     assert expected.std() > 0  # a real picture, not a constant
     assert np.array_equal(np.stack(ours), expected)
+
+
+def test_hunyuanvideo_without_its_text_padding_renders_diffusers_pixels_to_one_level(tmp_path, monkeypatch):
+    """HunyuanVideo attends without the padding (backends/hunyuanvideo.py): the same sums in another
+    order, so a few pixels may round the other way, by one level of 255 at most."""
+    import diffusers
+
+    from tiny_models import build_hunyuanvideo_folder
+
+    folder = build_hunyuanvideo_folder(tmp_path / "models" / "HunyuanVideo")
+    request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt="", seed=11, width=16, height=16,
+                            fps=24.0, frames=5, steps=3, quality="draft")
+    ours = frames_given_to_ffmpeg(monkeypatch)
+    open_session("hunyuanvideo", {}, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda d, t: None)
+    spec = SPECS["hunyuanvideo"]
+    pipeline = diffusers.HunyuanVideoPipeline.from_pretrained(folder, dtype={"default": torch.bfloat16,
+                                                                            "vae": torch.float32})
+    pipeline.scheduler = type(pipeline.scheduler).from_config(pipeline.scheduler.config, shift=spec.shift)
+    pipeline.set_progress_bar_config(disable=True)
+    with torch.inference_mode():
+        video = pipeline(prompt=PROMPT, height=16, width=16, num_frames=5, num_inference_steps=3,
+                         guidance_scale=spec.guidance, generator=torch.Generator("cpu").manual_seed(11),
+                         output_type="np").frames[0]
+    expected = (video * 255).round().astype(np.int16)
+    difference = np.abs(np.stack(ours).astype(np.int16) - expected)
+    assert expected.std() > 0
+    assert difference.max() <= 1 and (difference > 0).mean() < 0.05
 
 
 def test_long_prompts_reach_wan_whole_up_to_512_tokens(tmp_path):
