@@ -8,7 +8,8 @@ size, and prints ours beside the diffusers baseline, measured in the same proces
 
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
 repeated blocks), compile+nomask (HunyuanVideo only: the text padding cut off and attention
-without a mask, as our session runs it), and the opt-in compile+fp8 (linear layers in fp8
+without a mask, as our session runs it), compile+fa4 (self-attention through FlashAttention-4,
+an experiment: `pip install flash-attn-4`), and the opt-in compile+fp8 (linear layers in fp8
 through torchao; changes the output). --attention times the self-attention calls alone, the
 floor under any exact-path speed-up. Each reports the median of --repeats timed forwards
 after a warm-up, the peak memory, and the relative error against the diffusers output.
@@ -17,6 +18,7 @@ after a warm-up, the peak memory, and the relative error against the diffusers o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import statistics
@@ -149,9 +151,14 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
         if variant != "diffusers":
             apply_speedups(model, SpeedOptions(compile_blocks=True, fp8_compute=variant == "compile+fp8"))
         try:
-            times, out, warmup = time_forward(model, kwargs, repeats, device)
+            with flash_attention_4() if variant == "compile+fa4" else contextlib.nullcontext():
+                times, out, warmup = time_forward(model, kwargs, repeats, device)
         except torch.OutOfMemoryError as exc:
             rows.append(dict(model=name, variant=variant, error=f"OOM: {exc}"[:300]))
+            continue
+        except FlashAttention4Missing as exc:
+            rows.append(dict(model=name, variant=variant, error=str(exc)))
+            print(json.dumps(rows[-1]), flush=True)
             continue
         if reference is None:
             reference = out
@@ -173,8 +180,40 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     return rows
 
 
-def attention_floor(name: str, repeats: int) -> dict:
-    """The self-attention calls of one forward alone (default SDPA backend), at the model's real shape."""
+class FlashAttention4Missing(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def flash_attention_4():
+    """Self-attention through FlashAttention-4 (CuTe DSL kernels for Hopper and Blackwell).
+
+    torch (2.11+) can serve SDPA's flash backend with it; diffusers' default attention calls
+    SDPA, so the model code is untouched. Needs `pip install flash-attn-4` and a CUDA GPU of
+    compute capability 9.0 or 10.0.
+    """
+    import torch
+
+    if not torch.cuda.is_available():
+        raise FlashAttention4Missing("FlashAttention-4 needs a CUDA GPU")
+    from torch.nn import attention
+
+    if "FA4" not in getattr(attention, "list_flash_attention_impls", lambda: [])():
+        raise FlashAttention4Missing(f"torch {torch.__version__} cannot use FlashAttention-4 for SDPA")
+    try:
+        attention.activate_flash_attention_impl("FA4")
+    except ImportError as exc:
+        raise FlashAttention4Missing(f"FlashAttention-4 is not installed (pip install flash-attn-4): {exc}") from None
+    try:
+        with attention.sdpa_kernel(attention.SDPBackend.FLASH_ATTENTION):
+            yield
+    finally:
+        attention.restore_flash_attention_impl()
+
+
+def attention_floor(name: str, repeats: int) -> list[dict]:
+    """The self-attention calls of one forward alone, at the model's real shape: SDPA's default
+    backend (cuDNN on Hopper), then FlashAttention-4 where it is installed."""
     import torch
     import torch.nn.functional as F
 
@@ -182,21 +221,31 @@ def attention_floor(name: str, repeats: int) -> dict:
     heads, head_dim, layers = {"wan_a14b": (40, 128, 40), "wan_ti2v_5b": (24, 128, 30)}[kind]
     tokens = latent[1] * (latent[2] // 2) * (latent[3] // 2)
     q, k, v = (torch.randn((batch, heads, tokens, head_dim), device="cuda", dtype=torch.bfloat16) for _ in range(3))
-    F.scaled_dot_product_attention(q, k, v)
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        for _ in range(layers):
-            F.scaled_dot_product_attention(q, k, v)
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    seconds = statistics.median(times)
     flops = 4 * batch * heads * tokens * tokens * head_dim * layers
-    return dict(model=name, variant="self-attention only", s_per_forward=seconds, tflops=flops / seconds / 1e12)
+    rows, reference = [], None
+    for label, kernel in (("self-attention only", contextlib.nullcontext), ("self-attention only, FA4", flash_attention_4)):
+        try:
+            with kernel():
+                out = F.scaled_dot_product_attention(q, k, v)
+                times = []
+                for _ in range(repeats):
+                    torch.cuda.synchronize()
+                    start = time.perf_counter()
+                    for _ in range(layers):
+                        F.scaled_dot_product_attention(q, k, v)
+                    torch.cuda.synchronize()
+                    times.append(time.perf_counter() - start)
+        except FlashAttention4Missing as exc:
+            rows.append(dict(model=name, variant=label, error=str(exc)))
+            continue
+        reference = out.float() if reference is None else reference
+        seconds = statistics.median(times)
+        rows.append(dict(model=name, variant=label, s_per_forward=seconds, tflops=flops / seconds / 1e12,
+                         rel_err_vs_default=float((out.float() - reference).norm() / reference.norm())))
+    return rows
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="wan-a14b-720p,ti2v-5b,cogvideox-5b")
     parser.add_argument("--variants", default="diffusers,compile")
@@ -205,7 +254,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
     parser.add_argument("--attention", action="store_true", help="also time the self-attention calls alone")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     import torch
 
@@ -218,8 +267,9 @@ def main() -> None:
     rows = []
     for name in args.models.split(","):
         if args.attention and name.startswith(("wan", "ti2v")):
-            rows.append(attention_floor(name, args.repeats))
-            print(json.dumps(rows[-1]), flush=True)
+            for row in attention_floor(name, args.repeats):
+                rows.append(row)
+                print(json.dumps(row), flush=True)
         rows += run_model(name, args.repeats, [v for v in args.variants.split(",") if v], args.device, args.tiny)
         if args.out:
             args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
@@ -233,6 +283,7 @@ def main() -> None:
             continue
         print(f"{row['model']:<16}{row['variant']:<20}{row['s_per_forward']:>10.3f}{row.get('speedup', 0):>9.2f}"
               f"{row['peak_GiB']:>10.2f}{row['rel_err_vs_diffusers']:>10.1e}")
+    return rows
 
 
 if __name__ == "__main__":

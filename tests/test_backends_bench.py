@@ -64,3 +64,12 @@ def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
     assert rows["streamed"]["same_as_whole"] is True
     assert all(row["seconds"] > 0 for row in rows.values())
     assert "streamed" in capsys.readouterr().out
+
+
+def test_speed_bench_names_a_missing_flash_attention_4_and_times_the_rest(capsys):
+    rows = load_script("bench_speed").main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
+                                            "--variants", "diffusers,compile+fa4", "--repeats", "1"])
+    by_variant = {row["variant"]: row for row in rows}
+    assert by_variant["diffusers"]["s_per_forward"] > 0
+    assert by_variant["compile+fa4"]["error"] == "FlashAttention-4 needs a CUDA GPU"
+    assert "compile+fa4" in capsys.readouterr().out
