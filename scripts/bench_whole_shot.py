@@ -10,6 +10,7 @@ shot's time less its step count times that.
     python scripts/make_random_model_folder.py wan2.2-ti2v-5b /tmp/models
     python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/models --shots 2 --out shot.json
     python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --out again.json  # iterate
+    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --keep-worker --out watch.json
     python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
 """
 
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--gpus", default="auto")
     parser.add_argument("--runs", type=int, default=1,
                         help="render the shots this many times (later runs: text embeddings from the cache)")
+    parser.add_argument("--keep-worker", action="store_true",
+                        help="later runs take the loaded worker of the run before (render-shot --watch)")
     parser.add_argument("--steps", type=int, help="override the backend's step count (--tiny uses 3)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
     parser.add_argument("--out", type=Path, required=True)
@@ -54,6 +57,7 @@ def main(argv: list[str] | None = None) -> dict:
     from render_pipeline.runner import RunOptions
     from render_pipeline.runner.jobs import build_jobs
     from render_pipeline.runner.run import _plan, run_jobs
+    from render_pipeline.runner.worker_process import IdleWorkers
     from render_pipeline.storyboard import load_storyboard
 
     work = Path(tempfile.mkdtemp(prefix="whole-shot-"))
@@ -70,12 +74,14 @@ def main(argv: list[str] | None = None) -> dict:
     if args.tiny:  # the plan sizes shots for the real model; a tiny one renders them small
         jobs = [replace(job, request=replace(job.request, width=32, height=32, frames=9)) for job in jobs]
     rows, wall = [], 0.0
+    idle_workers = IdleWorkers() if args.keep_worker else None
     for run in range(1, args.runs + 1):
         # A later run renders the same shots again, as a film-maker iterating does: its prompts'
-        # embeddings are read from the film's text cache instead of loading the text encoder.
+        # embeddings are read from the film's text cache instead of loading the text encoder, and
+        # with --keep-worker (render-shot --watch) the loaded worker of the run before renders them.
         began = time.monotonic()
         result = run_jobs(jobs, work / "out", models_dir, RunOptions(force=run > 1),
-                          gpus=0 if args.tiny else len(plan.gpus))
+                          gpus=0 if args.tiny else len(plan.gpus), idle_workers=idle_workers)
         wall += time.monotonic() - began
         if result.failed:
             raise SystemExit(f"shots failed: {result.failed} (logs in {work / 'out' / 'logs'})")
@@ -91,6 +97,8 @@ def main(argv: list[str] | None = None) -> dict:
                              outside_steps_s=outside, outside_share=outside / shot, peak_memory=entry.get("peak_memory"),
                              **{name: value for name, value in timings.items() if name.endswith("_s")}))
             print(json.dumps(rows[-1]), flush=True)
+    if idle_workers is not None:
+        idle_workers.close()
     outside = sum(row["outside_steps_s"] for row in rows)
     report = dict(wall_s=wall, rows=rows, batch_outside_steps_s=outside, batch_outside_share=outside / wall)
     args.out.write_text(json.dumps(report, indent=1))

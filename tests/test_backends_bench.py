@@ -54,6 +54,12 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
     assert 0 < first["outside_steps_s"] < first["shot_s"] and 0 < second["outside_share"] < 1
     assert json.loads((tmp_path / "shot.json").read_text())["rows"] == report["rows"]
 
+    # render-shot --watch: the second run takes the loaded worker (no start, no prompt encoding).
+    kept = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "1",
+                                                 "--runs", "2", "--keep-worker", "--out", str(tmp_path / "w.json")])
+    first_run, second_run = kept["rows"]
+    assert first_run["worker_start_s"] > 0 and second_run["worker_start_s"] < first_run["worker_start_s"]
+
 
 def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
     """The GPU decode-and-write commands of docs/benchmarks.md, at tiny size on the CPU."""
