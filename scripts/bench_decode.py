@@ -7,7 +7,7 @@ Variants, each from the same latents, timed after one untimed decode:
   decode                    vae.decode alone, nothing leaves the GPU: the floor
   whole                     vae.decode, then the whole video to 8-bit and into ffmpeg (the runner's
                             way until 2026-12-01, and what the diffusers pipeline + an export does)
-  streamed                  the session's write_video over WanSession.decoded_chunks: each latent
+  streamed                  the session's write_video over wan.decode_in_runs: each latent
                             frame's pixels go into ffmpeg as soon as they are decoded (the default)
   streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
 
@@ -83,7 +83,7 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
     import torch
 
     from render_pipeline.backends.diffusion import write_video
-    from render_pipeline.backends.wan import decode_frame_by_frame, unnormalised
+    from render_pipeline.backends.wan import decode_in_runs, unnormalised
     from render_pipeline.media.ffmpeg import write_rgb_frames
 
     vae = pipeline.vae
@@ -97,9 +97,8 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
             pixels = (frames * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
             write_rgb_frames((frame.tobytes() for frame in pixels), pixels.shape[2], pixels.shape[1], fps, out,
                              what="writing the bench shot")
-        else:  # what WanSession.decoded_chunks does with an untiled VAE, into the session's writer
-            write_video(decode_frame_by_frame(vae, unnormalised(vae, latents)), pipeline.video_processor, fps, out,
-                        what="writing the bench shot")
+        else:  # the session's decode, into the session's writer
+            write_video(decode_in_runs(vae, latents), pipeline.video_processor, fps, out, what="writing the bench shot")
         if latents.is_cuda:
             torch.cuda.synchronize()
     torch.backends.cudnn.benchmark = False

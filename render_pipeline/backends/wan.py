@@ -76,12 +76,18 @@ class WanSession(DiffusionSession):
         return arguments
 
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
-        vae = pipeline.vae
-        latents = unnormalised(vae, latents)
-        if vae.use_tiling:
-            yield vae.decode(latents, return_dict=False)[0]
-        else:
-            yield from decode_frame_by_frame(vae, latents)
+        return decode_in_runs(pipeline.vae, latents)
+
+
+def decode_in_runs(vae, latents: torch.Tensor) -> Iterator[torch.Tensor]:
+    """The video of WanPipeline's latents, frame run by frame run as the VAE makes them."""
+    latents = unnormalised(vae, latents)
+    if vae.use_tiling or "decode" in vars(vae):
+        # Tiled, or this VAE's decode was replaced (a worker group's other ranks must not decode:
+        # parallel/vae.py): the VAE's own call, whole.
+        yield vae.decode(latents, return_dict=False)[0]
+    else:
+        yield from decode_frame_by_frame(vae, latents)
 
 
 def unnormalised(vae, latents: torch.Tensor) -> torch.Tensor:
