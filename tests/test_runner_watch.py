@@ -66,6 +66,6 @@ def test_each_save_renders_the_shot_again_with_the_worker_kept_loaded(tmp_path, 
     assert after_other_edit.rendered == [] and after_other_edit.cached == ["s02"]
     assert isinstance(mid_edit, StoryboardError) and str(mid_edit).startswith(f"{board}:")
     assert reverted.rendered == ["s02"]
-    assert len(started) == 1  # one worker for the four renders
+    assert len(started) == 1  # one worker for the three renders
     assert started[0].process.poll() is not None  # closed when the watch ended
     assert (out / "shots" / "s02.mp4").is_file() and not (out / "shots" / "s01.mp4").exists()
