@@ -204,10 +204,17 @@ def flash_attention_4():
         attention.activate_flash_attention_impl("FA4")
     except ImportError as exc:
         raise FlashAttention4Missing(f"FlashAttention-4 is not installed (pip install flash-attn-4): {exc}") from None
+    # Inductor's graph cache does not key on the attention kernel: without this, a block compiled
+    # earlier in the process (or an earlier run) with cuDNN attention is reused, and FA4 never runs.
+    import torch._inductor.config as inductor
+
+    caches = inductor.force_disable_caches
+    inductor.force_disable_caches = True
     try:
         with attention.sdpa_kernel(attention.SDPBackend.FLASH_ATTENTION):
             yield
     finally:
+        inductor.force_disable_caches = caches
         attention.restore_flash_attention_impl()
 
 
