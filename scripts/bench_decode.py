@@ -10,6 +10,13 @@ Variants, each from the same latents, timed after one untimed decode:
   streamed                  the session's write_video over wan.decode_in_runs: each latent
                             frame's pixels go into ffmpeg as soon as they are decoded (the default)
   streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
+  decode+channels-last      vae.decode with the convolution weights and latents channels-last
+                            (cuDNN's tensor-core layout), to see what the layout alone buys
+  streamed+channels-last    the session's streamed write with that layout
+
+Streamed rows also give "decoded_s": when the last frame was handed to ffmpeg; the rest of the
+row's time is ffmpeg finishing the frames x264 still holds (its lookahead and frame threads).
+"rel_error" compares a channels-last decode with the default one.
 
 "same as whole" compares the written files byte for byte (x264 is deterministic, so equal files
 mean equal frames). Random weights make noise-like pictures, the hardest case for x264: a real
@@ -39,7 +46,8 @@ MODELS = {  # name: (VAE, width, height, frames, fps) of a final-quality shot
     "wan-a14b-720p": ("wan21", 1280, 720, 81, 16.0),
 }
 TINY = {"ti2v-5b": ("wan22", 64, 64, 9, 24.0), "wan-a14b-720p": ("wan21", 32, 32, 9, 16.0)}
-VARIANTS = ("decode", "whole", "streamed", "streamed+cudnn-benchmark")
+VARIANTS = ("decode", "whole", "streamed", "streamed+cudnn-benchmark", "decode+channels-last",
+            "streamed+channels-last")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -79,25 +87,52 @@ class _Pipeline:
         self.video_processor = VideoProcessor(vae_scale_factor=vae.config.scale_factor_spatial)
 
 
-def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Path) -> None:
+def set_layout(vae, channels_last: bool) -> None:
+    """Convolution weights channels-last (or back); cuDNN then keeps activations in that layout too."""
+    import torch
+
+    for module in vae.modules():
+        if isinstance(module, (torch.nn.Conv2d, torch.nn.Conv3d)):
+            layout = torch.contiguous_format
+            if channels_last:
+                layout = torch.channels_last_3d if module.weight.dim() == 5 else torch.channels_last
+            module.weight.data = module.weight.data.contiguous(memory_format=layout)
+
+
+def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Path) -> dict:
+    """Decode (and write) once; returns what the variant measured besides its time."""
     import torch
 
     from render_pipeline.backends.diffusion import write_video
     from render_pipeline.backends.wan import decode_in_runs, unnormalised
 
     vae = pipeline.vae
+    channels_last = variant.endswith("+channels-last")
+    set_layout(vae, channels_last)
+    if channels_last:
+        latents = latents.contiguous(memory_format=torch.channels_last_3d)
     torch.backends.cudnn.benchmark = variant == "streamed+cudnn-benchmark"
+    measured = {}
     with torch.inference_mode():
-        if variant == "decode":
-            vae.decode(unnormalised(vae, latents), return_dict=False)
+        if variant.startswith("decode"):
+            video = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
+            measured["video"] = video
         elif variant == "whole":  # every frame decoded before the first is written
             video = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
             write_video([video], pipeline.video_processor, fps, out, what="writing the bench shot")
         else:  # the session's decode, into the session's writer
-            write_video(decode_in_runs(vae, latents), pipeline.video_processor, fps, out, what="writing the bench shot")
+            began = time.perf_counter()
+
+            def timed_runs():
+                yield from decode_in_runs(vae, latents)
+                measured["decoded_s"] = time.perf_counter() - began
+
+            write_video(timed_runs(), pipeline.video_processor, fps, out, what="writing the bench shot")
         if latents.is_cuda:
             torch.cuda.synchronize()
     torch.backends.cudnn.benchmark = False
+    set_layout(vae, False)
+    return measured
 
 
 def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
@@ -110,11 +145,11 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
     spatial, temporal = pipeline.vae.config.scale_factor_spatial, pipeline.vae.config.scale_factor_temporal
     shape = (1, pipeline.vae.config.z_dim, (frames - 1) // temporal + 1, height // spatial, width // spatial)
     latents = torch.randn(shape, generator=torch.Generator().manual_seed(0)).to(device)
-    run_variant("decode", pipeline, latents, fps, work / "warm-up.mp4")  # kernels loaded, allocator warm
+    reference = run_variant("decode", pipeline, latents, fps, work / "warm-up.mp4")["video"]  # also warms up
 
     rows, whole_digest = [], None
     for variant in args.variants:
-        times, peaks = [], []
+        times, peaks, decoded, error = [], [], [], None
         out = work / f"{name}-{variant}.mp4"
         warmup = None
         if variant == "streamed+cudnn-benchmark":  # cuDNN times its algorithms on the first call of each shape
@@ -125,13 +160,19 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
             if cuda:
                 torch.cuda.reset_peak_memory_stats()
             began = time.perf_counter()
-            run_variant(variant, pipeline, latents, fps, out)
+            measured = run_variant(variant, pipeline, latents, fps, out)
             times.append(time.perf_counter() - began)
             peaks.append(torch.cuda.max_memory_allocated() / 2**30 if cuda else 0.0)
+            if "decoded_s" in measured:
+                decoded.append(measured["decoded_s"])
+            if "video" in measured:
+                error = float((measured.pop("video") - reference).norm() / reference.norm())
         row = {"model": name, "variant": variant, "size": f"{width}x{height}", "frames": frames,
                "seconds": round(statistics.median(times), 3), "all_seconds": [round(t, 3) for t in times],
-               "peak_GiB": round(max(peaks), 2), **({"warmup_s": warmup} if warmup is not None else {})}
-        if variant != "decode":
+               "peak_GiB": round(max(peaks), 2), **({"warmup_s": warmup} if warmup is not None else {}),
+               **({"decoded_s": round(statistics.median(decoded), 3)} if decoded else {}),
+               **({"rel_error": error} if error is not None else {})}
+        if not variant.startswith("decode"):
             digest = hashlib.sha256(out.read_bytes()).hexdigest()
             whole_digest = digest if variant == "whole" else whole_digest
             row["same_as_whole"] = None if whole_digest is None else digest == whole_digest
@@ -151,10 +192,12 @@ def main(argv: list[str] | None = None) -> dict:
             report["rows"] += bench_model(name, args, Path(work))
             args.out.write_text(json.dumps(report, indent=1))  # kept if a later model runs out of time
     floor = {row["model"]: row["seconds"] for row in report["rows"] if row["variant"] == "decode"}
-    print(f"\n{'model':<15}{'variant':<27}{'s':>8}{'x decode':>10}{'peak GiB':>10}  same as whole")
+    print(f"\n{'model':<15}{'variant':<27}{'s':>8}{'x decode':>10}{'peak GiB':>10}{'decoded s':>10}"
+          f"{'rel err':>10}  same as whole")
     for row in report["rows"]:
         ratio = row["seconds"] / floor[row["model"]] if row["model"] in floor else float("nan")
         print(f"{row['model']:<15}{row['variant']:<27}{row['seconds']:>8.2f}{ratio:>10.2f}{row['peak_GiB']:>10.2f}"
+              f"{row.get('decoded_s', float('nan')):>10.2f}{row.get('rel_error', float('nan')):>10.1e}"
               f"  {row.get('same_as_whole', '-')}")
     return report
 

@@ -8,10 +8,12 @@ size, and prints ours beside the diffusers baseline, measured in the same proces
 
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
 repeated blocks), compile+nomask (HunyuanVideo only: the text padding cut off and attention
-without a mask, as our session runs it), compile+fa4 (self-attention through FlashAttention-4,
-an experiment: `pip install flash-attn-4`), and the opt-in compile+fp8 (linear layers in fp8
-through torchao; changes the output). --attention times the self-attention calls alone, the
-floor under any exact-path speed-up. Each reports the median of --repeats timed forwards
+without a mask, as our session runs it), compile+fa4 (attention through FlashAttention-4, as
+the session runs it where it is installed: `pip install -e '.[flash-attention]'`),
+compile+fa4+autotune (the same with Inductor's max-autotune choosing the matmul kernels; an
+experiment), and the opt-in compile+fp8 (linear layers in fp8 through torchao; changes the
+output). --attention times the self-attention calls alone and the blocks' matmuls alone (Wan
+models), the floors under any exact-path speed-up. Each reports the median of --repeats timed forwards
 after a warm-up, the peak memory, and the relative error against the diffusers output.
 """
 
@@ -148,10 +150,12 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
             from render_pipeline.backends.hunyuanvideo import attend_without_mask
 
             attend_without_mask(model)
-        if variant != "diffusers":
+        if variant.endswith("+autotune"):  # Inductor times its own matmul kernels against cuBLAS's
+            model.compile_repeated_blocks(fullgraph=True, mode="max-autotune-no-cudagraphs")
+        elif variant != "diffusers":
             apply_speedups(model, SpeedOptions(compile_blocks=True, fp8_compute=variant == "compile+fp8"))
         try:
-            with flash_attention_4() if variant == "compile+fa4" else contextlib.nullcontext():
+            with flash_attention_4() if "+fa4" in variant else contextlib.nullcontext():
                 times, out, warmup = time_forward(model, kwargs, repeats, device)
         except torch.OutOfMemoryError as exc:
             rows.append(dict(model=name, variant=variant, error=f"OOM: {exc}"[:300]))
@@ -184,38 +188,49 @@ class FlashAttention4Missing(RuntimeError):
     pass
 
 
-@contextlib.contextmanager
-def flash_attention_4():
-    """Self-attention through FlashAttention-4 (CuTe DSL kernels for Hopper and Blackwell).
-
-    torch (2.11+) can serve SDPA's flash backend with it; diffusers' default attention calls
-    SDPA, so the model code is untouched. Needs `pip install flash-attn-4` and a CUDA GPU of
-    compute capability 9.0 or 10.0.
-    """
+def flash_attention_4(device: str = "cuda"):
+    """The session's FlashAttention-4 block (backends/speed.py); FlashAttention4Missing where it cannot run."""
     import torch
 
-    if not torch.cuda.is_available():
-        raise FlashAttention4Missing("FlashAttention-4 needs a CUDA GPU")
-    from torch.nn import attention
+    from render_pipeline.backends import speed
 
-    if "FA4" not in getattr(attention, "list_flash_attention_impls", lambda: [])():
-        raise FlashAttention4Missing(f"torch {torch.__version__} cannot use FlashAttention-4 for SDPA")
-    try:
-        attention.activate_flash_attention_impl("FA4")
-    except ImportError as exc:
-        raise FlashAttention4Missing(f"FlashAttention-4 is not installed (pip install flash-attn-4): {exc}") from None
-    # Inductor's graph cache does not key on the attention kernel: without this, a block compiled
-    # earlier in the process (or an earlier run) with cuDNN attention is reused, and FA4 never runs.
-    import torch._inductor.config as inductor
+    problem = speed.flash_attention_4_problem(torch.device(device))
+    if problem is not None:
+        raise FlashAttention4Missing(f"FlashAttention-4 {problem}")
+    return speed.flash_attention_4()
 
-    caches = inductor.force_disable_caches
-    inductor.force_disable_caches = True
-    try:
-        with attention.sdpa_kernel(attention.SDPBackend.FLASH_ATTENTION):
-            yield
-    finally:
-        inductor.force_disable_caches = caches
-        attention.restore_flash_attention_impl()
+
+def linear_floor(name: str, repeats: int) -> dict:
+    """The matmuls of one forward's blocks alone (cuBLAS, bf16): q, k, v, out, cross-attention q
+    and out, the feed-forward pair; what the rest of a forward costs beside its attention."""
+    import torch
+
+    kind, latent, _, batch = MODELS[name]
+    dim, ffn, layers = {"wan_a14b": (5120, 13824, 40), "wan_ti2v_5b": (3072, 14336, 30)}[kind]
+    tokens = batch * latent[1] * (latent[2] // 2) * (latent[3] // 2)
+    x = torch.randn((tokens, dim), device="cuda", dtype=torch.bfloat16)
+    square, up, down = (torch.randn(shape, device="cuda", dtype=torch.bfloat16) for shape in
+                        ((dim, dim), (dim, ffn), (ffn, dim)))
+    hidden = x @ up
+
+    def one_block():
+        for _ in range(6):
+            x @ square
+        x @ up
+        hidden @ down
+
+    one_block()
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(layers):
+            one_block()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    flops = 2 * tokens * dim * (6 * dim + 2 * ffn) * layers
+    return dict(model=name, variant="linear layers only", s_per_forward=seconds, tflops=flops / seconds / 1e12)
 
 
 def attention_floor(name: str, repeats: int) -> list[dict]:
@@ -229,7 +244,7 @@ def attention_floor(name: str, repeats: int) -> list[dict]:
     tokens = latent[1] * (latent[2] // 2) * (latent[3] // 2)
     q, k, v = (torch.randn((batch, heads, tokens, head_dim), device="cuda", dtype=torch.bfloat16) for _ in range(3))
     flops = 4 * batch * heads * tokens * tokens * head_dim * layers
-    rows, reference = [], None
+    rows, reference = [linear_floor(name, repeats)], None
     for label, kernel in (("self-attention only", contextlib.nullcontext), ("self-attention only, FA4", flash_attention_4)):
         try:
             with kernel():

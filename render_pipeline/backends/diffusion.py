@@ -16,6 +16,7 @@ pixels. Everything else follows the same order for every model, chosen for memor
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import itertools
 import json
@@ -29,7 +30,8 @@ import torch
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.speed import apply_speedups, reset_step_cache, speed_options
+from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, flash_attention_4_problem,
+                                            reset_step_cache, speed_options)
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.ffmpeg import write_rgb_frames
 
@@ -55,6 +57,7 @@ class DiffusionSession:
         # A parallel.group.WorkerGroup turns this off: its layouts were measured eager, and compiling
         # under FSDP2 and context parallelism has not been run on GPUs yet.
         self.compile_allowed = True
+        self.flash_attention_4 = False  # decided when the denoising pipeline loads
         self.expert_swap: ExpertSwap | None = None
         self._embeddings: dict[str, dict[str, torch.Tensor]] = {}  # per text (prompt or negative), on the host
 
@@ -119,7 +122,8 @@ class DiffusionSession:
                 progress(step + 1, request.steps)
                 return {}
 
-            with torch.inference_mode():
+            attention = flash_attention_4() if self.flash_attention_4 else contextlib.nullcontext()
+            with torch.inference_mode(), attention:
                 latents = pipeline(
                     height=request.height, width=request.width, num_frames=request.frames,
                     num_inference_steps=request.steps, generator=torch.Generator("cpu").manual_seed(request.seed),
@@ -212,6 +216,12 @@ class DiffusionSession:
                           and not (self.strategy.fp8_storage or self.strategy.group_offload))
         for transformer in transformers:
             apply_speedups(transformer, speed_options(fast_modes or (), compile_blocks))
+        # FlashAttention-4 where it can run, on the single-process path it was measured on (as compile).
+        problem = flash_attention_4_problem(self.device) if self.compile_allowed else "not used by a worker group"
+        self.flash_attention_4 = problem is None
+        print(f"{self.name}: regional compile {'on' if compile_blocks else 'off'}; attention "
+              f"{'FlashAttention-4' if problem is None else 'SDPA default (FlashAttention-4 ' + problem + ')'}",
+              flush=True)
         self.fast_modes = fast_modes or ()
         pipeline.vae.eval().to(self.device)
         if self.strategy.vae_tiling:

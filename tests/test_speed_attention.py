@@ -1,0 +1,80 @@
+"""FlashAttention-4: used where it can run, for the denoising only, and named where it cannot (issue 10)."""
+
+import contextlib
+
+import torch
+
+from render_pipeline.backends import diffusion, open_session, speed
+from render_pipeline.backends.base import RenderRequest
+from render_pipeline.doctor import check_flash_attention
+from render_pipeline.planner.gpus import CATALOGUE
+from tiny_models import build_wan_ti2v_5b_folder
+
+
+def test_the_reason_flash_attention_4_cannot_run_names_the_fix(monkeypatch):
+    assert speed.flash_attention_4_problem(torch.device("cpu")) == "needs a CUDA GPU"
+    assert speed.flash_attention_4_problem(torch.device("cuda")) == "needs a CUDA GPU"  # this CPU build of torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
+    assert "Hopper or Blackwell" in speed.flash_attention_4_problem(torch.device("cuda"))
+    assert "this one is 8.0" in speed.flash_attention_4_problem(torch.device("cuda"))
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    # This torch (2.13) can serve SDPA with FA4; CI does not install flash-attn-4.
+    assert speed.flash_attention_4_problem(torch.device("cuda")) == f"not installed ({speed.FLASH_ATTENTION_4_FIX})"
+
+
+def test_doctor_suggests_it_on_hopper_only(monkeypatch):
+    import render_pipeline.planner.gpus as gpus
+
+    h200 = CATALOGUE["H200"]
+    monkeypatch.setattr(gpus, "detect_gpus", lambda: [type(h200)(**{**vars(h200), "name": "NVIDIA H200"})])
+    [check] = check_flash_attention()
+    assert check.status == "warn" and check.fix == speed.FLASH_ATTENTION_4_FIX
+    a100 = CATALOGUE["A100 80GB"]
+    monkeypatch.setattr(gpus, "detect_gpus", lambda: [type(a100)(**{**vars(a100), "name": "NVIDIA A100-SXM4-80GB"})])
+    assert check_flash_attention() == []
+
+
+def test_the_session_denoises_inside_flash_attention_4_and_decodes_outside_it(tmp_path, monkeypatch, capfd):
+    build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
+    inside = []
+
+    @contextlib.contextmanager
+    def recording():
+        inside.append(True)
+        try:
+            yield
+        finally:
+            inside.append(False)
+
+    monkeypatch.setattr(diffusion, "flash_attention_4", recording)
+    monkeypatch.setattr(diffusion, "flash_attention_4_problem", lambda device: None)
+    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    during = {}
+    session_decode = session.decoded_chunks
+
+    def decoded_chunks(pipeline, latents):
+        during["decode"] = inside[-1]
+        return session_decode(pipeline, latents)
+
+    monkeypatch.setattr(session, "decoded_chunks", decoded_chunks)
+    request = RenderRequest(shot_id="s01", prompt="a lighthouse", negative_prompt="", seed=1, width=32, height=32,
+                            fps=16.0, frames=5, steps=2, quality="draft")
+
+    def report(done, total):
+        during.setdefault("steps", inside[-1])
+
+    session.render(request, tmp_path / "s01.mp4", report)
+    assert during == {"steps": True, "decode": False}
+    assert (tmp_path / "s01.mp4").stat().st_size > 0
+    assert "attention FlashAttention-4" in capfd.readouterr().out
+
+
+def test_without_it_the_session_says_why(tmp_path, capfd):
+    build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
+    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    request = RenderRequest(shot_id="s01", prompt="a lighthouse", negative_prompt="", seed=1, width=32, height=32,
+                            fps=16.0, frames=5, steps=1, quality="draft")
+    session.render(request, tmp_path / "s01.mp4", lambda done, total: None)
+    assert not session.flash_attention_4
+    assert "attention SDPA default (FlashAttention-4 needs a CUDA GPU)" in capfd.readouterr().out
