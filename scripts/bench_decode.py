@@ -4,19 +4,18 @@ A full-size Wan VAE with random fp32 weights (speed does not depend on the value
 latents of one final-quality shot, and the frames go to ffmpeg as the runner writes shots.
 Variants, each from the same latents, timed after one untimed decode:
 
-  decode                    vae.decode alone, nothing leaves the GPU: the floor
-  whole                     vae.decode, then the whole video to 8-bit and into ffmpeg (the runner's
+  decode                    vae.decode alone as diffusers runs it, nothing leaves the GPU
+  decode+channels-last      the same with the weights and latents channels-last, as the session
+                            decodes on a GPU (wan.channels_last): the floor under the write
+  whole                     that decode, then the whole video to 8-bit and into ffmpeg (the runner's
                             way until 2026-12-01, and what the diffusers pipeline + an export does)
   streamed                  the session's write_video over wan.decode_in_runs: each latent
                             frame's pixels go into ffmpeg as soon as they are decoded (the default)
   streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
-  decode+channels-last      vae.decode with the convolution weights and latents channels-last
-                            (cuDNN's tensor-core layout), to see what the layout alone buys
-  streamed+channels-last    the session's streamed write with that layout
 
 Streamed rows also give "decoded_s": when the last frame was handed to ffmpeg; the rest of the
 row's time is ffmpeg finishing the frames x264 still holds (its lookahead and frame threads).
-"rel_error" compares a channels-last decode with the default one.
+"rel_error" compares a decode with diffusers' own ("decode").
 
 "same as whole" compares the written files byte for byte (x264 is deterministic, so equal files
 mean equal frames). Random weights make noise-like pictures, the hardest case for x264: a real
@@ -46,8 +45,7 @@ MODELS = {  # name: (VAE, width, height, frames, fps) of a final-quality shot
     "wan-a14b-720p": ("wan21", 1280, 720, 81, 16.0),
 }
 TINY = {"ti2v-5b": ("wan22", 64, 64, 9, 24.0), "wan-a14b-720p": ("wan21", 32, 32, 9, 16.0)}
-VARIANTS = ("decode", "whole", "streamed", "streamed+cudnn-benchmark", "decode+channels-last",
-            "streamed+channels-last")
+VARIANTS = ("decode", "decode+channels-last", "whole", "streamed", "streamed+cudnn-benchmark")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,16 +85,13 @@ class _Pipeline:
         self.video_processor = VideoProcessor(vae_scale_factor=vae.config.scale_factor_spatial)
 
 
-def set_layout(vae, channels_last: bool) -> None:
-    """Convolution weights channels-last (or back); cuDNN then keeps activations in that layout too."""
+def contiguous(vae) -> None:
+    """Undo wan.channels_last, so that the next variant starts from diffusers' layout."""
     import torch
 
     for module in vae.modules():
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Conv3d)):
-            layout = torch.contiguous_format
-            if channels_last:
-                layout = torch.channels_last_3d if module.weight.dim() == 5 else torch.channels_last
-            module.weight.data = module.weight.data.contiguous(memory_format=layout)
+            module.weight.data = module.weight.data.contiguous()
 
 
 def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Path) -> dict:
@@ -104,19 +99,17 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
     import torch
 
     from render_pipeline.backends.diffusion import write_video
-    from render_pipeline.backends.wan import decode_in_runs, unnormalised
+    from render_pipeline.backends.wan import channels_last, decode_in_runs, unnormalised
 
     vae = pipeline.vae
-    channels_last = variant.endswith("+channels-last")
-    set_layout(vae, channels_last)
-    if channels_last:
+    if variant in ("decode+channels-last", "whole") and latents.is_cuda:  # the layout the session decodes in
+        channels_last(vae)
         latents = latents.contiguous(memory_format=torch.channels_last_3d)
     torch.backends.cudnn.benchmark = variant == "streamed+cudnn-benchmark"
     measured = {}
     with torch.inference_mode():
         if variant.startswith("decode"):
-            video = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
-            measured["video"] = video
+            measured["video"] = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
         elif variant == "whole":  # every frame decoded before the first is written
             video = vae.decode(unnormalised(vae, latents), return_dict=False)[0]
             write_video([video], pipeline.video_processor, fps, out, what="writing the bench shot")
@@ -131,7 +124,7 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
         if latents.is_cuda:
             torch.cuda.synchronize()
     torch.backends.cudnn.benchmark = False
-    set_layout(vae, False)
+    contiguous(vae)
     return measured
 
 

@@ -145,8 +145,8 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     reference = None
     for variant in variants:
         model = build(kind, device, tiny)
-        kwargs = inputs(kind, latent, text_tokens, batch, device, drop_padding=variant == "compile+nomask")
-        if variant == "compile+nomask":
+        kwargs = inputs(kind, latent, text_tokens, batch, device, drop_padding=variant.startswith("compile+nomask"))
+        if variant.startswith("compile+nomask"):
             from render_pipeline.backends.hunyuanvideo import attend_without_mask
 
             attend_without_mask(model)
@@ -200,14 +200,15 @@ def flash_attention_4(device: str = "cuda"):
     return speed.flash_attention_4()
 
 
-def linear_floor(name: str, repeats: int) -> dict:
+def linear_floor(name: str, repeats: int, branches: int = 1) -> dict:
     """The matmuls of one forward's blocks alone (cuBLAS, bf16): q, k, v, out, cross-attention q
-    and out, the feed-forward pair; what the rest of a forward costs beside its attention."""
+    and out, the feed-forward pair; what the rest of a forward costs beside its attention.
+    ``branches`` 2: both CFG branches as one batch, the time given per branch."""
     import torch
 
     kind, latent, _, batch = MODELS[name]
     dim, ffn, layers = {"wan_a14b": (5120, 13824, 40), "wan_ti2v_5b": (3072, 14336, 30)}[kind]
-    tokens = batch * latent[1] * (latent[2] // 2) * (latent[3] // 2)
+    tokens = branches * batch * latent[1] * (latent[2] // 2) * (latent[3] // 2)
     x = torch.randn((tokens, dim), device="cuda", dtype=torch.bfloat16)
     square, up, down = (torch.randn(shape, device="cuda", dtype=torch.bfloat16) for shape in
                         ((dim, dim), (dim, ffn), (ffn, dim)))
@@ -227,10 +228,11 @@ def linear_floor(name: str, repeats: int) -> dict:
         for _ in range(layers):
             one_block()
         torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+        times.append((time.perf_counter() - start) / branches)
     seconds = statistics.median(times)
-    flops = 2 * tokens * dim * (6 * dim + 2 * ffn) * layers
-    return dict(model=name, variant="linear layers only", s_per_forward=seconds, tflops=flops / seconds / 1e12)
+    flops = 2 * tokens // branches * dim * (6 * dim + 2 * ffn) * layers
+    label = "linear layers only" + (", CFG as batch 2" if branches == 2 else "")
+    return dict(model=name, variant=label, s_per_forward=seconds, tflops=flops / seconds / 1e12)
 
 
 def attention_floor(name: str, repeats: int) -> list[dict]:
@@ -244,7 +246,7 @@ def attention_floor(name: str, repeats: int) -> list[dict]:
     tokens = latent[1] * (latent[2] // 2) * (latent[3] // 2)
     q, k, v = (torch.randn((batch, heads, tokens, head_dim), device="cuda", dtype=torch.bfloat16) for _ in range(3))
     flops = 4 * batch * heads * tokens * tokens * head_dim * layers
-    rows, reference = [linear_floor(name, repeats)], None
+    rows, reference = [linear_floor(name, repeats), linear_floor(name, repeats, branches=2)], None
     for label, kernel in (("self-attention only", contextlib.nullcontext), ("self-attention only, FA4", flash_attention_4)):
         try:
             with kernel():

@@ -17,7 +17,7 @@ import torch
 from render_pipeline.backends import diffusion, open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.wan import decode_frame_by_frame
+from render_pipeline.backends.wan import channels_last, decode_frame_by_frame
 from tiny_models import (build_cogvideox_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder, tiny_wan22_vae,
                          tiny_wan_vae)
 
@@ -162,6 +162,23 @@ def test_wan_frame_by_frame_decode_is_the_vae_decode_to_the_bit(build):
     assert [run.shape[2] for run in runs] == [1, 4, 4, 4]
     assert torch.equal(torch.cat(runs, dim=2), whole)
     assert torch.equal(again, whole)
+
+
+@pytest.mark.parametrize("build", [tiny_wan_vae, tiny_wan22_vae])
+def test_a_channels_last_vae_decodes_the_same_video(build):
+    """The GPU decode runs channels-last (faster convolutions); the layout must not change the maths.
+    On the CPU the session keeps diffusers' layout, so the exact tests above stay bit for bit."""
+    torch.manual_seed(3)
+    vae = build()
+    latents = torch.randn(1, vae.config.z_dim, 4, 4, 4)
+    with torch.inference_mode():
+        default = vae.decode(latents, return_dict=False)[0]
+        channels_last(vae)
+        convolutions = [m for m in vae.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
+        assert all(m.weight.is_contiguous(memory_format=torch.channels_last_3d if m.weight.dim() == 5
+                                          else torch.channels_last) for m in convolutions)
+        runs = list(decode_frame_by_frame(vae, latents.contiguous(memory_format=torch.channels_last_3d)))
+    torch.testing.assert_close(torch.cat(runs, dim=2), default, rtol=1e-5, atol=1e-5)
 
 
 def test_each_run_of_frames_reaches_ffmpeg_before_the_next_is_decoded(monkeypatch, tmp_path):

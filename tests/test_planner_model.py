@@ -140,3 +140,23 @@ def test_a_whole_shot_through_the_runner_matches_the_plan():
     assert max(cost.peak_gpu_gib.values()) == pytest.approx(33.14, rel=0.10)
     steps_only = evaluate(arch, spec, _one_gpu(offload="group"), Shape(1280, 704, 121, 50), H200)
     assert steps_only.seconds_per_shot > cost.seconds_per_shot  # group offloading is eager: not compiled
+
+
+def test_with_flash_attention_4_installed_one_gpu_steps_are_faster_as_measured(monkeypatch):
+    """The same shot with FlashAttention-4 (docs/benchmarks.md, whole shots, third run): 95.6 s, 50 steps
+    of 1.69 s. A worker group keeps SDPA's default attention, so its time does not move."""
+    import render_pipeline.planner.layouts as layouts
+
+    arch, spec = ARCHITECTURES["wan2.2-ti2v-5b"], SPECS["wan2.2-ti2v-5b"]
+    shape = Shape(1280, 704, 121, 50)
+    without = evaluate(arch, spec, _one_gpu(), shape, H200)
+    two_gpus = Layout(2, False, 2, 1, False, None, "none", "bf16", False, "fp32")
+    group_without = evaluate(arch, spec, two_gpus, shape, H200).seconds_per_shot
+    a100 = CATALOGUE["A100 80GB"]  # an Ampere card: FlashAttention-4 does not run there
+    a100_without = evaluate(arch, spec, _one_gpu(), shape, a100).seconds_per_shot
+    monkeypatch.setattr(layouts, "flash_attention_4_installed", lambda: True)
+    with_fa4 = evaluate(arch, spec, _one_gpu(), shape, H200)
+    assert with_fa4.seconds_per_shot == pytest.approx(95.6, rel=0.15)
+    assert with_fa4.seconds_per_shot < without.seconds_per_shot
+    assert evaluate(arch, spec, two_gpus, shape, H200).seconds_per_shot == group_without
+    assert evaluate(arch, spec, _one_gpu(), shape, a100).seconds_per_shot == a100_without

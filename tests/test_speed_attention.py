@@ -78,3 +78,17 @@ def test_without_it_the_session_says_why(tmp_path, capfd):
     session.render(request, tmp_path / "s01.mp4", lambda done, total: None)
     assert not session.flash_attention_4
     assert "attention SDPA default (FlashAttention-4 needs a CUDA GPU)" in capfd.readouterr().out
+
+
+def test_finding_flash_attention_4_imports_nothing(tmp_path, monkeypatch):
+    """FlashAttention 2 is also called flash_attn, and importing it loads torch: the planner must not."""
+    package = tmp_path / "flash_attn"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not speed.flash_attention_4_installed()  # FlashAttention 2 alone
+    (package / "cute").mkdir()
+    (package / "cute" / "interface.py").write_text("")
+    assert speed.flash_attention_4_installed()
+    assert speed.gpu_runs_flash_attention_4("NVIDIA H100 80GB HBM3") and speed.gpu_runs_flash_attention_4("H200")
+    assert not speed.gpu_runs_flash_attention_4("NVIDIA A100-SXM4-80GB")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 # --fast NAME: what each mode does, as `render-pipeline render-all --help` and errors show it.
 FAST_MODES = {
@@ -80,6 +81,20 @@ def apply_speedups(transformer, options: SpeedOptions) -> None:
 
 
 FLASH_ATTENTION_4_FIX = "pip install -e '.[flash-attention]'"
+# Data-centre Hopper and Blackwell cards, as nvidia-smi and the planner name them: what it runs on.
+FLASH_ATTENTION_4_GPUS = ("H100", "H200", "H800", "GH200", "B100", "B200", "B300", "GB200")
+
+
+def gpu_runs_flash_attention_4(gpu_name: str) -> bool:
+    return any(model in gpu_name.upper().split() for model in FLASH_ATTENTION_4_GPUS)
+
+
+def flash_attention_4_installed() -> bool:
+    """Whether flash-attn-4 is installed, found without importing anything: a `flash_attn` of
+    FlashAttention 2 imports torch and its CUDA library, and `plan` must start at once."""
+    spec = importlib.util.find_spec("flash_attn")
+    return spec is not None and any((Path(folder) / "cute" / "interface.py").is_file()
+                                    for folder in spec.submodule_search_locations or ())
 
 
 def flash_attention_4_problem(device) -> str | None:
@@ -95,7 +110,7 @@ def flash_attention_4_problem(device) -> str | None:
 
     if "FA4" not in getattr(attention, "list_flash_attention_impls", lambda: [])():
         return f"torch {torch.__version__} cannot serve SDPA with it (2.11 or newer can)"
-    if importlib.util.find_spec("flash_attn") is None or importlib.util.find_spec("flash_attn.cute") is None:
+    if not flash_attention_4_installed():
         return f"not installed ({FLASH_ATTENTION_4_FIX})"
     return None
 

@@ -7,10 +7,12 @@ The pip-installed `imageio-ffmpeg` binary has no ffprobe, so probing parses what
 from __future__ import annotations
 
 import os
+import queue
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -144,26 +146,41 @@ def count_frames(path: Path) -> int:
     return sum(1 for line in lines if line and not line.startswith("#"))
 
 
+# Frames handed over but not yet taken by ffmpeg (a 1280x720 frame is 2.8 MB).
+FRAMES_IN_FLIGHT = 64
+
+
 def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path, what: str,
                      log_path: Path | None = None) -> None:
     """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an H.264 MP4 file.
 
     The frames go through ffmpeg's stdin, so no image files are written; stderr goes to a
-    temporary file so a chatty ffmpeg can never block on a full pipe. The container is named,
-    not guessed from ``out_path``: the runner writes to ``.<id>.mp4.part`` first.
+    temporary file so a chatty ffmpeg can never block on a full pipe. A thread of its own feeds
+    the pipe, so the code making the frames (a VAE decoding on the GPU) goes on while ffmpeg
+    is busy. The container is named, not guessed from ``out_path``: the runner writes to
+    ``.<id>.mp4.part`` first.
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", "-c:v", "libx264",
                "-preset", "medium", "-crf", "16", "-pix_fmt", "yuv420p", "-f", "mp4", str(out_path)]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        pending: queue.Queue = queue.Queue(maxsize=FRAMES_IN_FLIGHT)
+        ffmpeg_gone = threading.Event()
+        feeder = threading.Thread(target=_feed, args=(pending, process.stdin, ffmpeg_gone), daemon=True)
+        feeder.start()
         try:
             for frame in frames:
-                process.stdin.write(frame)
-        except BrokenPipeError:
-            pass  # ffmpeg died; its exit status and message are reported below
+                if ffmpeg_gone.is_set():
+                    break  # its exit status and message are reported below
+                pending.put(frame)
         finally:
-            process.stdin.close()
+            pending.put(None)
+            feeder.join()
+            try:
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # the last buffered bytes had nowhere to go: ffmpeg is gone, as reported below
             returncode = process.wait()
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
@@ -172,3 +189,14 @@ def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path
             log.write("$ " + " ".join(command) + "\n" + stderr + "\n")
     if returncode != 0:
         raise FfmpegError(what, returncode, "\n".join(stderr.strip().splitlines()[-15:]))
+
+
+def _feed(pending: queue.Queue, pipe, ffmpeg_gone: threading.Event) -> None:
+    """Write queued frames into ``pipe`` until None; once ffmpeg has gone, only empty the queue."""
+    while (frame := pending.get()) is not None:
+        if ffmpeg_gone.is_set():
+            continue
+        try:
+            pipe.write(frame)
+        except BrokenPipeError:
+            ffmpeg_gone.set()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from render_pipeline.backends.specs import ModelSpec
+from render_pipeline.backends.speed import flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.architectures import (
     VAE_BF16_TIME,
     VAE_TILED_MEMORY,
@@ -184,9 +185,13 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     t = arch.transformer
     rate = gpu.bf16_tflops * 1e12 * MATMUL_CEILING * t.efficiency
     forward = t.flops_per_forward(tokens, batch) / rate
-    if layout.compiles and layout.gpus_per_shot == 1:
-        # A worker group runs eager (DiffusionSession.compile_allowed), as its figures were measured.
-        forward /= t.compiled_speedup
+    if layout.gpus_per_shot == 1:
+        # A worker group runs eager with SDPA's default attention (DiffusionSession.compile_allowed),
+        # as its figures were measured; one GPU compiles where it can and takes FlashAttention-4.
+        if layout.compiles:
+            forward /= t.compiled_speedup
+        if gpu_runs_flash_attention_4(gpu.name) and flash_attention_4_installed():
+            forward /= t.flash_attention_4_speedup
     if layout.weights_dtype == "fp8":
         forward = forward * FP8_SLOWDOWN + 3 * t.params() / (gpu.memory_gbps * 1e9)
     forwards = shape.steps * (2 if t.cfg == "separate" else 1)
