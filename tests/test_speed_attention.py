@@ -23,6 +23,21 @@ def test_the_reason_flash_attention_4_cannot_run_names_the_fix(monkeypatch):
     assert speed.flash_attention_4_problem(torch.device("cuda")) == f"not installed ({speed.FLASH_ATTENTION_4_FIX})"
 
 
+def test_an_install_that_fails_its_first_call_is_not_used(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (9, 0))
+    monkeypatch.setattr(speed, "flash_attention_4_installed", lambda: True)
+
+    @contextlib.contextmanager
+    def broken():
+        raise RuntimeError("DSL compile failed: unsupported cutlass-dsl")
+        yield
+
+    monkeypatch.setattr(speed, "flash_attention_4", broken)
+    problem = speed.flash_attention_4_problem(torch.device("cuda"))
+    assert problem.startswith("is installed but failed a first call (RuntimeError: DSL compile failed")
+
+
 def test_doctor_suggests_it_on_hopper_only(monkeypatch):
     import render_pipeline.planner.gpus as gpus
 

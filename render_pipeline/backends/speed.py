@@ -112,6 +112,16 @@ def flash_attention_4_problem(device) -> str | None:
         return f"torch {torch.__version__} cannot serve SDPA with it (2.11 or newer can)"
     if not flash_attention_4_installed():
         return f"not installed ({FLASH_ATTENTION_4_FIX})"
+    # An install can be broken in ways only a call shows (a CuTe DSL release its kernels do not
+    # compile with, a missing CUDA library): one small attention, so that a render falls back to
+    # SDPA's default instead of failing every shot.
+    try:
+        with flash_attention_4():
+            probe = torch.randn((1, 1, 256, 128), device=device, dtype=torch.bfloat16)
+            torch.nn.functional.scaled_dot_product_attention(probe, probe, probe)
+            torch.cuda.synchronize(device)
+    except Exception as exc:  # noqa: BLE001 - any failure means: do not use it
+        return f"is installed but failed a first call ({type(exc).__name__}: {str(exc)[:200]})"
     return None
 
 
