@@ -216,7 +216,7 @@ class DiffusionSession:
                           and not (self.strategy.fp8_storage or self.strategy.group_offload))
         for transformer in transformers:
             apply_speedups(transformer, speed_options(fast_modes or (), compile_blocks))
-        # FlashAttention-4 where it can run, on the single-process path it was measured on (as compile).
+        # FlashAttention-4 where it can run; a worker group keeps SDPA's default, as its layouts were measured.
         problem = flash_attention_4_problem(self.device) if self.compile_allowed else "not used by a worker group"
         self.flash_attention_4 = problem is None
         print(f"{self.name}: regional compile {'on' if compile_blocks else 'off'}; attention "
