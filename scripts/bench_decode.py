@@ -54,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated: " + ", ".join(VARIANTS))
     parser.add_argument("--repeats", type=int, default=2, help="timed runs per variant (the median is reported)")
     parser.add_argument("--tiny", action="store_true", help="tiny VAEs on the CPU (a dry run of this script)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also print the GPU kernels that take a variant's time (torch.profiler, one decode)")
     parser.add_argument("--out", type=Path, required=True, help="JSON results")
     args = parser.parse_args(argv)
     args.models, args.variants = args.models.split(","), args.variants.split(",")
@@ -128,6 +130,21 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
     return measured
 
 
+def profile_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Path, top: int = 15) -> list[dict]:
+    """The GPU kernels of one run of ``variant``, by total time: what its seconds are spent on."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as trace:
+        run_variant(variant, pipeline, latents, fps, out)
+    kernels = [event for event in trace.key_averages() if event.device_type.name == "CUDA"]
+    total = sum(event.self_device_time_total for event in kernels)
+    rows = [dict(kernel=event.key[:110], calls=event.count, s=round(event.self_device_time_total / 1e6, 3),
+                 share=round(event.self_device_time_total / total, 3))
+            for event in sorted(kernels, key=lambda event: -event.self_device_time_total)[:top]]
+    print(json.dumps(dict(variant=variant, gpu_s=round(total / 1e6, 3), kernels=rows)), flush=True)
+    return rows
+
+
 def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
     import torch
 
@@ -169,8 +186,10 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
             digest = hashlib.sha256(out.read_bytes()).hexdigest()
             whole_digest = digest if variant == "whole" else whole_digest
             row["same_as_whole"] = None if whole_digest is None else digest == whole_digest
+        if args.profile and cuda:
+            row["kernels"] = profile_variant(variant, pipeline, latents, fps, out)
         rows.append(row)
-        print(json.dumps(row), flush=True)
+        print(json.dumps({key: value for key, value in row.items() if key != "kernels"}), flush=True)
     return rows
 
 

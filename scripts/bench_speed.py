@@ -9,7 +9,8 @@ size, and prints ours beside the diffusers baseline, measured in the same proces
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
 repeated blocks), compile+nomask (HunyuanVideo only: the text padding cut off and attention
 without a mask, as our session runs it), compile+fa4 (attention through FlashAttention-4, as
-the session runs it where it is installed: `pip install -e '.[flash-attention]'`),
+the session runs it where it is installed: `pip install -e '.[flash-attention]'`; --fa4-tiles
+tries other forward tiles, compile+fa4+own-tile leaves FA4 its own),
 compile+fa4+autotune (the same with Inductor's max-autotune choosing the matmul kernels; an
 experiment), and the opt-in compile+fp8 (linear layers in fp8 through torchao; changes the
 output). --attention times the self-attention calls alone and the blocks' matmuls alone (Wan
@@ -136,6 +137,7 @@ def time_forward(model, kwargs, repeats: int, device: str) -> tuple[list[float],
 def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: bool) -> list[dict]:
     import torch
 
+    from render_pipeline.backends import speed
     from render_pipeline.backends.speed import SpeedOptions, apply_speedups
 
     kind, latent, text_tokens, batch = MODELS[name]
@@ -154,6 +156,9 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
             model.compile_repeated_blocks(fullgraph=True, mode="max-autotune-no-cudagraphs")
         elif variant != "diffusers":
             apply_speedups(model, SpeedOptions(compile_blocks=True, fp8_compute=variant == "compile+fp8"))
+        session_tiles = dict(speed.HOPPER_FLASH_ATTENTION_4_TILES)
+        if variant.endswith("+own-tile"):  # FA4 with the tile it picks itself
+            speed.HOPPER_FLASH_ATTENTION_4_TILES.clear()
         try:
             with flash_attention_4() if "+fa4" in variant else contextlib.nullcontext():
                 times, out, warmup = time_forward(model, kwargs, repeats, device)
@@ -164,6 +169,8 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
             rows.append(dict(model=name, variant=variant, error=str(exc)))
             print(json.dumps(rows[-1]), flush=True)
             continue
+        finally:
+            speed.HOPPER_FLASH_ATTENTION_4_TILES.update(session_tiles)
         if reference is None:
             reference = out
         rel_err = float((out - reference).norm() / reference.norm())
@@ -278,12 +285,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
     parser.add_argument("--attention", action="store_true", help="also time the self-attention calls alone")
+    parser.add_argument("--fa4-tiles", type=json.loads, default=None, metavar="JSON",
+                        help='FA4 forward tiles on Hopper for the +fa4 variants instead of the session\'s, '
+                             'e.g. \'{"128": [128, 176, true, true]}\' (scripts/bench_attention_tiles.py)')
     args = parser.parse_args(argv)
+    if args.fa4_tiles is not None:
+        from render_pipeline.backends import speed
+
+        speed.HOPPER_FLASH_ATTENTION_4_TILES.clear()
+        speed.HOPPER_FLASH_ATTENTION_4_TILES.update({int(dim): tuple(tile) for dim, tile in args.fa4_tiles.items()})
 
     import torch
 
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
-    env = dict(gpu=gpu, torch=torch.__version__, cudnn=torch.backends.cudnn.version())
+    env = dict(gpu=gpu, torch=torch.__version__, cudnn=torch.backends.cudnn.version(), fa4_tiles=args.fa4_tiles)
     import diffusers
 
     env["diffusers"] = diffusers.__version__

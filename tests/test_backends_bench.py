@@ -81,3 +81,26 @@ def test_speed_bench_names_a_missing_flash_attention_4_and_times_the_rest(capsys
     assert by_variant["diffusers"]["s_per_forward"] > 0
     assert by_variant["compile+fa4"]["error"] == "FlashAttention-4 needs a CUDA GPU"
     assert "compile+fa4" in capsys.readouterr().out
+
+
+def test_speed_bench_runs_the_tiles_asked_for_and_gives_them_back_after_an_own_tile_variant(monkeypatch):
+    from render_pipeline.backends import speed
+
+    monkeypatch.setattr(speed, "HOPPER_FLASH_ATTENTION_4_TILES", dict(speed.HOPPER_FLASH_ATTENTION_4_TILES))
+    rows = load_script("bench_speed").main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
+                                            "--variants", "compile+fa4+own-tile", "--repeats", "1",
+                                            "--fa4-tiles", '{"128": [128, 176, true, true]}'])
+    assert rows[0]["error"] == "FlashAttention-4 needs a CUDA GPU"
+    assert speed.HOPPER_FLASH_ATTENTION_4_TILES == {128: (128, 176, True, True)}
+
+
+def test_attention_tile_bench_stops_with_the_reason_on_a_machine_without_flash_attention_4():
+    bench = load_script("bench_attention_tiles")
+    with pytest.raises(SystemExit, match="FlashAttention-4 needs a CUDA GPU"):
+        bench.main(["--models", "ti2v-5b"])
+    rows = [dict(variant="FA4's own tile", tile=None, s_per_call=0.43),
+            dict(variant="128x192", tile=[128, 192, True, True], s_per_call=0.41),
+            dict(variant="128x176 P in smem", error="RuntimeError: CUDA Error"),
+            dict(variant="SDPA default", tile=None, s_per_call=0.30)]
+    assert bench.fastest_tile(rows) == [128, 192, True, True]  # SDPA's row is not a tile
+    assert bench.fastest_tile(rows[2:3]) is None

@@ -1,7 +1,11 @@
 """FlashAttention-4: used where it can run, for the denoising only, and named where it cannot (issue 10)."""
 
 import contextlib
+import importlib
+import sys
+import types
 
+import pytest
 import torch
 
 from render_pipeline.backends import diffusion, open_session, speed
@@ -107,3 +111,45 @@ def test_finding_flash_attention_4_imports_nothing(tmp_path, monkeypatch):
     assert speed.flash_attention_4_installed()
     assert speed.gpu_runs_flash_attention_4("NVIDIA H100 80GB HBM3") and speed.gpu_runs_flash_attention_4("H200")
     assert not speed.gpu_runs_flash_attention_4("NVIDIA A100-SXM4-80GB")
+
+
+@pytest.fixture
+def fake_flash_attention_4(monkeypatch):
+    """flash_attn.cute.interface as FA4 installs it, recording the options its forward is called with."""
+    calls = []
+    interface = types.ModuleType("flash_attn.cute.interface")
+    interface._flash_attn_fwd = lambda q, k, v, **options: calls.append(options) or (q, None)
+    interface._flash_attn_bwd = lambda *args, **options: None
+    for name, module in (("flash_attn", types.ModuleType("flash_attn")),
+                         ("flash_attn.cute", types.ModuleType("flash_attn.cute")),
+                         ("flash_attn.cute.interface", interface)):
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.delitem(sys.modules, "render_pipeline.backends.flash_attention_4_tiles", raising=False)
+    return calls
+
+
+def test_on_a_hopper_gpu_flash_attention_4_gets_the_tile_measured_fastest(fake_flash_attention_4, monkeypatch):
+    """128x192 ran Wan A14B's attention 1.029x faster than FA4's own 128x128 on an H200
+    (docs/benchmarks.md, sixth run); a head size without a measured tile, or Blackwell, keeps FA4's."""
+    tiles = importlib.import_module("render_pipeline.backends.flash_attention_4_tiles")
+    query = torch.zeros(1, 16, 2, 128)
+    capability = (9, 0)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    tiles._flash_attn_fwd(query, query, query, softmax_scale=0.5)
+    assert fake_flash_attention_4[-1] == dict(softmax_scale=0.5, tile_mn=(128, 192), mma_pv_is_rs=True,
+                                              intra_wg_overlap=True)
+    tiles._flash_attn_fwd(query[..., :64], query[..., :64], query[..., :64], softmax_scale=0.5)  # CogVideoX
+    assert fake_flash_attention_4[-1] == dict(softmax_scale=0.5)
+    capability = (10, 0)
+    tiles._flash_attn_fwd(query, query, query)
+    assert fake_flash_attention_4[-1] == {}
+
+
+def test_the_session_serves_sdpa_from_the_tiled_module_and_restores_the_default(fake_flash_attention_4):
+    from torch.nn import attention
+    from torch.nn.attention import _fa4
+
+    with speed.flash_attention_4():
+        assert attention.current_flash_attention_impl() == speed.FLASH_ATTENTION_4_TILED
+        assert _fa4._FA4_MODULE_PATH == "render_pipeline.backends.flash_attention_4_tiles"
+    assert attention.current_flash_attention_impl() is None

@@ -85,6 +85,16 @@ FLASH_ATTENTION_4_FIX = "pip install -e '.[flash-attention]'"
 FLASH_ATTENTION_4_GPUS = ("H100", "H200", "H800", "GH200", "B100", "B200", "B300", "GB200")
 
 
+# FlashAttention-4's forward tile on a Hopper GPU, by head size, where one measured faster at our
+# models' attention shapes than FA4's own choice (scripts/bench_attention_tiles.py, docs/benchmarks.md,
+# sixth run): head_dim -> (tile_m, tile_n, P kept in registers, the two matmuls overlapped). 128x192
+# ran the attention of Wan A14B, TI2V-5B and HunyuanVideo 1.03-1.04x faster than FA4's 128x128 on an
+# H200; for CogVideoX's head size 64, FA4's own 192x128 was the fastest.
+HOPPER_FLASH_ATTENTION_4_TILES: dict[int, tuple[int, int, bool, bool]] = {128: (128, 192, True, True)}
+# The name the sessions register their FA4 under with torch's SDPA (flash_attention_4_tiles.py).
+FLASH_ATTENTION_4_TILED = "FA4, tiled for our shapes"
+
+
 def gpu_runs_flash_attention_4(gpu_name: str) -> bool:
     return any(model in gpu_name.upper().split() for model in FLASH_ATTENTION_4_GPUS)
 
@@ -132,12 +142,18 @@ def flash_attention_4():
     torch 2.11+ can serve SDPA's flash backend with it, and diffusers' default attention calls
     SDPA, so the models are untouched. SDPA picks flash first and falls back to its other
     kernels for a call flash cannot take (an attention mask, fp32). Measured on an H200
-    (docs/benchmarks.md): Wan 2.2 A14B's attention 1.12x faster than cuDNN, a whole forward
-    1.08x faster than regional compile alone. Check flash_attention_4_problem first.
+    (docs/benchmarks.md): Wan 2.2 A14B's attention 1.12x faster than cuDNN with FA4's own tile,
+    and a forward 1.027x faster again with the tile above; 1.21x over diffusers with regional
+    compile. Check flash_attention_4_problem first.
     """
     from torch.nn import attention
+    from torch.nn.attention import _fa4
 
-    attention.activate_flash_attention_impl("FA4")
+    # torch's FA4 registration takes the module that holds the kernels: ours picks the tiles.
+    tiled_module = "render_pipeline.backends.flash_attention_4_tiles"
+    attention.register_flash_attention_impl(
+        FLASH_ATTENTION_4_TILED, register_fn=lambda: _fa4.register_flash_attention_fa4(tiled_module))
+    attention.activate_flash_attention_impl(FLASH_ATTENTION_4_TILED)
     # Inductor's graph cache does not key on the attention kernel: a block compiled earlier (in
     # this process or an earlier one) with cuDNN attention would be reused, and FA4 never run.
     import torch._inductor.config as inductor
