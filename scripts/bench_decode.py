@@ -5,12 +5,17 @@ latents of one final-quality shot, and the frames go to ffmpeg as the runner wri
 Variants, each from the same latents, timed after one untimed decode:
 
   decode                    vae.decode alone as diffusers runs it, nothing leaves the GPU
-  decode+channels-last      the same with the weights and latents channels-last, as the session
-                            decodes on a GPU (wan.channels_last): the floor under the write
+  decode+channels-last      the same with the weights and latents channels-last (the session's
+                            decode until 2026-12-02)
+  decode+session            the session's decoder on a GPU (wan_vae_channels_last): channels-last
+                            throughout, fused row norms, spatial padding inside the convolutions;
+                            the floor under the write
   whole                     that decode, then the whole video to 8-bit and into ffmpeg (the runner's
                             way until 2026-12-01, and what the diffusers pipeline + an export does)
   streamed                  the session's write_video over wan.decode_in_runs: each latent
                             frame's pixels go into ffmpeg as soon as they are decoded (the default)
+  streamed+lookahead-40     the same, with x264 looking 40 frames ahead (its medium preset's
+                            default, the shot write until 2026-12-02; media/ffmpeg.SHOT_ENCODE)
   streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
 
 Streamed rows also give "decoded_s": when the last frame was handed to ffmpeg; the rest of the
@@ -45,7 +50,8 @@ MODELS = {  # name: (VAE, width, height, frames, fps) of a final-quality shot
     "wan-a14b-720p": ("wan21", 1280, 720, 81, 16.0),
 }
 TINY = {"ti2v-5b": ("wan22", 64, 64, 9, 24.0), "wan-a14b-720p": ("wan21", 32, 32, 9, 16.0)}
-VARIANTS = ("decode", "decode+channels-last", "whole", "streamed", "streamed+cudnn-benchmark")
+VARIANTS = ("decode", "decode+channels-last", "decode+session", "whole", "streamed", "streamed+lookahead-40",
+            "streamed+cudnn-benchmark")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -87,11 +93,12 @@ class _Pipeline:
         self.video_processor = VideoProcessor(vae_scale_factor=vae.config.scale_factor_spatial)
 
 
-def contiguous(vae) -> None:
-    """Undo wan.channels_last, so that the next variant starts from diffusers' layout."""
+def diffusers_decoder(vae) -> None:
+    """Undo wan_vae_channels_last, so that the next variant starts from diffusers' decoder."""
     import torch
 
     for module in vae.modules():
+        module.__dict__.pop("forward", None)
         if isinstance(module, (torch.nn.Conv2d, torch.nn.Conv3d)):
             module.weight.data = module.weight.data.contiguous()
 
@@ -101,13 +108,18 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
     import torch
 
     from render_pipeline.backends.diffusion import write_video
-    from render_pipeline.backends.wan import channels_last, decode_in_runs, unnormalised
+    from render_pipeline.backends.wan import decode_in_runs, unnormalised
+    from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder, channels_last_weights
+    from render_pipeline.media import ffmpeg
 
     vae = pipeline.vae
-    if variant in ("decode+channels-last", "whole") and latents.is_cuda:  # the layout the session decodes in
-        channels_last(vae)
+    if variant in ("decode+channels-last", "decode+session", "whole") and latents.is_cuda:
+        (channels_last_decoder if variant == "decode+session" else channels_last_weights)(vae)
         latents = latents.contiguous(memory_format=torch.channels_last_3d)
     torch.backends.cudnn.benchmark = variant == "streamed+cudnn-benchmark"
+    shot_encode = ffmpeg.SHOT_ENCODE
+    if variant == "streamed+lookahead-40":
+        ffmpeg.SHOT_ENCODE = [arg for arg in shot_encode if arg not in ("-x264-params", "rc-lookahead=10")]
     measured = {}
     with torch.inference_mode():
         if variant.startswith("decode"):
@@ -126,7 +138,8 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
         if latents.is_cuda:
             torch.cuda.synchronize()
     torch.backends.cudnn.benchmark = False
-    contiguous(vae)
+    ffmpeg.SHOT_ENCODE = shot_encode
+    diffusers_decoder(vae)
     return measured
 
 
@@ -182,7 +195,7 @@ def bench_model(name: str, args: argparse.Namespace, work: Path) -> list[dict]:
                "peak_GiB": round(max(peaks), 2), **({"warmup_s": warmup} if warmup is not None else {}),
                **({"decoded_s": round(statistics.median(decoded), 3)} if decoded else {}),
                **({"rel_error": error} if error is not None else {})}
-        if not variant.startswith("decode"):
+        if not variant.startswith("decode") and variant != "streamed+lookahead-40":  # another encode: other bytes
             digest = hashlib.sha256(out.read_bytes()).hexdigest()
             whole_digest = digest if variant == "whole" else whole_digest
             row["same_as_whole"] = None if whole_digest is None else digest == whole_digest

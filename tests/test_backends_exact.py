@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm
 
 from render_pipeline.backends import diffusion, open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.wan import channels_last, decode_frame_by_frame
+from render_pipeline.backends.wan import decode_frame_by_frame
+from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder
 from tiny_models import (build_cogvideox_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder, tiny_wan22_vae,
                          tiny_wan_vae)
 
@@ -165,15 +168,16 @@ def test_wan_frame_by_frame_decode_is_the_vae_decode_to_the_bit(build):
 
 
 @pytest.mark.parametrize("build", [tiny_wan_vae, tiny_wan22_vae])
-def test_a_channels_last_vae_decodes_the_same_video(build):
-    """The GPU decode runs channels-last (faster convolutions); the layout must not change the maths.
-    On the CPU the session keeps diffusers' layout, so the exact tests above stay bit for bit."""
+def test_the_channels_last_decoder_decodes_the_same_video(build):
+    """The GPU decode runs channels-last throughout (faster convolutions, fused row norms, no padding
+    copies); that must not change the maths. On the CPU the session keeps diffusers' decode, so the
+    exact tests above stay bit for bit."""
     torch.manual_seed(3)
     vae = build()
     latents = torch.randn(1, vae.config.z_dim, 4, 4, 4)
     with torch.inference_mode():
         default = vae.decode(latents, return_dict=False)[0]
-        channels_last(vae)
+        channels_last_decoder(vae)
         convolutions = [m for m in vae.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d))]
         assert all(m.weight.is_contiguous(memory_format=torch.channels_last_3d if m.weight.dim() == 5
                                           else torch.channels_last) for m in convolutions)
@@ -181,7 +185,45 @@ def test_a_channels_last_vae_decodes_the_same_video(build):
     torch.testing.assert_close(torch.cat(runs, dim=2), default, rtol=1e-5, atol=1e-5)
 
 
-def test_each_run_of_frames_reaches_ffmpeg_before_the_next_is_decoded(monkeypatch, tmp_path):
+def test_a_norm_over_channel_rows_is_one_fused_rms_norm_and_keeps_the_layout(monkeypatch):
+    """The CPU's convolutions do not keep channels-last, so the decode above rarely reaches the fused
+    norm there; on a GPU every norm does. Here it is fed a channels-last input directly."""
+    torch.manual_seed(0)
+    norm = WanRMS_norm(32, images=False).eval()
+    norm.gamma.data = torch.rand_like(norm.gamma) + 0.5
+    x = torch.randn(1, 32, 3, 5, 6).contiguous(memory_format=torch.channels_last_3d)
+    x[0, :, 0, 0, 0] = 0.0  # a pixel of zeros stays zeros (F.normalize's floor), not NaN
+    with torch.inference_mode():
+        expected, expected_contiguous = norm(x), norm(x.contiguous())
+        fused = []
+        monkeypatch.setattr(F, "rms_norm", lambda *a, _real=F.rms_norm, **k: fused.append(1) or _real(*a, **k))
+        channels_last_decoder(torch.nn.ModuleList([norm]))
+        got = norm(x)
+        assert len(fused) == 1
+        assert got.is_contiguous(memory_format=torch.channels_last_3d)
+        torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-6)
+        assert torch.equal(norm(x.contiguous()), expected_contiguous)  # another layout: diffusers' own forward
+        assert len(fused) == 1
+
+
+@pytest.mark.parametrize("with_cache", [False, True])
+def test_a_causal_convolution_pads_space_inside_the_convolution(with_cache, monkeypatch):
+    torch.manual_seed(0)
+    conv = WanCausalConv3d(8, 4, 3, padding=1).eval()
+    x = torch.randn(1, 8, 4, 6, 7).contiguous(memory_format=torch.channels_last_3d)
+    cache = torch.randn(1, 8, 2, 6, 7).contiguous(memory_format=torch.channels_last_3d) if with_cache else None
+    with torch.inference_mode():
+        expected = conv(x, cache)
+        channels_last_decoder(torch.nn.ModuleList([conv]))
+        spatial_pads = []
+        monkeypatch.setattr(F, "pad", lambda x, p, *a, _real=F.pad, **k: spatial_pads.append(any(p[:4])) or
+                            _real(x, p, *a, **k))
+        got = conv(x, cache)
+    assert not any(spatial_pads)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_write_hands_each_run_to_ffmpeg_once_the_next_is_queued(monkeypatch, tmp_path):
     events = []
 
     def decoded():
@@ -197,8 +239,8 @@ def test_each_run_of_frames_reaches_ffmpeg_before_the_next_is_decoded(monkeypatc
     from diffusers.video_processor import VideoProcessor
 
     diffusion.write_video(decoded(), VideoProcessor(), 24.0, tmp_path / "s.mp4", what="writing")
-    assert events == ["decoded 0", "encoded a frame", "encoded a frame", "decoded 1", "encoded a frame",
-                      "encoded a frame", "decoded 2", "encoded a frame", "encoded a frame"]
+    assert events == ["decoded 0", "decoded 1", "encoded a frame", "encoded a frame", "decoded 2",
+                      "encoded a frame", "encoded a frame", "encoded a frame", "encoded a frame"]
 
 
 def test_a_vae_whose_decode_was_replaced_is_called_whole(tmp_path):

@@ -24,6 +24,7 @@ def test_every_frame_reaches_the_file(tmp_path):
     out = tmp_path / "shot.mp4"
     media.write_rgb_frames(frames(121), WIDTH, HEIGHT, 24.0, out, what="writing s01")
     assert media.count_frames(out) == 121
+    assert b"rc_lookahead=10" in out.read_bytes()  # x264 records its settings in the stream
 
 
 def test_more_frames_than_the_queue_holds_all_arrive(tmp_path, monkeypatch):
