@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from render_pipeline.storyboard.schema import (
     Camera,
     Delivery,
+    Lora,
     MusicCue,
     Overlay,
     ShotFields,
@@ -39,6 +40,15 @@ SUPPORTED_VERSIONS = (1,)
 # narration (140-160 wpm) so the estimate only rejects text that cannot possibly fit;
 # the narration step measures the real length after synthesis.
 ESTIMATE_WORDS_PER_MINUTE = 180.0
+
+
+@dataclass(frozen=True)
+class LoraUse:
+    """A LoRA a shot renders with: its file (inside the storyboard's folder), strength and expert."""
+
+    path: Path
+    weight: float
+    expert: str  # "both" | "high" | "low" (the Wan 2.2 A14B expert it applies to)
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,12 @@ class Shot:
     style: str | None
     negative_prompt: str | None
     text_in_prompt: str
+    window: str = "auto"  # "auto": windows past the model's trained clip; "single": one pass
+    loras: tuple[LoraUse, ...] = ()
+    steps: int | None = None  # sampling overrides; None: the backend's own for the quality
+    guidance: float | None = None
+    guidance_2: float | None = None
+    shift: float | None = None
 
     @property
     def handle_in(self) -> float:
@@ -321,6 +337,8 @@ _KNOWN_KEYS = {
     ("voice",): Voice,
     ("shots",): ShotFields,
     ("music",): MusicCue,
+    ("defaults", "loras"): Lora,
+    ("shots", "loras"): Lora,
 }
 
 
@@ -462,7 +480,20 @@ class _Resolver:
             continue_from=value["continue_from"], backend=value["backend"] or "auto",
             quality=value["quality"] or "final", style=value["style"], negative_prompt=value["negative_prompt"],
             text_in_prompt=value["text_in_prompt"] or "overlay",
+            window=value["window"] or "auto",
+            loras=self._loras(index, value["loras"] or []),
+            steps=value["steps"], guidance=value["guidance"], guidance_2=value["guidance_2"], shift=value["shift"],
         )
+
+    def _loras(self, index: int, loras: list[Lora]) -> tuple[LoraUse, ...]:
+        where = self.origin(index, "loras")
+        uses = []
+        for number, lora in enumerate(loras):
+            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where,
+                              must_exist=True)
+            if path is not None:
+                uses.append(LoraUse(path=path, weight=lora.weight, expert=lora.expert))
+        return tuple(uses)
 
     def _overlay(self, index: int, number: int, overlay: Overlay, duration: float) -> Overlay:
         where = self.origin(index, "overlays")

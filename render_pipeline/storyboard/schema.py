@@ -43,6 +43,8 @@ class Delivery(Strict):
     size: str = "1280x720"
     fps: Annotated[float, Field(gt=0, le=120)] = 24
     loudness_lufs: Annotated[float, Field(ge=-70, le=-5)] = -16
+    # How a shot rendered at another frame rate (a 16 fps model, footage) reaches `fps`.
+    frame_interpolation: Literal["auto", "rife", "minterpolate", "repeat"] = "auto"
 
     @field_validator("size")
     @classmethod
@@ -86,6 +88,15 @@ class Overlay(Strict):
     position: Literal[OVERLAY_POSITIONS] | None = None  # type: ignore[valid-type]  # default: the style's
 
 
+class Lora(Strict):
+    """A LoRA applied to a generated shot: a file in the storyboard's folder, its strength, and
+    (Wan 2.2 A14B) the expert it is for."""
+
+    path: Annotated[str, Field(min_length=1)]
+    weight: Annotated[float, Field(ge=-4, le=4)] = 1.0
+    expert: Literal["both", "high", "low"] = "both"
+
+
 class ShotFields(Strict):
     """Every field a shot may carry; ``defaults`` takes the same fields, all optional."""
 
@@ -109,6 +120,14 @@ class ShotFields(Strict):
     style: str | None = None
     negative_prompt: str | None = None
     text_in_prompt: Literal["overlay", "strip", "keep"] | None = None
+    # Longer than the model's trained clip: rendered as windows (auto), or as one pass (single).
+    window: Literal["auto", "single"] | None = None
+    loras: list[Lora] | None = None
+    # Sampling overrides; None: the backend's own (official) settings for the shot's quality.
+    steps: Annotated[int, Field(ge=1, le=200)] | None = None
+    guidance: Annotated[float, Field(ge=1, le=30)] | None = None  # 1: classifier-free guidance off
+    guidance_2: Annotated[float, Field(ge=1, le=30)] | None = None  # Wan 2.2 A14B's low-noise expert
+    shift: Annotated[float, Field(gt=0, le=100)] | None = None
 
     @field_validator("id", "continue_from")
     @classmethod
