@@ -159,3 +159,36 @@ def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path)
     for shot_id in ("s01", "s02"):
         assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
                               decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+
+
+@pytest.mark.slow
+def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path):
+    """Both continuations across two processes: rank 0 decodes each window and hands the next one what it
+    continues from (held latent frames for Wan A14B, the last frame for TI2V-5B) to rank 1."""
+    from render_pipeline.backends.windows import Continuation, Windows
+    from tiny_models import build_wan_ti2v_5b_folder
+
+    models = tmp_path / "models"
+    build_wan_a14b_folder(models / "Wan2.2-T2V-A14B-Diffusers")
+    build_wan_ti2v_5b_folder(models / "Wan2.2-TI2V-5B-Diffusers")
+    held = Windows(count=2, frames=9, overlap=5, continuation=Continuation.LATENT_OVERLAP)
+    image = Windows(count=2, frames=9, overlap=1, continuation=Continuation.IMAGE)
+
+    def windowed_jobs(out: Path, candidate: dict):
+        jobs = [job for job in wan_jobs(board, out, candidate, groups=1) if job.id in ("s01", "s02")]
+        jobs[0].request = replace(jobs[0].request, frames=held.total_frames, windows=held)
+        jobs[1].backend = "wan2.2-ti2v-5b"
+        jobs[1].request = replace(jobs[1].request, fps=24.0, frames=image.total_frames, windows=image)
+        return jobs
+
+    outputs = {}
+    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
+        out = tmp_path / name
+        result = run_jobs(windowed_jobs(out, candidate), out, models, gpus=gpus)
+        assert result.rendered == ["s01", "s02"], result.failed
+        outputs[name] = out
+    for shot_id in ("s01", "s02"):
+        assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
+                              decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+    # Nothing kept once the shots were written: no windows folders, no part files.
+    assert sorted(path.name for path in (outputs["two"] / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+from render_pipeline.backends.windows import Windows
+
 # Called as progress(done_steps, total_steps) while a shot renders.
 Progress = Callable[[int, int], None]
 
@@ -26,6 +28,12 @@ class RenderRequest:
     quality: str  # "draft" | "final"
     image: Path | None = None  # image-to-video conditioning (a file, or the last frame of continue_from)
     settings: dict = field(default_factory=dict)  # backend-specific knobs from the plan (guidance, shift, ...)
+    windows: Windows | None = None  # None: one pass; else the shot is rendered window by window (windows.py)
+
+    @property
+    def frames_per_pass(self) -> int:
+        """The frames one denoising pass renders: the whole shot, or one window."""
+        return self.windows.frames if self.windows is not None else self.frames
 
 
 class BackendSession(Protocol):

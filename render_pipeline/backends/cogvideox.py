@@ -12,6 +12,7 @@ from render_pipeline.backends.diffusion import DiffusionSession
 
 class CogVideoXSession(DiffusionSession):
     text_components = ("text_encoder", "tokenizer")
+    latent_frame_axis = 1  # CogVideoX's pipelines denoise latents as (B, F, C, H, W)
 
     def pipeline_class(self):
         import diffusers
@@ -44,3 +45,10 @@ class CogVideoXSession(DiffusionSession):
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         decoder_dtype = pipeline.vae.decoder.conv_in.conv.weight.dtype  # vae.dtype reads the encoder's
         yield pipeline.decode_latents(latents.to(decoder_dtype))
+
+    def encoded_frames(self, pipeline, video: torch.Tensor) -> torch.Tensor:
+        # Scaled and laid out as the pipelines' decode_latents expects them back.
+        vae = pipeline.vae
+        encoder_dtype = vae.encoder.conv_in.conv.weight.dtype
+        latents = vae.encode(video.to(encoder_dtype)).latent_dist.mode() * vae.config.scaling_factor
+        return latents.permute(0, 2, 1, 3, 4).to(torch.float32)

@@ -23,7 +23,7 @@ import json
 import os
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
@@ -34,6 +34,41 @@ from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, f
                                             reset_step_cache, speed_options)
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.ffmpeg import write_rgb_frames
+
+
+T = TypeVar("T")
+
+
+class HeldLatents:
+    """Latent frames at the start of a window that stay what they are known to be while it denoises.
+
+    After every step the first frames of the latents are put back: the known latents noised to the
+    level the others have reached (flow matching: (1 - sigma) * known + sigma * noise; other
+    schedulers: their own add_noise), and after the last step, the known latents themselves. The
+    new frames are denoised beside them, so they grow out of them (the way inpainting holds the
+    known part of a picture).
+    """
+
+    def __init__(self, known: torch.Tensor, axis: int, seed: int):
+        self.known = known
+        self.axis = axis
+        self.noise = torch.randn(known.shape, generator=torch.Generator("cpu").manual_seed(seed),
+                                 dtype=torch.float32).to(known.device)
+
+    def put_back(self, scheduler, steps_done: int, latents: torch.Tensor) -> torch.Tensor:
+        known = self.known.to(torch.float32)
+        if steps_done >= len(scheduler.timesteps):
+            held = known
+        elif getattr(scheduler.config, "use_flow_sigmas", False) or "FlowMatch" in type(scheduler).__name__:
+            sigma = float(scheduler.sigmas[steps_done])
+            held = (1 - sigma) * known + sigma * self.noise
+        else:
+            held = scheduler.add_noise(known, self.noise, scheduler.timesteps[steps_done:steps_done + 1])
+        latents = latents.clone()
+        index = [slice(None)] * latents.dim()
+        index[self.axis] = slice(0, known.shape[self.axis])
+        latents[tuple(index)] = held.to(latents.dtype)
+        return latents
 
 
 def default_device() -> torch.device:
@@ -59,6 +94,8 @@ class DiffusionSession:
         self.compile_allowed = True
         self.flash_attention_4 = False  # decided when the denoising pipeline loads
         self.expert_swap: ExpertSwap | None = None
+        # Set by a worker group: runs a function on rank 0 and hands its result to every rank (first_rank).
+        self.share_from_first_rank: Callable[[Callable[[], object]], object] | None = None
         self._embeddings: dict[str, dict[str, torch.Tensor]] = {}  # per text (prompt or negative), on the host
 
     # -- 1. text ---------------------------------------------------------------------------------
@@ -108,33 +145,58 @@ class DiffusionSession:
     # -- 2. denoise --------------------------------------------------------------------------------
 
     def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:
+        if request.windows is not None:
+            from render_pipeline.backends.windowed import render_windows
+
+            render_windows(self, request, out_path, progress)
+            return
         latents_path = out_path.with_name(out_path.name + ".latents.pt")
-        latents = _saved_latents(latents_path, request)
-        if latents is None:
-            self.encode([request])
-            pipeline = self.pipeline_for(request)
-            for name in self.transformer_components:
-                reset_step_cache(getattr(pipeline, name, None))
-            call = self.call_arguments(pipeline, request)
-            call.update({key: value.to(self.device) for key, value in self.conditioning(request).items()})
-
-            def report(pipe, step: int, timestep, tensors: dict) -> dict:
-                progress(step + 1, request.steps)
-                return {}
-
-            attention = flash_attention_4() if self.flash_attention_4 else contextlib.nullcontext()
-            with torch.inference_mode(), attention:
-                latents = pipeline(
-                    height=request.height, width=request.width, num_frames=request.frames,
-                    num_inference_steps=request.steps, generator=torch.Generator("cpu").manual_seed(request.seed),
-                    output_type="latent", return_dict=False, callback_on_step_end=report, **call,
-                )[0]
-            _save_latents(latents_path, request, latents)
+        latents = self.denoised(request, latents_path, progress)
         pipeline = self._denoising_pipeline(fast_modes_of(request))
         with torch.inference_mode():
             write_video(self.decoded_chunks(pipeline, latents.to(self.device)), pipeline.video_processor,
                         request.fps, out_path, what=f"writing shot {request.shot_id}")
         latents_path.unlink(missing_ok=True)
+
+    def denoised(self, request: RenderRequest, latents_path: Path, progress: Progress,
+                 held: HeldLatents | None = None) -> torch.Tensor:
+        """The request's final latents, kept at ``latents_path`` so that a decode that fails (out of
+        memory) is retried without denoising again; ``held``: latent frames kept as known throughout."""
+        latents = _saved_latents(latents_path, request)
+        if latents is not None:
+            return latents
+        self.encode([request])
+        pipeline = self.pipeline_for(request)
+        for name in self.transformer_components:
+            reset_step_cache(getattr(pipeline, name, None))
+        call = self.call_arguments(pipeline, request)
+        call.update({key: value.to(self.device) for key, value in self.conditioning(request).items()})
+
+        def report(pipe, step: int, timestep, tensors: dict) -> dict:
+            progress(step + 1, request.steps)
+            if held is None:
+                return {}
+            return {"latents": held.put_back(pipe.scheduler, step + 1, tensors["latents"])}
+
+        attention = flash_attention_4() if self.flash_attention_4 else contextlib.nullcontext()
+        with torch.inference_mode(), attention:
+            latents = pipeline(
+                height=request.height, width=request.width, num_frames=request.frames,
+                num_inference_steps=request.steps, generator=torch.Generator("cpu").manual_seed(request.seed),
+                output_type="latent", return_dict=False, callback_on_step_end=report, **call,
+            )[0]
+        _save_latents(latents_path, request, latents)
+        return latents
+
+    def first_rank(self, make: Callable[[], T]) -> T:
+        """``make()``, computed once for the whole group of processes rendering this shot.
+
+        A worker group (parallel/group.py) sets ``share_from_first_rank`` so that rank 0 computes
+        and the other ranks receive the result; a lone process just computes it.
+        """
+        if self.share_from_first_rank is None:
+            return make()
+        return self.share_from_first_rank(make)
 
     def close(self) -> None:
         self.pipeline = None
@@ -169,6 +231,14 @@ class DiffusionSession:
         that ffmpeg encodes them while the next ones decode (see write_video).
         """
         raise NotImplementedError
+
+    def encoded_frames(self, pipeline, video: torch.Tensor) -> torch.Tensor:
+        """The latents of ``video`` (B, C, F, H, W in [-1, 1]), as the pipeline's denoising holds them:
+        what decoded_chunks turns back into those frames. Frames lie along ``latent_frame_axis``."""
+        raise NotImplementedError
+
+    # The axis of the pipeline's latents that counts latent frames.
+    latent_frame_axis = 2
 
     def configure(self, pipeline) -> None:
         """Family-specific settings on a freshly loaded denoising pipeline (scheduler shift, ...)."""
@@ -243,10 +313,6 @@ def write_video(chunks: Iterable[torch.Tensor], video_processor, fps: float, out
     decodes while the frames are handed to ffmpeg instead of standing idle at every run's copy.
     """
 
-    def eight_bit(chunk: torch.Tensor) -> torch.Tensor:
-        pixels = video_processor.postprocess_video(chunk, output_type="pt")[0]  # F, C, H, W in [0, 1]
-        return (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
     def on_the_host(pixels: torch.Tensor):
         """The frames' host copy, queued, and the event that marks its arrival (None: already there)."""
         if not pixels.is_cuda:
@@ -265,7 +331,7 @@ def write_video(chunks: Iterable[torch.Tensor], video_processor, fps: float, out
     def frames() -> Iterator:
         previous = None  # the last run's host copy and its arrival, handed over after the next run is queued
         for chunk in chunks:
-            current = on_the_host(eight_bit(chunk))
+            current = on_the_host(eight_bit(chunk, video_processor))
             if previous is not None:
                 yield from arrived(*previous)
             previous = current
@@ -276,6 +342,12 @@ def write_video(chunks: Iterable[torch.Tensor], video_processor, fps: float, out
     first = next(pending)
     write_rgb_frames((frame.tobytes() for frame in itertools.chain([first], pending)), first.shape[1],
                      first.shape[0], fps, out_path, what=what)
+
+
+def eight_bit(chunk: torch.Tensor, video_processor) -> torch.Tensor:
+    """A run of decoded frames (B, C, F, H, W in [-1, 1]) as 8-bit RGB frames (F, H, W, 3), on its device."""
+    pixels = video_processor.postprocess_video(chunk, output_type="pt")[0]  # F, C, H, W in [0, 1]
+    return (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
 
 def fast_modes_of(request: RenderRequest) -> tuple[str, ...]:

@@ -49,6 +49,10 @@ class HunyuanVideoSession(DiffusionSession):
         vae = pipeline.vae
         yield vae.decode(latents.to(vae.dtype) / vae.config.scaling_factor, return_dict=False)[0]
 
+    def encoded_frames(self, pipeline, video: torch.Tensor) -> torch.Tensor:
+        vae = pipeline.vae
+        return (vae.encode(video.to(vae.dtype)).latent_dist.mode() * vae.config.scaling_factor).to(torch.float32)
+
 
 def drop_text_padding(embeds: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """One prompt's embeddings without the padding positions (its mask is then all ones)."""

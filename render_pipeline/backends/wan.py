@@ -79,6 +79,14 @@ class WanSession(DiffusionSession):
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         return decode_in_runs(pipeline.vae, latents)
 
+    def encoded_frames(self, pipeline, video: torch.Tensor) -> torch.Tensor:
+        # Normalised as WanImageToVideoPipeline normalises its conditioning latents (the inverse of unnormalised).
+        vae = pipeline.vae
+        latents = vae.encode(video.to(vae.dtype)).latent_dist.mode()
+        mean = torch.tensor(vae.config.latents_mean).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
+        inverse_std = 1.0 / torch.tensor(vae.config.latents_std).view(1, vae.config.z_dim, 1, 1, 1).to(latents)
+        return ((latents - mean) * inverse_std).to(torch.float32)
+
 
 def decode_in_runs(vae, latents: torch.Tensor) -> Iterator[torch.Tensor]:
     """The video of WanPipeline's latents, frame run by frame run as the VAE makes them."""

@@ -59,13 +59,20 @@ class WorkerGroup:
         if not requests:
             return
         session.compile_allowed = False  # see DiffusionSession.compile_allowed
+        session.share_from_first_rank = self.share
         pipeline = session.pipeline_for(requests[0])
         if self.layout.context_parallel > 1:
             for request in requests:  # refuse a bad shot before any GPU time is spent (a kept group too)
-                check_shot(pipeline, self.layout, request.frames, request.height, request.width)
+                check_shot(pipeline, self.layout, request.frames_per_pass, request.height, request.width)
         if not self.applied:
             self.cfg_hooks = apply_layout(pipeline, self.layout, self.mesh)
             self.applied = True
+
+    def share(self, make):
+        """``make()`` computed on rank 0 and handed to every rank (a windowed shot's last frames, say)."""
+        value = [make() if self.rank == 0 else None]
+        dist.broadcast_object_list(value, src=0)
+        return value[0]
 
     def before_shot(self, session, request) -> None:
         """A shot may render through another pipeline over the same modules (TI2V-5B's image-to-video

@@ -90,8 +90,9 @@ class Layout:
 class Shape:
     width: int
     height: int
-    frames: int
+    frames: int  # per denoising pass: the whole shot, or one of its windows
     steps: int
+    windows: int = 1  # passes a shot takes (backends/windows.py); memory is one pass's, time all of them
 
 
 @dataclass
@@ -228,11 +229,12 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     text_params = spec.text_encoder_gib * GIB / 2
     encode = 2 * text_params * t.text_tokens / rate
 
-    seconds = encode + denoise + swaps + decode
+    # The prompt is encoded once a shot; every window is denoised and decoded in turn.
+    seconds = encode + shape.windows * (denoise + swaps + decode)
     if layout.experts_resident == "one_per_gpu":
-        # GPU 0 runs the high-noise steps of one shot while GPU 1 finishes the previous shot.
+        # GPU 0 runs the high-noise steps of one window while GPU 1 finishes the previous one.
         high = high_noise_steps(spec, shape.steps) / shape.steps
-        return seconds, encode + denoise * max(high, 1 - high) + decode
+        return seconds, encode + shape.windows * (denoise * max(high, 1 - high) + decode)
     return seconds, seconds
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
+from render_pipeline.backends.windows import Windows, plan_windows
 from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
 from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
@@ -80,6 +81,7 @@ class BackendPlan:
     weights_problem: str | None  # None when the weights are on disk and loadable
     load_seconds: float
     schedule: list[Slot] = field(default_factory=list)
+    windows: dict[str, int] = field(default_factory=dict)  # shot id -> windows, for shots of more than one
 
     @property
     def choice(self) -> Candidate | None:
@@ -96,6 +98,7 @@ class BackendPlan:
             "steps": self.largest.steps,
             "weights_problem": self.weights_problem,
             "schedule": [asdict(slot) for slot in self.schedule],
+            "windows": self.windows,
         }
 
 
@@ -106,12 +109,13 @@ class PlannedShot:
     width: int
     height: int
     fps: float
-    frames: int
+    frames: int  # the whole shot's, handles included
     steps: int
     gpus_per_shot: int
     candidate: dict  # the chosen layout, plus the memory-strategy keys the backends read
     estimated_seconds: float
     settings: dict = field(default_factory=dict)  # guidance, shift, boundary: the spec's, for the quality
+    windows: Windows | None = None  # None: one pass; else how the shot is cut into windows
 
 
 @dataclass
@@ -124,6 +128,7 @@ class Plan:
     fallback_reason: str | None
     concurrent_groups: int
     total_seconds: float
+    warnings: list[str] = field(default_factory=list)
 
     def backend(self, name: str) -> BackendPlan:
         return next(plan for plan in self.backends if plan.name == name)
@@ -138,6 +143,7 @@ class Plan:
             "fallback_reason": self.fallback_reason,
             "concurrent_groups": self.concurrent_groups,
             "shots": [asdict(shot) for shot in self.shots],
+            "warnings": self.warnings,
         }
 
 
@@ -206,7 +212,20 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     considered = list({id(p): p for p in list(planned.values())}.values())
     chosen_backend = chosen_auto or next(iter(used), "animatic")
     groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
-    return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total)
+    return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total,
+                _single_pass_warnings(storyboard, shots))
+
+
+def _single_pass_warnings(storyboard, shots: list[PlannedShot]) -> list[str]:
+    """Shots that `window: single` renders in one pass longer than their model was trained on."""
+    warnings = []
+    for shot, planned in zip(storyboard.shots, shots):
+        spec = SPECS.get(planned.backend)
+        if spec is not None and shot.window == "single" and planned.frames > spec.max_frames:
+            warnings.append(f"shot {shot.id}: window: single renders {planned.frames} frames in one pass, past the "
+                            f"{spec.max_frames} frames {spec.name} was trained on (expect loops, freezes or drift, and "
+                            f"a cost that grows with the square of the frames)")
+    return warnings
 
 
 def _image_conditioned(shot) -> bool:
@@ -245,12 +264,22 @@ def _nothing_fits(plan: BackendPlan, machine: list[Gpu]) -> str:
             f"even the leanest layout {closest.reason}. Choose a smaller backend, or backend: animatic")
 
 
+def shot_windows(spec: ModelSpec, shot) -> tuple[int, Windows | None]:
+    """The shot's frames at the model's rate, and the windows they are rendered in (None: one pass)."""
+    frames = spec.frames_for(shot.render_duration)
+    return frames, plan_windows(spec, frames, shot.window)
+
+
 def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
+    """One denoising pass of the shot (a window, for a long one) and how many passes it takes."""
     settings = spec.settings(shot.quality)
     width, height = settings["width"], settings["height"]
     if delivery.height > delivery.width:  # portrait: the native sizes are given landscape
         width, height = height, width
-    return Shape(width, height, spec.frames_for(shot.render_duration), settings["steps"])
+    frames, windows = shot_windows(spec, shot)
+    if windows is None:
+        return Shape(width, height, frames, settings["steps"])
+    return Shape(width, height, windows.frames, settings["steps"], windows.count)
 
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
@@ -259,9 +288,10 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
 
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
-    largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps))
+    largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps, s.windows))
     plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb,
-                       check_model_folder(spec.name, models_dir), spec.download_gb / DISK_GBPS)
+                       check_model_folder(spec.name, models_dir), spec.download_gb / DISK_GBPS,
+                       windows={shot_id: shape.windows for shot_id, shape in shapes.items() if shape.windows > 1})
     if not machine:
         return plan
     gpu = machine[0]
@@ -369,10 +399,11 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         spec = SPECS[name]
         plan = plans[name]
         shape = shot_shape(spec, shot, delivery)
+        frames, windows = shot_windows(spec, shot)
         layout = plan.choice.layout
         candidate = {**asdict(layout), **layout.memory_strategy()}
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
-        shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, shape.frames, shape.steps,
-                                 layout.gpus_per_shot, candidate, durations[shot.id], settings))
+        shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, frames, shape.steps,
+                                 layout.gpus_per_shot, candidate, durations[shot.id], settings, windows))
     total = animatic_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
     return shots, total

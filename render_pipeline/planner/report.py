@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import FLASH_ATTENTION_4_FIX, flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.layouts import Layout
 from render_pipeline.planner.plan import BackendPlan, Candidate, Plan
@@ -58,12 +59,22 @@ def _attention(plan: Plan) -> str:
             f"{FLASH_ATTENTION_4_FIX})")
 
 
+def windows_line(plan: BackendPlan) -> str:
+    """How many of the backend's shots are longer than its trained clip, and so rendered in windows."""
+    if not plan.windows:
+        return ""
+    counts = sorted(set(plan.windows.values()))
+    many = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    return (f" {len(plan.windows)} of its {len(plan.shot_ids)} shots are longer than the {SPECS[plan.name].max_frames} "
+            f"frames it was trained on: each is rendered as {many} windows, each continuing the last.")
+
+
 def verdict(plan: BackendPlan) -> str:
     """One paragraph: what fits, how, and what the obvious alternatives would cost."""
     shape = plan.largest
-    size = f"{shape.width}x{shape.height}, {shape.frames} frames, {shape.steps} steps"
+    size = f"{shape.width}x{shape.height}, {shape.frames} frames a pass, {shape.steps} steps"
     if not plan.candidates:
-        return f"{plan.name} at {size}: needs a GPU."
+        return f"{plan.name} at {size}: needs a GPU.{windows_line(plan)}"
     choice = plan.choice
     if choice is None:
         leanest = min(plan.candidates, key=lambda c: c.cost.peak)
@@ -80,6 +91,7 @@ def verdict(plan: BackendPlan) -> str:
         why = "not yet run by the backends" if not fastest.layout.implemented else "changes the pictures slightly"
         text += (f" Faster: {describe(fastest.layout)} ({duration(fastest.film_seconds)}), "
                  f"{why}.")
+    text += windows_line(plan)
     if plan.weights_problem:
         text += f" Weights: {plan.weights_problem}"
     return text
@@ -124,6 +136,8 @@ def print_plan(plan: Plan, console) -> None:
                   f" with {plan.concurrent_groups} shot group(s) at once.")
     if plan.fallback_reason:
         console.print(f"[yellow]Animatic:[/yellow] {plan.fallback_reason}", soft_wrap=True)
+    for warning in plan.warnings:
+        console.print(f"[yellow]Warning:[/yellow] {escape(warning)}", soft_wrap=True)
 
 
 def markdown(plan: Plan, title: str, picture: str | None) -> str:
@@ -132,6 +146,7 @@ def markdown(plan: Plan, title: str, picture: str | None) -> str:
              f"with {plan.concurrent_groups} shot group(s) at once.", ""]
     if plan.fallback_reason:
         lines += [f"Animatic fallback: {plan.fallback_reason}", ""]
+    lines += [f"Warning: {warning}" for warning in plan.warnings] + ([""] if plan.warnings else [])
     if picture:
         lines += [f"![memory per GPU per stage, and the schedule]({picture})", ""]
     for backend in plan.backends:

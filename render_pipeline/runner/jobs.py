@@ -9,6 +9,7 @@ from pathlib import Path
 
 from render_pipeline import __version__
 from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.windows import Continuation, Windows
 from render_pipeline.storyboard import Shot, Storyboard
 from render_pipeline.storyboard.summary import _plain
 
@@ -49,7 +50,10 @@ def request_to_json(request: RenderRequest) -> dict:
 
 def request_from_json(data: dict) -> RenderRequest:
     image = data.pop("image")
-    return RenderRequest(**data, image=Path(image) if image else None)
+    windows = data.pop("windows", None)
+    return RenderRequest(**data, image=Path(image) if image else None,
+                         windows=Windows(**{**windows, "continuation": Continuation(windows["continuation"])})
+                         if windows else None)
 
 
 def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str | None) -> str:
@@ -109,7 +113,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
                 shot_id=shot.id, prompt=prompt.enhanced, negative_prompt=prompt.negative,
                 seed=shot.seed if seed is None else seed, width=planned.width, height=planned.height,
                 fps=planned.fps, frames=planned.frames, steps=planned.steps if steps is None else steps,
-                quality=shot.quality, image=image, settings=settings,
+                quality=shot.quality, image=image, settings=settings, windows=planned.windows,
             )
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
         jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -26,6 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, check_features, count_frames, run_ffmpeg
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
@@ -271,8 +273,11 @@ class _Run:
         self.manifest = Manifest.load(self.out_dir)
         todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest)]
         self.result.cached = [job.id for job in jobs if job not in todo]
-        check_output_folder(self.out_dir, needed_bytes([(j.request.frames, j.request.width, j.request.height)
-                                                        for j in todo]))
+        # Each lane keeps one windowed shot's frames on disk while it renders.
+        in_flight = max((kept_bytes(j.request.windows, j.request.width, j.request.height) * j.groups for j in todo),
+                        default=0)
+        check_output_folder(self.out_dir, in_flight + needed_bytes([(j.request.frames, j.request.width,
+                                                                     j.request.height) for j in todo]))
         if todo:
             check_features()  # an ffmpeg without drawtext or libx264 would fail every shot, three times
         if fallback_reason and todo:
@@ -542,6 +547,8 @@ class _Run:
     def _attempt(self, lane: _Lane, job: Job) -> dict | None:
         partial = self._partial(job)
         partial.unlink(missing_ok=True)
+        if self.options.force and job.attempts == 0:  # windows kept from an earlier run are not reused either
+            shutil.rmtree(windows_folder(partial), ignore_errors=True)
         lane.worker.send(op="render", request=request_to_json(job.request), out=str(partial),
                          log=str(self._log(job)))
         sent = first_step = last_step = time.monotonic()

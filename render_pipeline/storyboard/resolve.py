@@ -16,6 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from render_pipeline.storyboard.schema import (
+    BACKENDS,
     Camera,
     Delivery,
     Lora,
@@ -392,6 +393,8 @@ class _Resolver:
         ids = self._check_ids()
         shots = [self._shot(index, fields) for index, fields in enumerate(parsed.shots)]
         shots = self._link_transitions(shots)
+        for shot in shots:
+            self._check_single_pass(shot)
         self._check_continuations(shots, ids)
         music = self._music(shots, ids)
         if self.problems:
@@ -550,6 +553,24 @@ class _Resolver:
                                f"transition of {transition.duration:g} s is longer than the next shot "
                                f"{following.id!r} ({following.duration:g} s)")
         return shots
+
+    def _check_single_pass(self, shot: Shot) -> None:
+        """`window: single` on a shot longer than its model was trained on is allowed, with a warning."""
+        from render_pipeline.backends.specs import SPECS
+
+        if shot.window != "single" or shot.source is not None:
+            return
+        if shot.backend == "auto":  # any model the planner may choose
+            names = [name for name in BACKENDS if name in SPECS and SPECS[name].needs_gpu]
+        else:
+            names = [shot.backend] if SPECS[shot.backend].needs_gpu else []
+        past = [name for name in names if SPECS[name].frames_for(shot.render_duration) > SPECS[name].max_frames]
+        if past:
+            trained = ", ".join(f"{name} {SPECS[name].max_frames / SPECS[name].fps:.2f} s" for name in past)
+            self.warn(self.origin(shot.index, "window"),
+                      f"window: single renders this {shot.render_duration:g} s shot in one pass, longer than its "
+                      f"model was trained on ({trained}): expect loops, freezes or drift, and a cost that grows "
+                      f"with the square of the frames; without it the shot is rendered in windows")
 
     def _footage(self, shot: Shot) -> Shot:
         """Give a footage shot its trim (default: the clip's start, leaving room for the incoming
