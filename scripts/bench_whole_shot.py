@@ -12,6 +12,8 @@ shot's time less its step count times that.
     python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --out again.json  # iterate
     python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --keep-worker --out watch.json
     python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
+    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --out windowed.json
+    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --window single --out one.json
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ STORYBOARD = """\
 version: 1
 title: Whole Shot Bench
 delivery: {{size: {size}, fps: 24, loudness_lufs: -16}}
-defaults: {{backend: {backend}, quality: {quality}}}
+defaults: {{backend: {backend}, quality: {quality}, window: {window}}}
 shots:
 """
 PROMPTS = ["a grey destroyer at dawn, slow push in", "sailors on deck, morning light", "a harbor crane at dusk",
@@ -44,6 +46,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--shots", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--quality", default="final", choices=["draft", "final"])
+    parser.add_argument("--window", default="auto", choices=["auto", "single"],
+                        help="a shot past the model's trained clip: in windows (auto) or in one pass")
     parser.add_argument("--gpus", default="auto")
     parser.add_argument("--runs", type=int, default=1,
                         help="render the shots this many times (later runs: text embeddings from the cache)")
@@ -62,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     work = Path(tempfile.mkdtemp(prefix="whole-shot-"))
     size = "64x64" if args.tiny else "1280x720"
-    text = STORYBOARD.format(size=size, backend=args.backend, quality=args.quality)
+    text = STORYBOARD.format(size=size, backend=args.backend, quality=args.quality, window=args.window)
     text += "".join(f"  - {{id: s{index + 1:02d}, duration: {args.seconds}, prompt: \"{PROMPTS[index % len(PROMPTS)]}\"}}\n"
                     for index in range(args.shots))
     (work / "board.yaml").write_text(text, encoding="utf-8")
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict:
     steps = args.steps or (3 if args.tiny else None)
     jobs = build_jobs(storyboard, plan, work / "out", models_dir, steps=steps)
     if args.tiny:  # the plan sizes shots for the real model; a tiny one renders them small
-        jobs = [replace(job, request=replace(job.request, width=32, height=32, frames=9)) for job in jobs]
+        jobs = [replace(job, request=tiny_request(job.request)) for job in jobs]
     rows, wall = [], 0.0
     idle_workers = IdleWorkers() if args.keep_worker else None
     for run in range(1, args.runs + 1):
@@ -88,12 +92,13 @@ def main(argv: list[str] | None = None) -> dict:
         manifest = json.loads((work / "out" / "manifest.json").read_text())["shots"]
         for job in jobs:
             entry = manifest[job.id]
-            timings, steps_done = entry["timings"], job.request.steps
+            windows = job.request.windows.count if job.request.windows else 1
+            timings, steps_done = entry["timings"], job.request.steps * windows
             step = timings["other_steps_s"] / (steps_done - 1)
             shot = timings["seconds"] + timings.get("worker_start_s", 0.0) + timings.get("encode_s", 0.0)
             outside = shot - steps_done * step
             rows.append(dict(run=run, shot=job.id, backend=job.backend, size=f"{job.request.width}x{job.request.height}",
-                             frames=job.request.frames, steps=steps_done, step_s=step, shot_s=shot,
+                             frames=job.request.frames, windows=windows, steps=steps_done, step_s=step, shot_s=shot,
                              outside_steps_s=outside, outside_share=outside / shot, peak_memory=entry.get("peak_memory"),
                              **{name: value for name, value in timings.items() if name.endswith("_s")}))
             print(json.dumps(rows[-1]), flush=True)
@@ -110,6 +115,14 @@ def main(argv: list[str] | None = None) -> dict:
               f"{row.get('encode_s', 0):>8.1f}{row['first_step_s']:>9.1f}{row['decode_write_s']:>13.1f}")
     print(f"all {len(rows)} shots rendered: {wall:.1f} s wall, {outside:.1f} s outside the steps ({outside / wall:.1%})")
     return report
+
+
+def tiny_request(request):
+    """The request at 32x32, its windows (if any) of 9 frames."""
+    if request.windows is None:
+        return replace(request, width=32, height=32, frames=9)
+    windows = replace(request.windows, frames=9)
+    return replace(request, width=32, height=32, frames=windows.total_frames, windows=windows)
 
 
 if __name__ == "__main__":

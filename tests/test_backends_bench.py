@@ -60,6 +60,13 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
     first_run, second_run = kept["rows"]
     assert first_run["worker_start_s"] > 0 and second_run["worker_start_s"] < first_run["worker_start_s"]
 
+    # A 10 s shot (241 frames at 24 fps) in windows against one pass: the command docs/benchmarks.md leaves for a GPU.
+    for window, windows in (("auto", 2), ("single", 1)):
+        (row,) = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny",
+                                                       "--shots", "1", "--seconds", "10", "--window", window,
+                                                       "--out", str(tmp_path / f"{window}.json")])["rows"]
+        assert (row["windows"], row["steps"]) == (windows, 3 * windows)
+
 
 def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
     """The GPU decode-and-write commands of docs/benchmarks.md, at tiny size on the CPU."""
