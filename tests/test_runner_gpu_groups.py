@@ -192,3 +192,4 @@ def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path
                               decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
     # Nothing kept once the shots were written: no windows folders, no part files.
     assert sorted(path.name for path in (outputs["two"] / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]
+    assert shots(outputs["two"])["s01"]["settings"]["windows"]["count"] == 2  # the manifest says how it was made

@@ -585,7 +585,8 @@ class _Run:
         self.manifest.record(
             job.id, key=job.key, backend=job.backend, seed=job.request.seed,
             settings={name: request[name] for name in ("width", "height", "fps", "frames", "steps", "quality")}
-            | {"fast": request["settings"].get("fast", []), "memory": job.candidate, "prompt": request["prompt"], "negative_prompt": request["negative_prompt"]},
+            | {"fast": request["settings"].get("fast", []), "memory": job.candidate, "prompt": request["prompt"],
+               "negative_prompt": request["negative_prompt"], "windows": request["windows"]},
             output=str(job.output.relative_to(self.out_dir)), log=str(self._log(job).relative_to(self.out_dir)),
             **lane.describe(), **fields,
         )
