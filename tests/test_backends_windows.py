@@ -187,3 +187,17 @@ def test_windows_kept_for_other_settings_are_not_reused(models_dir, tmp_path):
     session.render(request(longer, longer.total_frames), out, lambda done, total: seen.append(done))
     assert seen == [1, 2, 3, 4]  # both windows rendered again
     assert count_frames(out) == longer.total_frames
+
+
+def test_a_rank_takes_rank_zeros_saved_latents_instead_of_denoising(models_dir, tmp_path):
+    """In a worker group every rank denoises or none does: a rank with nothing saved of its own (a fresh group
+    after a failed decode) takes rank 0's latents rather than entering the model's collectives alone."""
+    import torch
+
+    shot = request(None, 9)
+    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    rank0 = session.denoised(shot, tmp_path / "rank0.latents.pt", lambda done, total: None)
+    session.share_from_first_rank = lambda make: rank0.clone()  # what rank 0 broadcasts
+    steps = []
+    mine = session.denoised(shot, tmp_path / "rank1" / "nothing.latents.pt", lambda done, total: steps.append(done))
+    assert steps == [] and torch.equal(mine, rank0)

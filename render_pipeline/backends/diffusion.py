@@ -162,7 +162,8 @@ class DiffusionSession:
                  held: HeldLatents | None = None) -> torch.Tensor:
         """The request's final latents, kept at ``latents_path`` so that a decode that fails (out of
         memory) is retried without denoising again; ``held``: latent frames kept as known throughout."""
-        latents = _saved_latents(latents_path, request)
+        # Rank 0's saved latents serve the whole group: every rank must denoise, or none (collectives).
+        latents = self.first_rank(lambda: _saved_latents(latents_path, request))
         if latents is not None:
             return latents
         self.encode([request])
