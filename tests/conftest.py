@@ -53,9 +53,10 @@ def minimal_storyboard(write_storyboard) -> Path:
     return write_storyboard(MINIMAL_STORYBOARD)
 
 
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Skip a test marked `needs` whose part is not installed, naming how to install it."""
-    for mark in item.iter_markers("needs"):
-        reason = missing(mark.args)
-        if reason:
-            pytest.skip(reason)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip each test marked `needs` whose part is not installed, naming how to install it."""
+    for item in items:
+        for mark in item.iter_markers("needs"):
+            reason = missing(mark.args)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -53,6 +53,7 @@ def missing(parts: tuple[str, ...]) -> str | None:
 
 def module_needs(*parts: str) -> pytest.MarkDecorator:
     """The mark for a file that imports ``parts`` at its top: skips the whole file at once when one is missing."""
+    __tracebackhide__ = True  # the skip is reported at the file's line, not here
     reason = missing(parts)
     if reason:
         pytest.skip(reason, allow_module_level=True)
