@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from optional_parts import missing
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "storyboards"
 
@@ -49,3 +51,12 @@ def write_storyboard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 @pytest.fixture
 def minimal_storyboard(write_storyboard) -> Path:
     return write_storyboard(MINIMAL_STORYBOARD)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip each test marked `needs` whose part is not installed, naming how to install it."""
+    for item in items:
+        for mark in item.iter_markers("needs"):
+            reason = missing(mark.args)
+            if reason:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -132,6 +132,7 @@ def build_tiny_musicgen(folder: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.needs("music")
 def test_tiny_musicgen_continues_window_by_window(tmp_path, monkeypatch):
     build_tiny_musicgen(tmp_path / "models" / "musicgen")
     # Short windows so a 2 s cue takes three windows, as a long cue does with 30 s ones.

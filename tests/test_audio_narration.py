@@ -61,6 +61,7 @@ def test_piper_speaks_each_shot_at_48k_with_sentence_timings_and_caches(tmp_path
     assert clip.path.stat().st_mtime_ns == before
 
 
+@pytest.mark.needs("espeak-ng")
 def test_espeak_changed_text_or_lexicon_resynthesises_only_that_shot(tmp_path):
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: espeak}")
     first = render_audio(board, tmp_path / "out")
@@ -84,6 +85,7 @@ def test_auto_engine_says_which_it_chose(tmp_path):
     assert result.messages[0].startswith("narration: engine auto chose piper, voice en_US-joe-medium")
 
 
+@pytest.mark.needs("espeak-ng")
 def test_narration_longer_than_its_shot_names_shot_and_lengths(tmp_path):
     # Three long words pass validation's words-per-minute estimate but take far longer to say.
     shots = '- {id: tight, duration: 1.0, prompt: sea, narration: "Incomprehensibilities notwithstanding, unquestionably."}\n'
@@ -102,6 +104,7 @@ def test_narration_longer_than_its_shot_names_shot_and_lengths(tmp_path):
     assert result.narration["tight"].duration == pytest.approx(measured, abs=0.01)
 
 
+@pytest.mark.needs("espeak-ng")
 def test_removed_narration_removes_its_clip(tmp_path):
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: espeak}")
     render_audio(board, tmp_path / "out")
@@ -118,6 +121,10 @@ def test_missing_engine_or_bad_voice_is_a_user_error(tmp_path):
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: piper, voice: ../elsewhere.onnx}")
     with pytest.raises(UserError, match="inside the storyboard's folder"):
         render_audio(board, tmp_path / "out")
+
+
+@pytest.mark.needs("espeak-ng")
+def test_unknown_espeak_voice_is_a_user_error(tmp_path):
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: espeak, voice: no-such-voice}")
     with pytest.raises(UserError, match="no-such-voice"):
         render_audio(board, tmp_path / "out")

@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.needs("diffusion")  # the scripts import torch
+
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_backends.py"
 
 

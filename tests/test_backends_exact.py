@@ -12,17 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
-from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm
 
-from render_pipeline.backends import diffusion, open_session
-from render_pipeline.backends.base import RenderRequest
-from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.wan import decode_frame_by_frame
-from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder
-from tiny_models import (build_cogvideox_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder, tiny_wan22_vae,
-                         tiny_wan_vae)
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm  # noqa: E402
+
+from render_pipeline.backends import diffusion, open_session  # noqa: E402
+from render_pipeline.backends.base import RenderRequest  # noqa: E402
+from render_pipeline.backends.specs import SPECS  # noqa: E402
+from render_pipeline.backends.wan import decode_frame_by_frame  # noqa: E402
+from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder  # noqa: E402
+from tiny_models import (build_cogvideox_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder,  # noqa: E402
+                         tiny_wan22_vae, tiny_wan_vae)
 
 PROMPT = "a grey destroyer at dawn on the sea"
 NEGATIVE = "blurry static"

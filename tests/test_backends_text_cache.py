@@ -6,9 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optional_parts import module_needs
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
-from tiny_models import build_hunyuanvideo_folder, build_wan_ti2v_5b_folder, decoded_pixels
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
+from tiny_models import build_hunyuanvideo_folder, build_wan_ti2v_5b_folder, decoded_pixels  # noqa: E402
 
 NEGATIVE = "blurry static"
 

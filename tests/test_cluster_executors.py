@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 
-ray = pytest.importorskip("ray")
-submitit = pytest.importorskip("submitit")
+from optional_parts import module_needs
+
+pytestmark = module_needs("cluster")  # before the imports that load ray
+
+import ray  # noqa: E402
 
 from render_pipeline.errors import UserError  # noqa: E402
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402

@@ -98,10 +98,10 @@ def test_render_all_sizes_gpus_per_shot_from_the_cluster_unless_gpus_are_given(t
     assert "planning for" not in capsys.readouterr().out
 
 
+@pytest.mark.needs("cluster")
 def test_an_address_no_ray_cluster_answers_at_is_refused_at_once():
     import time
 
-    pytest.importorskip("ray")
     from render_pipeline.runner.executors.ray_cluster import RayExecutor
 
     began = time.monotonic()

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.needs("diffusion")
+
 # Each case with the work each of the two ranks did, so a layout that silently fell back to
 # every rank computing everything would fail: tokens a block saw (one process: 48 for Wan, 140
 # for HunyuanVideo), transformer calls in a 4-step pipeline (one process: 8 with CFG), calls

@@ -95,9 +95,9 @@ def test_layout_from_the_plans_candidate() -> None:
     assert ParallelLayout.from_candidate({}) == ParallelLayout()  # the animatic's empty candidate
 
 
+@pytest.mark.needs("diffusion")
 def test_a_worker_group_loads_its_pipeline_uncompiled(monkeypatch):
     """Its layouts were measured eager; compiling under FSDP2 and context parallelism was never run on GPUs."""
-    pytest.importorskip("torch")
     from render_pipeline.parallel import apply, group
 
     class Session:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import re
+import shutil
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
@@ -112,9 +112,9 @@ def test_captions_follow_the_measured_sentences(film):
         "WEBVTT\n\n00:00:02.000 --> 00:00:02.500\nHello there.\n\n00:00:02.500 --> 00:00:03.000\nSecond one.\n")
 
 
-@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="needs Debian's chromium")
+@pytest.mark.needs("chromium")
 def test_review_page_renders_every_shot_in_a_browser(film, tmp_path):
-    browser = ["/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    browser = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-extensions", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
     page = film.review.resolve().as_uri()
     dom = subprocess.run([*browser, "--dump-dom", page], capture_output=True, text=True, timeout=60).stdout

@@ -11,7 +11,7 @@ import pytest
 
 from render_pipeline.media.ffmpeg import ffmpeg_exe
 from render_pipeline.post.edit import Edit
-from render_pipeline.media.fonts import CJK_FONT_FILE, find_font, find_installed
+from render_pipeline.media.fonts import find_font
 from render_pipeline.post.overlays_ass import PlacedOverlay, escape_ass_text, write_ass
 from render_pipeline.post.styles import load_overlay_styles
 from render_pipeline.storyboard import StoryboardError, load_storyboard
@@ -88,7 +88,7 @@ shots:
     assert len(messages) == 1 and "overlays[1].style" in messages[0] and "chapter" in messages[0]
 
 
-@pytest.mark.skipif(find_installed(CJK_FONT_FILE) is None, reason="Noto Sans CJK is not installed (CI installs it)")
+@pytest.mark.needs("fonts-noto-cjk")
 def test_cjk_text_is_drawn_through_font_fallback(tmp_path):
     # The title font has no CJK glyphs; libass falls back to Noto Sans CJK. Missing glyphs
     # would come out as identical empty boxes, so two different characters would match.

@@ -163,6 +163,7 @@ def _word_tokenizer(folder: Path) -> None:
     PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", eos_token="</s>").save_pretrained(folder)
 
 
+@pytest.mark.needs("diffusion")  # transformers reads the tokenizer
 def test_long_prompt_is_counted_with_the_real_tokenizer(tmp_path: Path) -> None:
     models = tmp_path / "models"
     _word_tokenizer(models / "CogVideoX-5b" / "tokenizer")

@@ -10,13 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from optional_parts import module_needs
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.storyboard import load_storyboard
-from tiny_models import build_wan_a14b_folder, decoded_pixels
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
+from PIL import Image  # noqa: E402
+
+from tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 WAN = "wan2.2-t2v-a14b"
 ONE_GPU = {"gpus_per_shot": 1}

@@ -2,8 +2,12 @@
 
 import pytest
 
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
+import diffusers  # noqa: E402
+import torch  # noqa: E402
 
 from render_pipeline.backends.speed import SpeedOptions, apply_speedups  # noqa: E402
 

@@ -3,8 +3,12 @@
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-diffusers = pytest.importorskip("diffusers")
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
+import diffusers  # noqa: E402
+import torch  # noqa: E402
 
 from render_pipeline.backends.hunyuanvideo import attend_without_mask, drop_text_padding  # noqa: E402
 from render_pipeline.backends.speed import (SpeedOptions, apply_speedups, check_fast_modes,  # noqa: E402
