@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, check_features, count_frames, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
@@ -530,7 +530,7 @@ class _Run:
             raise ShotFailed("upstream", f"it continues from shot {upstream.id}, which did not render")
         target = last_frame_path(self.out_dir, upstream.id)
         partial = target.with_name(target.name + ".part.png")
-        run_ffmpeg(["-sseof", "-1", "-i", str(upstream.output), "-update", "1", "-q:v", "1", str(partial)],
+        run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1", str(partial)],
                    what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
         os.replace(partial, target)
 

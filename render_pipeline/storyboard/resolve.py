@@ -40,6 +40,12 @@ SUPPORTED_VERSIONS = (1,)
 # narration (140-160 wpm) so the estimate only rejects text that cannot possibly fit;
 # the narration step measures the real length after synthesis.
 ESTIMATE_WORDS_PER_MINUTE = 180.0
+# voice.voice names a file in the storyboard's folder when it ends like one: a piper voice
+# model, or a recording whose voice xtts clones. Anything else is an engine's voice name.
+VOICE_MODEL_SUFFIX = ".onnx"
+VOICE_RECORDING_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+# Pronunciations for narration, read from the storyboard's folder when present (audio/lexicon.py).
+LEXICON_FILE = "lexicon.txt"
 
 
 @dataclass(frozen=True)
@@ -181,6 +187,22 @@ def estimated_speech_seconds(text: str) -> float:
     return words * 60.0 / ESTIMATE_WORDS_PER_MINUTE
 
 
+class OutsideFolder(ValueError):
+    """A path in the storyboard that leads out of its folder."""
+
+
+def path_in_folder(folder: Path, text: str) -> Path:
+    """The file ``text`` (as written in the storyboard) names inside ``folder``, every link followed;
+    OutsideFolder when it is absolute, climbs out with '..', or leads out through a link."""
+    candidate = Path(text)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise OutsideFolder(f"paths must stay inside the storyboard's folder: no absolute paths or '..' (got {text!r})")
+    resolved = (folder / candidate).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise OutsideFolder(f"{text!r} leads outside the storyboard's folder (through a link)")
+    return resolved
+
+
 def load_storyboard(path: str | Path, overlay_styles: tuple[str, ...] | None = None) -> Storyboard:
     """Read and check a storyboard; raise StoryboardError listing every problem found."""
     path = Path(path)
@@ -254,6 +276,16 @@ def _drop_value(data: Any, location: tuple) -> bool:
         return False
     del data[last]
     return True
+
+
+def _open_media(path: Path, kind: str):
+    """The file's MediaInfo, or why it cannot be used as ``kind`` (a MediaKind)."""
+    from render_pipeline.media.ffmpeg import MediaKind, UnusableMedia, check_media
+
+    try:
+        return check_media(path, MediaKind(kind))
+    except UnusableMedia as unusable:
+        return str(unusable)
 
 
 def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[Problem]:
@@ -370,6 +402,7 @@ class _Resolver:
         self.overlay_styles = overlay_styles or _overlay_style_presets()
         self.raw_shots: list[dict[str, Any]] = document.data["shots"]
         self.raw_defaults: dict[str, Any] = document.data.get("defaults") or {}
+        self.media: dict[tuple[Path, str], Any] = {}  # each file opened once: its MediaInfo, or why it is unusable
 
     def error(self, path: ValuePath, message: str) -> None:
         self.problems.append(self.document.problem(path, message))
@@ -394,8 +427,9 @@ class _Resolver:
         shots = self._link_transitions(shots)
         self._check_continuations(shots, ids)
         music = self._music(shots, ids)
+        self._check_voice_files()
         if self.problems:
-            raise StoryboardError(in_file_order(self.problems))
+            raise StoryboardError(_dedupe(in_file_order(self.problems)))
         return Storyboard(
             path=self.path,
             title=parsed.title.strip(),
@@ -444,8 +478,8 @@ class _Resolver:
         if (value["prompt"] is None) == (value["source"] is None):
             which = "neither" if value["prompt"] is None else "both"
             self.error(("shots", index), f"a shot needs exactly one of 'prompt' or 'source' (this one has {which})")
-        source = self._path(value["source"], self.origin(index, "source"), must_exist=True)
-        image = self._path(value["image"], self.origin(index, "image"), must_exist=True)
+        source = self._path(value["source"], self.origin(index, "source"), media="video")
+        image = self._path(value["image"], self.origin(index, "image"), media="image")
         trim = value["trim"]
         if trim is not None:
             if value["source"] is None:
@@ -489,8 +523,7 @@ class _Resolver:
         where = self.origin(index, "loras")
         uses = []
         for number, lora in enumerate(loras):
-            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where,
-                              must_exist=True)
+            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where)
             if path is not None:
                 uses.append(LoraUse(path=path, weight=lora.weight, expert=lora.expert))
         return tuple(uses)
@@ -509,21 +542,41 @@ class _Resolver:
                        f"unknown overlay style {overlay.style!r} (known: {', '.join(self.overlay_styles)})")
         return overlay.model_copy(update={"start": start, "end": end})
 
-    def _path(self, text: str | None, where: ValuePath, must_exist: bool) -> Path | None:
+    def _path(self, text: str | None, where: ValuePath, media: str | None = None) -> Path | None:
+        """The file ``text`` names inside the storyboard's folder; with ``media`` (a MediaKind), opened
+        as FFmpeg will open it when rendering. None, with the problem recorded, when it cannot be used."""
         if text is None:
             return None
-        candidate = Path(text)
-        if candidate.is_absolute() or ".." in candidate.parts:
-            self.error(where, f"paths must stay inside the storyboard's folder: no absolute paths or '..' (got {text!r})")
+        try:
+            resolved = path_in_folder(self.base_dir, text)
+        except OutsideFolder as outside:
+            self.error(where, str(outside))
             return None
-        resolved = (self.base_dir / candidate).resolve()
-        if not resolved.is_relative_to(self.base_dir):
-            self.error(where, f"{text!r} leads outside the storyboard's folder (through a link)")
-            return None
-        if must_exist and not resolved.is_file():
+        if not resolved.is_file():
             self.error(where, f"file not found: {text!r} (looked in {self.base_dir})")
             return None
+        if media is not None:
+            if (resolved, media) not in self.media:
+                self.media[resolved, media] = _open_media(resolved, media)
+            if isinstance(self.media[resolved, media], str):
+                self.error(where, self.media[resolved, media])
+                return None
         return resolved
+
+    def _check_voice_files(self) -> None:
+        """The voice file and the lexicon are read from the storyboard's folder like every other input."""
+        voice = self.parsed.voice.voice
+        if voice is not None and voice.lower().endswith(VOICE_RECORDING_SUFFIXES):
+            self._path(voice, ("voice", "voice"), media="audio")
+        elif voice is not None and voice.endswith(VOICE_MODEL_SUFFIX):
+            self._path(voice, ("voice", "voice"))
+            self._path(voice + ".json", ("voice", "voice"))
+        lexicon = self.base_dir / LEXICON_FILE
+        if lexicon.is_symlink() or lexicon.exists():
+            try:
+                path_in_folder(self.base_dir, LEXICON_FILE)
+            except OutsideFolder as outside:
+                self.error((), f"{LEXICON_FILE}: {outside}; copy the lexicon into the folder")
 
     def _link_transitions(self, shots: list[Shot]) -> list[Shot]:
         last = shots[-1]
@@ -558,7 +611,7 @@ class _Resolver:
             return shot
         trim = shot.trim or (shot.handle_in, shot.handle_in + shot.duration)
         needed_from, needed_to = trim[0] - shot.handle_in, trim[1] + shot.handle_out
-        clip_length = self._clip_length(shot)
+        clip_length = self._clip_length(shot.source)
         where = self.origin(shot.index, "trim" if shot.trim else "source")
         if needed_from < -1e-9:
             self.error(where, f"the incoming transition needs {shot.handle_in:g} s of footage before the trim's start "
@@ -568,17 +621,8 @@ class _Resolver:
                               f"for the outgoing transition) but {shot.source.name} lasts {clip_length:g} s")
         return replace(shot, trim=trim)
 
-    def _clip_length(self, shot: Shot) -> float | None:
-        from render_pipeline.media.ffmpeg import FfmpegError, probe
-
-        try:
-            info = probe(shot.source)
-        except FfmpegError:
-            self.error(self.origin(shot.index, "source"), f"{shot.source.name} is not a video file FFmpeg can read")
-            return None
-        if not info.has_video:
-            self.error(self.origin(shot.index, "source"), f"{shot.source.name} has no video stream")
-        return info.duration
+    def _clip_length(self, source: Path) -> float | None:
+        return self.media[source, "video"].duration  # opened when the shot's source was read
 
     def _check_continuations(self, shots: list[Shot], ids: dict[str, int]) -> None:
         for shot in shots:
@@ -608,7 +652,7 @@ class _Resolver:
             if ids[first] > ids[last]:
                 self.error(("music", number, "to"), f"cue ends at shot {last!r}, before it starts at {first!r}")
                 continue
-            file = self._path(cue.file, ("music", number, "file"), must_exist=True)
+            file = self._path(cue.file, ("music", number, "file"), media="audio")
             start = sum(s.duration for s in shots[: ids[first]])
             end = sum(s.duration for s in shots[: ids[last] + 1])
             cues.append(Cue(cue=cue.cue, prompt=cue.prompt, first_shot=first, last_shot=last, start=start, end=end,
