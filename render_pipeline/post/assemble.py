@@ -27,6 +27,7 @@ from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness,
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
 from render_pipeline.media.fonts import find_font
+from render_pipeline.post.glyphs import check_glyphs
 from render_pipeline.post.otio_export import build_timeline, write_timeline
 from render_pipeline.post.overlays_ass import place_overlays, write_ass
 from render_pipeline.post.review import ShotNotes, read_manifest, write_review
@@ -67,12 +68,19 @@ class AssemblyResult:
     loudness_lufs: float
     true_peak_db: float
     seconds_taken: float
+    missing_glyphs: tuple[str, ...] = ()  # overlays drawn with boxes, allowed by --allow-missing-glyphs
 
 
-def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None) -> AssemblyResult:
-    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None)."""
+def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None,
+             allow_missing_glyphs: bool = False) -> AssemblyResult:
+    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None).
+
+    UserError, before anything is made, when an overlay holds characters no installed font
+    draws, unless ``allow_missing_glyphs``.
+    """
     began = time.perf_counter()
     out_dir = Path(out_dir)
+    missing_glyphs = check_glyphs(storyboard, allow_missing_glyphs)
     edit = make_edit(storyboard)
     shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
     check_features()
@@ -136,7 +144,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
 
     return AssemblyResult(film=film, srt=srt, vtt=vtt, otio=otio_path, fcp_xml=fcp_path, review=review,
                           frames=edit.total_frames, duration=duration, loudness_lufs=loudness, true_peak_db=peak,
-                          seconds_taken=time.perf_counter() - began)
+                          seconds_taken=time.perf_counter() - began, missing_glyphs=tuple(missing_glyphs))
 
 
 def _notes(shot: Shot, prompt: ShotPrompt | None, overlays: tuple[Overlay, ...], entry: dict) -> ShotNotes:

@@ -8,6 +8,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from render_pipeline.storyboard.schema import (
     Transition,
     Voice,
 )
+from render_pipeline.storyboard.text import text_problem
 from render_pipeline.storyboard.yaml_source import (
     LocatedDocument,
     Problem,
@@ -177,6 +179,16 @@ def _overlay_style_presets() -> tuple[str, ...]:
     return BUILTIN_OVERLAY_STYLES + tuple(name for name in names if name not in BUILTIN_OVERLAY_STYLES)
 
 
+def frame_bounds(durations: list[float], rate: Fraction) -> list[int]:
+    """The film frame each shot starts on, then the film's end. Each bound is rounded from the
+    running time, so rounding never drifts and the film is round(sum of durations * rate) frames."""
+    bounds, elapsed = [0], 0.0
+    for duration in durations:
+        elapsed += duration
+        bounds.append(round(elapsed * rate))
+    return bounds
+
+
 def default_seed(title: str, shot_id: str) -> int:
     """Stable across runs and machines: the same storyboard gives the same pictures."""
     return int.from_bytes(hashlib.sha256(f"{title}\0{shot_id}".encode()).digest()[:4], "big")
@@ -224,13 +236,35 @@ def resolve(document: LocatedDocument, path: Path, overlay_styles: tuple[str, ..
         )
     # A section left empty (`music:` with every cue commented out) means "none".
     data = {key: value for key, value in data.items() if not (key in OPTIONAL_SECTIONS and value is None)}
+    text = _text_problems(document)
     try:
         parsed = StoryboardDocument.model_validate(data)
     except ValidationError as exc:
         type_problems = _pydantic_problems(document, exc)
         more = _problems_beyond_types(document, data, exc, path, overlay_styles)
-        raise StoryboardError(in_file_order(type_problems + more)) from None
-    return _Resolver(document, parsed, path, overlay_styles).run()
+        raise StoryboardError(_dedupe(in_file_order(type_problems + more + text))) from None
+    try:
+        storyboard = _Resolver(document, parsed, path, overlay_styles).run()
+    except StoryboardError as error:
+        raise StoryboardError(_dedupe(in_file_order(error.problems + text))) from None
+    if text:
+        raise StoryboardError(text)
+    return storyboard
+
+
+def _text_problems(document: LocatedDocument) -> list[Problem]:
+    """Every text value holding a character no text may hold (storyboard/text.py), wherever it is."""
+    problems = []
+    pending: list[tuple[ValuePath, Any]] = [((), document.data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            pending += [(path + (key,), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            pending += [(path + (index,), item) for index, item in enumerate(value)]
+        elif isinstance(value, str) and (problem := text_problem(value)) is not None:
+            problems.append(document.problem(path, problem))
+    return in_file_order(problems)
 
 
 OPTIONAL_SECTIONS = ("delivery", "defaults", "voice", "music")
@@ -306,6 +340,8 @@ def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[
             message = str(error["ctx"]["error"])
         elif kind == "literal_error":
             message = _not_one_of(value, error["ctx"]["expected"])
+        elif kind == "string_too_long":
+            message = f"must be at most {error['ctx']['max_length']:,} characters (this one has {len(value):,})"
         elif kind == "tuple_type":
             message = f"must be a list of two numbers, [start, end] in seconds (got {value!r})"
         elif kind in _PLAIN_MESSAGES:
@@ -338,6 +374,7 @@ _PLAIN_MESSAGES = {
     "string_too_short": "must not be empty",
     "too_short": "needs at least {min_length} item(s)",
     "too_long": "takes at most {max_length} items",
+    "finite_number": "must be a finite number",
 }
 
 
@@ -425,6 +462,7 @@ class _Resolver:
         ids = self._check_ids()
         shots = [self._shot(index, fields) for index, fields in enumerate(parsed.shots)]
         shots = self._link_transitions(shots)
+        self._check_frames(shots)
         self._check_continuations(shots, ids)
         music = self._music(shots, ids)
         self._check_voice_files()
@@ -623,6 +661,16 @@ class _Resolver:
 
     def _clip_length(self, source: Path) -> float | None:
         return self.media[source, "video"].duration  # opened when the shot's source was read
+
+    def _check_frames(self, shots: list[Shot]) -> None:
+        """Every shot has at least one frame of the film: a shorter one would fail to render."""
+        rate = self.parsed.delivery.frame_rate
+        bounds = frame_bounds([shot.duration for shot in shots], rate)
+        for shot in shots:
+            if bounds[shot.index + 1] == bounds[shot.index]:
+                self.error(self.origin(shot.index, "duration"),
+                           f"{shot.duration:g} s gets no frame of its own at {float(rate):g} fps (a frame lasts "
+                           f"{1 / float(rate):.4g} s); make the shot at least one frame long")
 
     def _check_continuations(self, shots: list[Shot], ids: dict[str, int]) -> None:
         for shot in shots:
