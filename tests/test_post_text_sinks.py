@@ -175,3 +175,19 @@ def test_every_delivery_rate_exports_both_timelines(tmp_path, fps):
     assert sequence.find("name").text == HOSTILE_TITLE
     rate = sequence.find("rate")
     assert int(rate.find("timebase").text) == round(fps) and (rate.find("ntsc").text == "TRUE") == (fps != round(fps))
+
+
+def test_the_animatic_draws_its_notes_literally(tmp_path):
+    """drawtext reads the notes from a file with expansion=none: `%{n}` is text, not the frame number."""
+    from render_pipeline.backends.animatic import AnimaticSession
+    from render_pipeline.backends.base import RenderRequest
+
+    request = RenderRequest(shot_id="s01", prompt="frame %{n} at %{pts} here, {x} \\N", negative_prompt="", seed=1,
+                            width=320, height=180, fps=24, frames=12, steps=0, quality="draft")
+    out = tmp_path / "s01.mp4"
+    AnimaticSession().render(request, out, lambda done, total: None)
+    raw = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(out), "-f", "rawvideo", "-pix_fmt", "gray", "-"],
+                         check=True, capture_output=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, 180, 320).astype(int)
+    notes = (slice(88, 180), slice(0, 320))  # the prompt, under the header (the timecode is at the top right)
+    assert np.abs(frames[0][notes] - frames[-1][notes]).max() < 40

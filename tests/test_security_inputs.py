@@ -265,3 +265,13 @@ def test_every_ffmpeg_input_goes_through_the_whitelists():
             if '"-i",' in line and '"lavfi"' not in line:
                 bare.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not bare, bare
+
+
+def test_a_lora_linked_out_of_the_folder_is_refused(outside, tmp_path):
+    (tmp_path / "loras").mkdir()
+    (tmp_path / "loras" / "look.safetensors").symlink_to(outside / "secret.txt")
+    path = tmp_path / "lora.yaml"
+    path.write_text("version: 1\ntitle: Lora\nshots:\n  - id: s01\n    duration: 1\n    prompt: a field\n"
+                    "    loras: [{path: loras/look.safetensors}]\n", encoding="utf-8")
+    assert problems(path) == [f"{path}:7:20: shots[0].loras[0].path: 'loras/look.safetensors' leads outside the "
+                              "storyboard's folder (through a link)"]
