@@ -242,8 +242,8 @@ def test_a_lexicon_linked_out_is_refused_without_showing_it(outside, tmp_path):
     (tmp_path / "lexicon.txt").symlink_to(outside / "secret.txt")
     path = voice_board(tmp_path, "en-us")
     found = problems(path)
-    assert found == [f"{path}:1:1: lexicon.txt: 'lexicon.txt' leads outside the storyboard's folder (through a link); "
-                     "copy the lexicon into the folder"]
+    assert found == [f"{path}:1:1: lexicon.txt (the narration's pronunciations) leads outside the storyboard's folder "
+                     "through a link; copy the lexicon into the folder"]
     with pytest.raises(UserError) as caught:
         load_lexicon(tmp_path)
     assert "leads outside" in str(caught.value) and "secret" not in str(caught.value)

@@ -613,8 +613,9 @@ class _Resolver:
         if lexicon.is_symlink() or lexicon.exists():
             try:
                 path_in_folder(self.base_dir, LEXICON_FILE)
-            except OutsideFolder as outside:
-                self.error((), f"{LEXICON_FILE}: {outside}; copy the lexicon into the folder")
+            except OutsideFolder:
+                self.error((), f"{LEXICON_FILE} (the narration's pronunciations) leads outside the storyboard's folder "
+                               "through a link; copy the lexicon into the folder")
 
     def _link_transitions(self, shots: list[Shot]) -> list[Shot]:
         last = shots[-1]
