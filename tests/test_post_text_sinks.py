@@ -51,6 +51,8 @@ LONG_TEXTS = {
     "words": ("lorem ipsum dolor sit amet, consectetur adipiscing elit " * 9)[:500],
     "one long word": "W" * 500,
     "chinese": "港口重开船只回家" * 62 + "港口重开",
+    # Glyphs wider than the size the wrapping estimates with (DejaVu Sans: 1.2-1.4 times it).
+    "wide glyphs": "ШЩЮ😭Ⅷ" * 100,
 }
 
 

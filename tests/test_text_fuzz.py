@@ -23,7 +23,7 @@ from render_pipeline.media.fonts import find_font, needs_glyph
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import make_edit
 from render_pipeline.post.otio_export import build_timeline, write_timeline
-from render_pipeline.post.overlays_ass import WORD_JOINER, fit_text, place_overlays, safe_frame, write_ass
+from render_pipeline.post.overlays_ass import WORD_JOINER, place_overlays, write_ass
 from render_pipeline.post.review import ShotNotes, write_review
 from render_pipeline.post.styles import load_overlay_styles
 from render_pipeline.storyboard import StoryboardError
@@ -79,6 +79,17 @@ def validated(tmp_path: Path, title: str, overlay: str, narration: str, size: st
         return None
     assert not any(forbidden_character(value) for value in (title, overlay, narration))
     return storyboard
+
+
+def only_line_breaks_added(original: str, written: str) -> bool:
+    """Whether ``written`` is ``original`` with line breaks added (where a word is too long for a line)."""
+    position = 0
+    for char in written:
+        if position < len(original) and char == original[position]:
+            position += 1
+        elif char != "\n":
+            return False
+    return position == len(original)
 
 
 def visible(text: str) -> str:
@@ -142,7 +153,7 @@ class _Page(HTMLParser):
         self.text.setdefault(self.open[-1] if self.open else "", []).append(data)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(title=TEXT, overlay=TEXT, narration=TEXT)
 @example(title="<b>&amp;</b>", overlay="{\\b1}X\\N\r\nDialogue: 0,0:00:00.00,9:00:00.00,caption,,0,0,0,,EVIL",
          narration="Hi <b>there</b>. --> & {\\an8}!")
@@ -160,10 +171,7 @@ def test_every_writer_keeps_the_text_or_validate_refuses_it(tmp_path, title, ove
     write_ass(ass, edit, place_overlays(edit, {"s01": shot.overlays}), styles, find_font())
     events = ass_events(ass)
     assert len(events) == 2 and ass_text(events[1]) == SENTINEL
-    size = round(styles["caption"].size * edit.height)
-    fitted, _ = fit_text(shot.overlays[0].text, size, safe_frame(styles["caption"], edit.width, edit.height))
-    assert ass_text(events[0]) == fitted
-    assert fitted.replace("\n", "") == shot.overlays[0].text.replace("\n", "")  # only line breaks were added
+    assert only_line_breaks_added(shot.overlays[0].text, ass_text(events[0]))
 
     sentences = split_sentences(shot.narration or "")
     captions = [Caption(sentence, n, n + 1) for n, sentence in enumerate(sentences)]

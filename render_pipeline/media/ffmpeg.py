@@ -66,10 +66,11 @@ def ffmpeg_exe() -> str:
         ) from None
 
 
-def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None) -> str:
-    """Run ffmpeg with ``args`` (no shell); return its stderr; raise FfmpegError on failure."""
+def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None, cwd: Path | None = None) -> str:
+    """Run ffmpeg with ``args`` (no shell) in ``cwd``; return its stderr; raise FfmpegError on failure."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                            cwd=cwd)
     if log_path is not None:
         with open(log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(command) + "\n" + result.stderr + "\n")

@@ -9,20 +9,25 @@ stops reading at a NUL, so text with control characters (refused by `validate`) 
 
 Every overlay stays inside the title-safe area (EBU R 95: 5 % in from each edge, or the
 style's own margin if wider). libass wraps lines only at spaces, so a word too long for a
-line (or text without spaces, as Chinese and Japanese are written) is broken there; text
-that would need more lines than the area holds is drawn smaller until it fits. Both are
-judged with an upper bound on glyph widths (one font size per character), never wider.
+line (or text without spaces, as Chinese and Japanese are written) is broken there, and text
+that would need more lines than the area holds is drawn smaller. Both are first judged by
+an estimate of glyph widths; then libass itself draws every overlay once, and one that still
+reaches past the area (a run of glyphs wider than the estimate: emoji, Roman numerals and some
+Cyrillic capitals advance up to 1.4 times it in DejaVu Sans) is drawn smaller until it does not.
 """
 
 from __future__ import annotations
 
 import math
+import shutil
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_pipeline.post.edit import Edit
+from render_pipeline.media.ffmpeg import run_ffmpeg
 from render_pipeline.media.fonts import Font
+from render_pipeline.post.edit import Edit
 from render_pipeline.post.styles import OverlayStyle
 from render_pipeline.storyboard.schema import Overlay
 from render_pipeline.storyboard.text import check_text
@@ -32,12 +37,15 @@ ALIGNMENT = {"lower_left": 1, "bottom": 2, "lower_right": 3, "left": 4, "center"
              "upper_left": 7, "top": 8, "upper_right": 9}
 WORD_JOINER = "\u2060"
 TITLE_SAFE = 0.05  # of the width and of the height, at each edge
-# libass sizes a font so its ascent plus descent is the font size. Measured against that size,
-# no glyph of DejaVu Sans (Bold), Noto Sans or Noto Sans CJK advances more than 0.95; a line
-# is one size apart from the next.
-ADVANCE_BOUND = 1.0
+# libass sizes a font so its ascent plus descent is the font size. Against that size, the widest
+# Latin glyphs of DejaVu Sans Bold (W, M) and Noto Sans CJK's ideographs advance less than 1.0,
+# which estimates a character; a line is about one size below the last.
+ADVANCE_ESTIMATE = 1.0
 LINE_PITCH = 1.15
 SHRINK_STEP = 0.9
+# Overlays are measured on a canvas at most this wide (libass scales from the script's size).
+MEASURE_WIDTH = 1280
+MEASURE_ROUNDS = 6
 
 
 @dataclass(frozen=True)
@@ -85,10 +93,11 @@ def safe_frame(style: OverlayStyle, width: int, height: int) -> Frame:
     return Frame(horizontal, vertical, max(1, width - 2 * horizontal), max(1, height - 2 * vertical))
 
 
-def fit_text(text: str, size: int, frame: Frame) -> tuple[str, int]:
-    """``text`` with line breaks where words are too long for a line, and the font size at which it fits ``frame``."""
+def fit_text(text: str, size: int, frame: Frame, advance: float = ADVANCE_ESTIMATE) -> tuple[str, int]:
+    """``text`` with line breaks where words are too long for a line, and the font size at which it fits
+    ``frame``, each character taken to be ``advance`` times the size wide."""
     while True:
-        per_line = max(1, int(frame.safe_width / (ADVANCE_BOUND * size)))
+        per_line = max(1, int(frame.safe_width / (advance * size)))
         lines = [_break_long_words(line, per_line) for line in text.split("\n")]
         count = sum(_lines_needed(line, per_line) for line in lines)
         if count * LINE_PITCH * size <= frame.safe_height or size == 1:
@@ -108,7 +117,7 @@ def _break_long_words(line: str, per_line: int) -> list[str]:
         if char in " \t":
             word = 0
         elif _advances(char):
-            if word == per_line:
+            if word == per_line and not current.endswith("\u200d"):  # not inside an emoji's joined sequence
                 pieces.append(current)
                 current, word = "", 0
             word += 1
@@ -117,7 +126,7 @@ def _break_long_words(line: str, per_line: int) -> list[str]:
 
 
 def _lines_needed(pieces: list[str], per_line: int) -> int:
-    """Lines the pieces take when words are packed greedily, each character one ADVANCE_BOUND wide."""
+    """Lines the pieces take when words are packed greedily, each character one place wide."""
     count = 0
     for piece in pieces:
         count += 1
@@ -168,6 +177,25 @@ def _style_line(name: str, style: OverlayStyle, font: Font, width: int, height: 
 
 
 def write_ass(path: Path, edit: Edit, placed: list[PlacedOverlay], styles: dict[str, OverlayStyle], font: Font) -> None:
+    """The film's overlays as an ASS file at ``path``, each fitted to the title-safe area (measured by libass)."""
+    sizes = [round(styles[item.overlay.style].size * edit.height) for item in placed]
+    frames = [safe_frame(styles[item.overlay.style], edit.width, edit.height) for item in placed]
+    advances = [ADVANCE_ESTIMATE] * len(placed)
+    fitted = [fit_text(item.overlay.text, size, frame) for item, size, frame in zip(placed, sizes, frames)]
+    for _ in range(MEASURE_ROUNDS):
+        scales = _overflow(path, edit, placed, fitted, styles, font)
+        if all(scale >= 1 for scale in scales):
+            break
+        # Its glyphs are wider than estimated, by about the overflow: estimate again with them so wide.
+        advances = [advance / scale for advance, scale in zip(advances, scales)]
+        fitted = [fit_text(item.overlay.text, size, frame, advance) if scale < 1 else old
+                  for item, size, frame, advance, scale, old in zip(placed, sizes, frames, advances, scales, fitted)]
+    events = [_event(item, styles[item.overlay.style], text, size if size != default else None, item.start, item.end,
+                     fade=True) for item, (text, size), default in zip(placed, fitted, sizes)]
+    path.write_text(_script(edit, styles, font, events), encoding="utf-8")
+
+
+def _script(edit: Edit, styles: dict[str, OverlayStyle], font: Font, events: list[str]) -> str:
     lines = [
         "[Script Info]",
         "ScriptType: v4.00+",
@@ -184,16 +212,54 @@ def write_ass(path: Path, edit: Edit, placed: list[PlacedOverlay], styles: dict[
         "",
         "[Events]",
         "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text",
+        *events,
     ]
-    for item in placed:
-        style = styles[item.overlay.style]
-        size = round(style.size * edit.height)
-        text, fitted = fit_text(item.overlay.text, size, safe_frame(style, edit.width, edit.height))
-        tags = f"\\fad({round(style.fade_in * 1000)},{round(style.fade_out * 1000)})"
-        if item.overlay.position:
-            tags += f"\\an{ALIGNMENT[item.overlay.position]}"
-        if fitted != size:
-            tags += f"\\fs{fitted}"
-        lines.append(f"Dialogue: 0,{ass_time(item.start)},{ass_time(item.end)},{item.overlay.style},,0,0,0,,"
-                     f"{{{tags}}}{escape_ass_text(text)}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return "\n".join(lines) + "\n"
+
+
+def _event(item: PlacedOverlay, style: OverlayStyle, text: str, size: int | None, start: float, end: float,
+           fade: bool) -> str:
+    tags = f"\\fad({round(style.fade_in * 1000)},{round(style.fade_out * 1000)})" if fade else ""
+    if item.overlay.position:
+        tags += f"\\an{ALIGNMENT[item.overlay.position]}"
+    if size is not None:
+        tags += f"\\fs{size}"
+    block = f"{{{tags}}}" if tags else ""
+    return f"Dialogue: 0,{ass_time(start)},{ass_time(end)},{item.overlay.style},,0,0,0,,{block}{escape_ass_text(text)}"
+
+
+def _overflow(path: Path, edit: Edit, placed: list[PlacedOverlay], fitted: list[tuple[str, int]],
+              styles: dict[str, OverlayStyle], font: Font) -> list[float]:
+    """For each overlay, drawn alone by libass on a grey canvas: 1 when it stays in the title-safe area,
+    else the factor its size must shrink by."""
+    import numpy as np
+
+    if not placed:
+        return []
+    scale = min(1.0, MEASURE_WIDTH / edit.width)
+    width, height = max(16, round(edit.width * scale)), max(16, round(edit.height * scale))
+    events = [_event(item, styles[item.overlay.style], text, size, number, number + 1, fade=False)
+              for number, (item, (text, size)) in enumerate(zip(placed, fitted))]
+    # Relative names in a folder of our own beside the script: nothing in the filter graph needs escaping.
+    with tempfile.TemporaryDirectory(prefix=".measure-", dir=path.parent) as work_name:
+        work = Path(work_name)
+        (work / "fonts").mkdir()
+        shutil.copy(font.path, work / "fonts" / font.path.name)
+        (work / "measure.ass").write_text(_script(edit, styles, font, events), encoding="utf-8")
+        run_ffmpeg(["-f", "lavfi", "-i", f"color=0x808080:s={width}x{height}:r=1:d={len(events)}",
+                    "-vf", "ass=measure.ass:fontsdir=fonts,format=gray", "-f", "rawvideo", "frames.gray"],
+                   what="measuring the overlays", cwd=work)
+        frames = np.fromfile(work / "frames.gray", dtype=np.uint8).reshape(-1, height, width)
+    left, top = math.ceil(TITLE_SAFE * edit.width) * scale, math.ceil(TITLE_SAFE * edit.height) * scale
+    scales = []
+    for frame in frames[:len(events)]:
+        drawn = np.abs(frame.astype(np.int16) - 0x80) > 8
+        rows, columns = np.nonzero(drawn.any(axis=1))[0], np.nonzero(drawn.any(axis=0))[0]
+        if not rows.size:
+            scales.append(1.0)
+            continue
+        inside = (columns[0] >= left - 1 and columns[-1] <= width - left and rows[0] >= top - 1
+                  and rows[-1] <= height - top)
+        fit = min((width - 2 * left) / (columns[-1] - columns[0] + 1), (height - 2 * top) / (rows[-1] - rows[0] + 1))
+        scales.append(1.0 if inside else min(0.95, fit * 0.95))
+    return scales + [1.0] * (len(events) - len(scales))

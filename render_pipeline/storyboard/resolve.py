@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from render_pipeline.media.ffmpeg import MediaInfo, MediaKind, UnusableMedia, check_media
 from render_pipeline.storyboard.schema import (
     Camera,
     Delivery,
@@ -312,12 +313,10 @@ def _drop_value(data: Any, location: tuple) -> bool:
     return True
 
 
-def _open_media(path: Path, kind: str):
-    """The file's MediaInfo, or why it cannot be used as ``kind`` (a MediaKind)."""
-    from render_pipeline.media.ffmpeg import MediaKind, UnusableMedia, check_media
-
+def _open_media(path: Path, kind: MediaKind) -> MediaInfo | str:
+    """The file's MediaInfo, or why it cannot be used as ``kind``."""
     try:
-        return check_media(path, MediaKind(kind))
+        return check_media(path, kind)
     except UnusableMedia as unusable:
         return str(unusable)
 
@@ -439,7 +438,7 @@ class _Resolver:
         self.overlay_styles = overlay_styles or _overlay_style_presets()
         self.raw_shots: list[dict[str, Any]] = document.data["shots"]
         self.raw_defaults: dict[str, Any] = document.data.get("defaults") or {}
-        self.media: dict[tuple[Path, str], Any] = {}  # each file opened once: its MediaInfo, or why it is unusable
+        self.media: dict[tuple[Path, MediaKind], MediaInfo | str] = {}  # each file opened once: its facts, or why not
 
     def error(self, path: ValuePath, message: str) -> None:
         self.problems.append(self.document.problem(path, message))
@@ -516,8 +515,8 @@ class _Resolver:
         if (value["prompt"] is None) == (value["source"] is None):
             which = "neither" if value["prompt"] is None else "both"
             self.error(("shots", index), f"a shot needs exactly one of 'prompt' or 'source' (this one has {which})")
-        source = self._path(value["source"], self.origin(index, "source"), media="video")
-        image = self._path(value["image"], self.origin(index, "image"), media="image")
+        source = self._path(value["source"], self.origin(index, "source"), media=MediaKind.VIDEO)
+        image = self._path(value["image"], self.origin(index, "image"), media=MediaKind.IMAGE)
         trim = value["trim"]
         if trim is not None:
             if value["source"] is None:
@@ -580,9 +579,9 @@ class _Resolver:
                        f"unknown overlay style {overlay.style!r} (known: {', '.join(self.overlay_styles)})")
         return overlay.model_copy(update={"start": start, "end": end})
 
-    def _path(self, text: str | None, where: ValuePath, media: str | None = None) -> Path | None:
-        """The file ``text`` names inside the storyboard's folder; with ``media`` (a MediaKind), opened
-        as FFmpeg will open it when rendering. None, with the problem recorded, when it cannot be used."""
+    def _path(self, text: str | None, where: ValuePath, media: MediaKind | None = None) -> Path | None:
+        """The file ``text`` names inside the storyboard's folder; with ``media``, opened as FFmpeg will
+        open it when rendering. None, with the problem recorded, when it cannot be used."""
         if text is None:
             return None
         try:
@@ -605,7 +604,7 @@ class _Resolver:
         """The voice file and the lexicon are read from the storyboard's folder like every other input."""
         voice = self.parsed.voice.voice
         if voice is not None and voice.lower().endswith(VOICE_RECORDING_SUFFIXES):
-            self._path(voice, ("voice", "voice"), media="audio")
+            self._path(voice, ("voice", "voice"), media=MediaKind.AUDIO)
         elif voice is not None and voice.endswith(VOICE_MODEL_SUFFIX):
             self._path(voice, ("voice", "voice"))
             self._path(voice + ".json", ("voice", "voice"))
@@ -661,7 +660,7 @@ class _Resolver:
         return replace(shot, trim=trim)
 
     def _clip_length(self, source: Path) -> float | None:
-        return self.media[source, "video"].duration  # opened when the shot's source was read
+        return self.media[source, MediaKind.VIDEO].duration  # opened when the shot's source was read
 
     def _check_frames(self, shots: list[Shot]) -> None:
         """Every shot has at least one frame of the film: a shorter one would fail to render."""
@@ -701,7 +700,7 @@ class _Resolver:
             if ids[first] > ids[last]:
                 self.error(("music", number, "to"), f"cue ends at shot {last!r}, before it starts at {first!r}")
                 continue
-            file = self._path(cue.file, ("music", number, "file"), media="audio")
+            file = self._path(cue.file, ("music", number, "file"), media=MediaKind.AUDIO)
             start = sum(s.duration for s in shots[: ids[first]])
             end = sum(s.duration for s in shots[: ids[last] + 1])
             cues.append(Cue(cue=cue.cue, prompt=cue.prompt, first_shot=first, last_shot=last, start=start, end=end,
