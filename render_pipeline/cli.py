@@ -97,10 +97,15 @@ def validate(
         raise typer.Exit(EXIT_USER_ERROR)
 
 
+GLYPHS_HELP = ("Draw overlay characters that no installed font has as empty boxes, instead of stopping "
+               "before the first shot.")
+
+
 @app.command()
 def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
     from render_pipeline.media.ffmpeg import FfmpegError
@@ -110,10 +115,13 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug)
+            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug,
+                                   allow_missing_glyphs=allow_missing_glyphs)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None
+    for line in result.missing_glyphs:
+        _stderr(f"warning: drawn as boxes: {line}")
     print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
           f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP, in {result.seconds_taken:.1f} s")
     for path in (result.srt, result.vtt, result.otio, result.fcp_xml, result.review):
@@ -235,6 +243,7 @@ def render_shot(
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
     watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
                                                       "time the storyboard is saved (Ctrl-C stops)."),
+    allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
     """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings)."""
     from render_pipeline.errors import UserError
@@ -245,7 +254,7 @@ def render_shot(
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
-                       quiet=quiet, fast=_fast_modes(fast))
+                       quiet=quiet, fast=_fast_modes(fast), allow_missing_glyphs=allow_missing_glyphs)
         if watch:
             from render_pipeline.runner.watch import watch_shot
 
@@ -271,6 +280,7 @@ def render_all(
     gpus: str = typer.Option("auto", "--gpus", help="GPUs to plan for: auto (this machine; with --executor, the "
                              "cluster's largest node), or e.g. 8xH100, 4x80GB."),
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
+    allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
     """Render every shot not already finished (resuming any earlier run), then assemble the film."""
     from render_pipeline.runner import RunOptions
@@ -282,7 +292,8 @@ def render_all(
         loaded = load_storyboard(storyboard)
         result = run_all(loaded, out, gpus=gpus, backend=backend, models_dir=models_dir, assemble=not no_assemble,
                          quiet=quiet, options=RunOptions(force=force),
-                         executor=make_executor(executor, address, partition), fast=_fast_modes(fast))
+                         executor=make_executor(executor, address, partition), fast=_fast_modes(fast),
+                         allow_missing_glyphs=allow_missing_glyphs)
     _render_summary(result)
 
 

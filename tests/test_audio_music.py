@@ -12,9 +12,8 @@ from render_pipeline.audio import render_audio
 from render_pipeline.audio.music import musicgen
 from render_pipeline.audio.music.procedural import render_score, score_settings
 from render_pipeline.audio.wav import SAMPLE_RATE, read_wav, rms_db
-from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import probe, run_ffmpeg
-from render_pipeline.storyboard import load_storyboard
+from render_pipeline.media.ffmpeg import MediaKind, probe, run_ffmpeg
+from render_pipeline.storyboard import StoryboardError, load_storyboard
 
 SHOTS = """\
 shots:
@@ -69,7 +68,7 @@ def test_bed_spans_the_film_with_cues_levelled_placed_and_crossfaded(tmp_path):
     assert result.synthesized == ["music opening", "music finale"]
     assert "procedural score, 70 bpm" in result.messages[0]
 
-    assert probe(result.music_bed).sample_rate == SAMPLE_RATE
+    assert probe(result.music_bed, MediaKind.AUDIO).sample_rate == SAMPLE_RATE
     bed, rate = read_wav(result.music_bed)
     assert bed.shape == (12 * SAMPLE_RATE, 2)  # the film's length to the sample
     assert np.abs(window(bed, 0.0, 2.0)).max() == 0  # no cue over s01
@@ -99,9 +98,8 @@ def test_user_file_is_looped_and_cut_to_its_span(tmp_path):
     assert np.abs(window(bed, 6.0, 12.0)).max() == 0  # cut at the end of s02
 
     (tmp_path / "notes.mp3").write_text("not audio", encoding="utf-8")
-    board = storyboard(tmp_path, "- {cue: theme, file: notes.mp3}\n")
-    with pytest.raises(UserError, match="music cue 'theme': cannot read notes.mp3 as audio"):
-        render_audio(board, tmp_path / "out")
+    with pytest.raises(StoryboardError, match=r"music\[0\]\.file: notes.mp3 is not an audio file FFmpeg can read"):
+        storyboard(tmp_path, "- {cue: theme, file: notes.mp3}\n")
 
 
 def build_tiny_musicgen(folder: Path) -> None:

@@ -12,8 +12,8 @@ from render_pipeline.audio.lexicon import Lexicon, load_lexicon
 from render_pipeline.audio.narration import split_sentences
 from render_pipeline.audio.wav import SAMPLE_RATE, read_wav, rms_db
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import probe
-from render_pipeline.storyboard import load_storyboard
+from render_pipeline.media.ffmpeg import MediaKind, probe, run_ffmpeg
+from render_pipeline.storyboard import StoryboardError, load_storyboard
 
 
 def storyboard(folder: Path, shots: str, voice: str = "{engine: auto}"):
@@ -38,7 +38,7 @@ def test_piper_speaks_each_shot_at_48k_with_sentence_timings_and_caches(tmp_path
     assert result.synthesized == ["narration s01", "narration s02"]
     clip = result.narration["s01"]
     assert clip.path == tmp_path / "out" / "audio" / "narration" / "s01.wav"
-    info = probe(clip.path)
+    info = probe(clip.path, MediaKind.AUDIO)
     assert info.sample_rate == SAMPLE_RATE
     samples, rate = read_wav(clip.path)
     assert samples.ndim == 1 and rate == SAMPLE_RATE
@@ -65,7 +65,7 @@ def test_piper_speaks_each_shot_at_48k_with_sentence_timings_and_caches(tmp_path
 def test_espeak_changed_text_or_lexicon_resynthesises_only_that_shot(tmp_path):
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: espeak}")
     first = render_audio(board, tmp_path / "out")
-    assert probe(first.narration["s02"].path).sample_rate == SAMPLE_RATE
+    assert probe(first.narration["s02"].path, MediaKind.AUDIO).sample_rate == SAMPLE_RATE
     assert first.messages[0] == "narration: espeak-ng, voice en-us"
 
     board = storyboard(tmp_path, TWO_SHOTS.replace("Sailors wave.", "Sailors wave again."), voice="{engine: espeak}")
@@ -115,12 +115,12 @@ def test_removed_narration_removes_its_clip(tmp_path):
 
 
 def test_missing_engine_or_bad_voice_is_a_user_error(tmp_path):
+    run_ffmpeg(["-f", "lavfi", "-i", "sine=d=1", str(tmp_path / "me.wav")], what="writing a voice recording")
     board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: xtts, voice: me.wav}")
     with pytest.raises(UserError, match="coqui-tts"):
         render_audio(board, tmp_path / "out")
-    board = storyboard(tmp_path, TWO_SHOTS, voice="{engine: piper, voice: ../elsewhere.onnx}")
-    with pytest.raises(UserError, match="inside the storyboard's folder"):
-        render_audio(board, tmp_path / "out")
+    with pytest.raises(StoryboardError, match="inside the storyboard's folder"):
+        storyboard(tmp_path, TWO_SHOTS, voice="{engine: piper, voice: ../elsewhere.onnx}")
 
 
 @pytest.mark.needs("espeak-ng")

@@ -18,7 +18,7 @@ from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.storyboard import load_storyboard
 
 FAULT_WORKER = (sys.executable, str(Path(__file__).with_name("runner_fault_worker.py")))
-FPS = 12
+FPS = 24  # the lowest delivery rate SMPTE timecode (and so the timeline) carries
 
 
 def write_storyboard(folder: Path, shots: int = 3, duration: float = 1.0, prompt: str = "a harbor at dawn") -> Path:
@@ -88,7 +88,7 @@ def test_wrong_frame_count_is_retried_and_a_shot_that_keeps_failing_does_not_sto
     assert list(result.failed) == ["s02"] and "simulated failure" in result.failed["s02"]
     shots = manifest(out)
     assert shots["s01"]["attempts"] == 2 and shots["s02"]["status"] == "failed" and shots["s02"]["attempts"] == 2
-    assert "has 10 frames, expected 12" in (out / "logs" / "s01.log").read_text()
+    assert f"has {FPS - 2} frames, expected {FPS}" in (out / "logs" / "s01.log").read_text()
     assert not (out / "shots" / "s02.mp4").exists() and not list((out / "shots").glob(".*part"))
 
 

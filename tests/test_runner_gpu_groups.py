@@ -33,7 +33,7 @@ CFG_ON_TWO = {"gpus_per_shot": 2, "cfg_parallel": True, "ulysses": 1, "ring": 1,
 def board(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("board")
     build_wan_a14b_folder(folder / "models" / "Wan2.2-T2V-A14B-Diffusers")
-    lines = ["version: 1", "title: Groups", "delivery: {size: 192x108, fps: 16}", "defaults: {backend: animatic}",
+    lines = ["version: 1", "title: Groups", "delivery: {size: 192x108, fps: 24}", "defaults: {backend: animatic}",
              "shots:"]
     prompts = ("a grey destroyer at dawn", "the fleet comes home", "sailors on deck", "harbor light")
     lines += [f"  - {{id: s0{n}, duration: 1, prompt: \"{p}\", seed: {n}}}" for n, p in enumerate(prompts, 1)]

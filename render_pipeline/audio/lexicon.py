@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.errors import UserError
-
-LEXICON_FILE = "lexicon.txt"
+from render_pipeline.storyboard.resolve import LEXICON_FILE, OutsideFolder, path_in_folder
 
 
 @dataclass(frozen=True)
@@ -32,17 +31,31 @@ class Lexicon:
 
 
 def load_lexicon(base_dir: Path) -> Lexicon:
-    """The storyboard folder's lexicon, or an empty one when there is no file."""
+    """The storyboard folder's lexicon, or an empty one when there is no file.
+
+    A lexicon that is a link out of the folder is refused before anything of it is read, so
+    no message can show a line of a file the storyboard may not name.
+    """
     path = base_dir / LEXICON_FILE
-    if not path.is_file():
+    if not (path.is_symlink() or path.exists()):
         return Lexicon()
+    try:
+        path = path_in_folder(base_dir, LEXICON_FILE)
+    except OutsideFolder as outside:
+        raise UserError(f"{base_dir / LEXICON_FILE}: {outside}; copy the lexicon into the folder") from None
+    if not path.is_file():
+        raise UserError(f"{base_dir / LEXICON_FILE} is not a file; the lexicon is a text file of 'WRITTEN -> SPOKEN' lines")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{path} is not UTF-8 text; save the lexicon as UTF-8") from None
     entries = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
         written, arrow, spoken = (part.strip() for part in line.partition("->"))
         if not arrow or not written or not spoken:
-            raise UserError(f"{path}:{number}: expected 'WRITTEN -> SPOKEN', like 'INS -> I N S' (got {raw.strip()!r})")
+            raise UserError(f"{path}:{number}: expected 'WRITTEN -> SPOKEN', like 'INS -> I N S' (got {raw.strip()[:80]!r})")
         entries.append((written, spoken))
     return Lexicon(tuple(entries))

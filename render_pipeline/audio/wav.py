@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from render_pipeline.media.ffmpeg import run_ffmpeg
+from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
 
 SAMPLE_RATE = 48_000
 
@@ -47,7 +47,7 @@ def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
 def decode_audio(path: Path, channels: int, seconds: float | None = None, loop: bool = False) -> np.ndarray:
     """Any file FFmpeg can read, as 48 kHz float32 samples; optionally looped and cut to ``seconds``."""
     args = ["-stream_loop", "-1"] if loop else []
-    args += ["-i", str(path), "-map", "0:a:0", "-ac", str(channels), "-ar", str(SAMPLE_RATE)]
+    args += [*media_input(path, MediaKind.AUDIO), "-map", "0:a:0", "-ac", str(channels), "-ar", str(SAMPLE_RATE)]
     if seconds is not None:
         args += ["-t", f"{seconds:.6f}"]
     with tempfile.TemporaryDirectory(prefix="rp-audio-") as scratch:

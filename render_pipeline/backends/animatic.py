@@ -24,7 +24,7 @@ from pathlib import Path
 
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import run_ffmpeg
+from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
 from render_pipeline.media.fonts import find_font
 
 # The still is soft (gradients and hills), so drawing it at half size and letting FFmpeg
@@ -208,7 +208,7 @@ class AnimaticSession:
         camera = request.settings.get("camera") or {}
         move = move_for(camera.get("movement"))
         if request.image is not None:
-            picture = ["-i", str(request.image)]
+            picture = media_input(request.image, MediaKind.IMAGE)
             # Cover the frame (crop what overhangs), then move over it; a still image with no
             # movement asked for still gets the gentle push-in of a Ken Burns move.
             fit = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
@@ -218,7 +218,7 @@ class AnimaticSession:
             still = scratch / "still.ppm"
             draw_width, draw_height = max(16, round(width * DRAW_SCALE)), max(16, round(height * DRAW_SCALE))
             write_ppm(still, draw_still(draw_width, draw_height, request.prompt, request.seed))
-            picture = ["-i", str(still)]
+            picture = media_input(still, MediaKind.IMAGE)
             fit = f"scale={width}:{height}:flags=bicubic,"
 
         header = [request.shot_id + (f" · scene {request.settings['scene']}" if request.settings.get("scene") is not None else ""),

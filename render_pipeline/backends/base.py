@@ -10,6 +10,9 @@ from render_pipeline.backends.windows import Windows
 
 # Called as progress(done_steps, total_steps) while a shot renders.
 Progress = Callable[[int, int], None]
+# The image formats a conditioning image is read as: those `validate` lets through (media/ffmpeg.py
+# IMAGE_CODECS). Pillow guesses from the bytes among these only, never hands a file to another reader.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
 
 
 @dataclass(frozen=True)
@@ -52,3 +55,11 @@ class BackendSession(Protocol):
 
     def close(self) -> None:
         """Free GPU and host memory."""
+
+
+def conditioning_image(request: RenderRequest):
+    """The request's image as an RGB picture at the render size (PIL), read as one of IMAGE_FORMATS."""
+    from PIL import Image
+
+    with Image.open(request.image, formats=IMAGE_FORMATS) as image:
+        return image.convert("RGB").resize((request.width, request.height))

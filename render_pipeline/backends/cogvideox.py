@@ -6,7 +6,7 @@ from typing import Iterator
 
 import torch
 
-from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.base import RenderRequest, conditioning_image
 from render_pipeline.backends.diffusion import DiffusionSession
 
 
@@ -36,10 +36,7 @@ class CogVideoXSession(DiffusionSession):
         if self.spec.pipeline == "CogVideoXImageToVideoPipeline":
             if request.image is None:
                 raise ValueError(f"shot {request.shot_id}: {self.name} needs an image (image or continue_from)")
-            from PIL import Image
-
-            with Image.open(request.image) as image:
-                arguments["image"] = image.convert("RGB").resize((request.width, request.height))
+            arguments["image"] = conditioning_image(request)
         return arguments
 
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import torch
 
-from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.base import RenderRequest, conditioning_image
 from render_pipeline.backends.diffusion import DiffusionSession, fast_modes_of
 from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder
 
@@ -70,10 +70,7 @@ class WanSession(DiffusionSession):
         if self.spec.guidance_2 is not None:
             arguments["guidance_scale_2"] = settings.get("guidance_2", self.spec.guidance_2)
         if request.image is not None:
-            from PIL import Image
-
-            with Image.open(request.image) as image:
-                arguments["image"] = image.convert("RGB").resize((request.width, request.height))
+            arguments["image"] = conditioning_image(request)
         return arguments
 
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:

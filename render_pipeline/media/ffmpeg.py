@@ -2,6 +2,10 @@
 
 The pip-installed `imageio-ffmpeg` binary has no ffprobe, so probing parses what
 `ffmpeg -i` prints, and exact frame counts come from a stream copy to the null muxer.
+
+Every file FFmpeg reads is opened through `media_input`: plain local files only, read by a
+demuxer from a short allow-list, so no file can make FFmpeg read another one (an HLS playlist,
+a concat list, an image-name pattern) or open a network address.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -61,10 +66,11 @@ def ffmpeg_exe() -> str:
         ) from None
 
 
-def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None) -> str:
-    """Run ffmpeg with ``args`` (no shell); return its stderr; raise FfmpegError on failure."""
+def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None, cwd: Path | None = None) -> str:
+    """Run ffmpeg with ``args`` (no shell) in ``cwd``; return its stderr; raise FfmpegError on failure."""
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                            cwd=cwd)
     if log_path is not None:
         with open(log_path, "a", encoding="utf-8") as log:
             log.write("$ " + " ".join(command) + "\n" + result.stderr + "\n")
@@ -93,6 +99,43 @@ def check_features() -> None:
         raise UserError(f"the ffmpeg at {exe} lacks {', '.join(missing)}, which rendering needs: {FFMPEG_FIX}")
 
 
+class MediaKind(StrEnum):
+    VIDEO = "video"  # footage, rendered shots, the film
+    IMAGE = "image"  # a still: image conditioning, the last frame of a shot
+    AUDIO = "audio"  # music files, voice recordings, narration and the mix
+
+
+# The demuxers FFmpeg may use on a file, by what the file is for. None of them opens another
+# file: playlists (hls, dash), lists (concat), image-name patterns (image2), scripts
+# (avisynth, vapoursynth) and network formats are left out, and mov reads no external data
+# references unless asked to (its enable_drefs option, off by default). A still is read with
+# image2pipe, which takes one file's bytes and finds the codec in them, never in the name.
+DEMUXERS: dict[MediaKind, tuple[str, ...]] = {
+    MediaKind.VIDEO: ("mov", "matroska", "avi", "mpegts", "mxf", "mpeg"),
+    MediaKind.IMAGE: ("image2pipe",),
+    MediaKind.AUDIO: ("wav", "mp3", "flac", "ogg", "aac", "aiff", "mov", "matroska"),
+}
+# What the user can call those containers, for messages.
+CONTAINERS = {
+    MediaKind.VIDEO: "MP4, MOV, MKV, WebM, AVI, MPEG-TS, MXF or MPEG",
+    MediaKind.IMAGE: "PNG, JPEG, WebP, BMP or TIFF",
+    MediaKind.AUDIO: "WAV, MP3, FLAC, Ogg, AAC, AIFF, M4A or MKA",
+}
+IMAGE_CODECS = ("png", "mjpeg", "webp", "bmp", "tiff")
+
+
+def media_input(path: Path, kind: MediaKind) -> list[str]:
+    """The arguments that open ``path`` as one plain local file of ``kind`` (they end with ``-i``)."""
+    options = ["-protocol_whitelist", "file", "-format_whitelist", ",".join(DEMUXERS[kind])]
+    if kind is MediaKind.IMAGE:
+        options += ["-f", "image2pipe"]
+    return [*options, "-i", f"file:{path}"]
+
+
+class UnusableMedia(UserError):
+    """A file the storyboard names that the pipeline will not or cannot read; the message says why."""
+
+
 @dataclass(frozen=True)
 class MediaInfo:
     duration: float | None  # seconds, from the container
@@ -105,18 +148,58 @@ class MediaInfo:
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_REFUSED_FORMAT = re.compile(r"\[(\w+) @ [^\]]*\] Format not on whitelist")
+_CODEC = re.compile(r"Stream #\S+.*?: Video: (\w+)")
 _VIDEO = re.compile(r"Stream #\S+.*?: Video: .*?(\d{2,5})x(\d{2,5})")
 _FPS = re.compile(r"(\d+(?:\.\d+)?) fps")
 _AUDIO = re.compile(r"Stream #\S+.*?: Audio: .*?(\d+) Hz")
 
 
-def probe(path: Path) -> MediaInfo:
-    """Facts about a media file, read from `ffmpeg -i`; raise FfmpegError if it is not media."""
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+def probe(path: Path, kind: MediaKind = MediaKind.VIDEO) -> MediaInfo:
+    """Facts about a media file, read from `ffmpeg -i`; raise FfmpegError if it is not media of ``kind``."""
+    return _parse_probe(_probe_output(path, kind, decode=False))
+
+
+def _probe_output(path: Path, kind: MediaKind, decode: bool) -> str:
+    """What FFmpeg prints opening ``path`` (and decoding its first frame, if ``decode``); FfmpegError if it cannot."""
+    decode_args = ["-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"] if decode else []
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *media_input(path, kind), *decode_args],
                             stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
     text = result.stderr
-    if "Duration:" not in text and "Stream #" not in text:
+    if ("Duration:" not in text and "Stream #" not in text) or (decode and result.returncode != 0):
         raise FfmpegError(f"reading {path}", result.returncode, "\n".join(text.strip().splitlines()[-5:]))
+    return text
+
+
+def check_media(path: Path, kind: MediaKind) -> MediaInfo:
+    """Open a file the storyboard names as FFmpeg will when rendering; UnusableMedia saying why it cannot be used.
+
+    A still is decoded as well as opened: a text file or an empty file named .png opens as
+    an image stream with no picture in it.
+    """
+    what = {MediaKind.VIDEO: "a video file", MediaKind.IMAGE: "an image", MediaKind.AUDIO: "an audio file"}[kind]
+    try:
+        text = _probe_output(path, kind, decode=kind is MediaKind.IMAGE)
+    except FfmpegError as error:
+        refused = _REFUSED_FORMAT.search(error.tail)
+        if refused:
+            raise UnusableMedia(f"{path.name} is a {refused[1]!r} file to FFmpeg, not {what} in one of the containers "
+                                f"read here ({CONTAINERS[kind]}); playlists and lists of other files are never read") from None
+        raise UnusableMedia(f"{path.name} is not {what} FFmpeg can read") from None
+    info = _parse_probe(text)
+    if kind is MediaKind.AUDIO and not info.has_audio:
+        raise UnusableMedia(f"{path.name} has no audio stream")
+    if kind is not MediaKind.AUDIO and (not info.has_video or info.width is None):
+        raise UnusableMedia(f"{path.name} has no {'picture' if kind is MediaKind.IMAGE else 'video stream'}")
+    if kind is MediaKind.IMAGE:
+        codec = _CODEC.search(text)
+        if codec is None or codec[1] not in IMAGE_CODECS:
+            raise UnusableMedia(f"{path.name} is a {codec[1] if codec else 'unknown'} image; "
+                                f"use a {CONTAINERS[kind]} file")
+    return info
+
+
+def _parse_probe(text: str) -> MediaInfo:
     duration = None
     if match := _DURATION.search(text):
         duration = int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3])
@@ -140,7 +223,7 @@ def count_frames(path: Path) -> int:
     """
     with tempfile.TemporaryDirectory(prefix="frames-") as scratch:
         listing = Path(scratch) / "frames.crc"
-        run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", str(listing)],
+        run_ffmpeg([*media_input(path, MediaKind.VIDEO), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", str(listing)],
                    what=f"counting frames of {path}")
         lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
     return sum(1 for line in lines if line and not line.startswith("#"))

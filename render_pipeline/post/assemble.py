@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, check_features, probe, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, media_input, probe, run_ffmpeg
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
 from render_pipeline.media.fonts import find_font
+from render_pipeline.post.glyphs import check_glyphs
 from render_pipeline.post.otio_export import build_timeline, write_timeline
 from render_pipeline.post.overlays_ass import place_overlays, write_ass
 from render_pipeline.post.review import ShotNotes, read_manifest, write_review
@@ -67,12 +68,19 @@ class AssemblyResult:
     loudness_lufs: float
     true_peak_db: float
     seconds_taken: float
+    missing_glyphs: tuple[str, ...] = ()  # overlays drawn with boxes, allowed by --allow-missing-glyphs
 
 
-def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None) -> AssemblyResult:
-    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None)."""
+def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None,
+             allow_missing_glyphs: bool = False) -> AssemblyResult:
+    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None).
+
+    UserError, before anything is made, when an overlay holds characters no installed font
+    draws, unless ``allow_missing_glyphs``.
+    """
     began = time.perf_counter()
     out_dir = Path(out_dir)
+    missing_glyphs = check_glyphs(storyboard, allow_missing_glyphs)
     edit = make_edit(storyboard)
     shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
     check_features()
@@ -136,7 +144,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
 
     return AssemblyResult(film=film, srt=srt, vtt=vtt, otio=otio_path, fcp_xml=fcp_path, review=review,
                           frames=edit.total_frames, duration=duration, loudness_lufs=loudness, true_peak_db=peak,
-                          seconds_taken=time.perf_counter() - began)
+                          seconds_taken=time.perf_counter() - began, missing_glyphs=tuple(missing_glyphs))
 
 
 def _notes(shot: Shot, prompt: ShotPrompt | None, overlays: tuple[Overlay, ...], entry: dict) -> ShotNotes:
@@ -178,7 +186,7 @@ def _soundtrack(narration: list[PlacedNarration], music_bed: Path | None, durati
     """The film's AAC soundtrack, with its integrated loudness and true peak: final.mp4 carries this very stream."""
     mixed = mix_soundtrack(narration, music_bed, duration, loudness_lufs, scratch)
     encoded = scratch / "soundtrack.m4a"
-    run_ffmpeg(["-i", str(mixed), *AUDIO_ENCODE, str(encoded)], what="encoding the soundtrack")
+    run_ffmpeg([*media_input(mixed, MediaKind.AUDIO), *AUDIO_ENCODE, str(encoded)], what="encoding the soundtrack")
     return encoded, *integrated_loudness(encoded)
 
 
@@ -186,7 +194,7 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
                     picture: Path, thumbnails_dir: Path, log_path: Path) -> None:
     """Encode the picture (no sound) to ``picture`` and each shot's thumbnail to ``thumbnails_dir``/<index>.jpg."""
     thumbnails_dir.mkdir()
-    inputs = [argument for edited in edit.shots for argument in ("-i", str(shot_files[edited.shot.id]))]
+    inputs = [argument for edited in edit.shots for argument in media_input(shot_files[edited.shot.id], MediaKind.VIDEO)]
     # passthrough: one image per selected frame (an image sequence is otherwise filled to a constant rate)
     args = [*inputs, "-filter_complex", video_graph(edit, ass_path, fonts_dir),
             "-map", "[video]", *VIDEO_ENCODE, str(picture),
@@ -205,7 +213,7 @@ def _mux(picture: Path, soundtrack: Path, film: Path, log_path: Path) -> None:
     """Join picture and soundtrack by stream copy, index first (+faststart) so players can start at once."""
     partial = film.with_name(film.stem + ".partial.mp4")
     try:
-        run_ffmpeg(["-i", str(picture), "-i", str(soundtrack), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+        run_ffmpeg([*media_input(picture, MediaKind.VIDEO), *media_input(soundtrack, MediaKind.AUDIO), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
                     "-movflags", "+faststart", str(partial)], what="joining the film's picture and sound",
                    log_path=log_path)
     except FfmpegError:

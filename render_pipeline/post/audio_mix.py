@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from render_pipeline.media.ffmpeg import FfmpegError, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, media_input, run_ffmpeg
 
 NARRATION_LEVEL_DB = -20.0  # mean level each narration clip is set to before mixing
 DUCK_THRESHOLD = 0.025  # -32 dBFS: 12 dB under the narration level
@@ -35,7 +35,7 @@ class PlacedNarration:
 
 def mean_volume_db(path: Path, what: str) -> float | None:
     """The mean level in dBFS, or None for silence."""
-    stderr = run_ffmpeg(["-i", str(path), "-af", "volumedetect", "-f", "null", "-"], what=what)
+    stderr = run_ffmpeg([*media_input(path, MediaKind.AUDIO), "-af", "volumedetect", "-f", "null", "-"], what=what)
     match = re.search(r"mean_volume: (-?[\d.]+|-inf) dB", stderr)
     if not match or match[1] == "-inf" or float(match[1]) <= -90:
         return None
@@ -54,8 +54,8 @@ def mix_soundtrack(narration: list[PlacedNarration], music_bed: Path | None, dur
         level = mean_volume_db(clip.path, what=f"measuring the narration of shot {clip.shot_id}")
         if level is None:
             continue
-        index = len(inputs) // 2
-        inputs += ["-i", str(clip.path)]
+        index = inputs.count("-i")
+        inputs += media_input(clip.path, MediaKind.AUDIO)
         delay = round(clip.start * 1000)
         parts.append(f"[{index}:a]{fit},volume={NARRATION_LEVEL_DB - level:.2f}dB,adelay={delay}:all=1[n{index}]")
         voices.append(f"[n{index}]")
@@ -63,8 +63,8 @@ def mix_soundtrack(narration: list[PlacedNarration], music_bed: Path | None, dur
     if voices:
         parts.append("".join(voices) + f"amix=inputs={len(voices)}:normalize=0:duration=longest,{length}[voice]")
     if music_bed is not None:
-        index = len(inputs) // 2
-        inputs += ["-i", str(music_bed)]
+        index = inputs.count("-i")
+        inputs += media_input(music_bed, MediaKind.AUDIO)
         parts.append(f"[{index}:a]{fit},{length}[music]")
     if voices and music_bed is not None:
         parts.append("[voice]asplit=2[voice_mix][voice_key]")
@@ -94,20 +94,20 @@ def normalise_loudness(source: Path, loudness_lufs: float, target: Path) -> Path
     # times faster than loudnorm does.
     level, _ = integrated_loudness(source)
     if level <= SILENCE_LUFS:  # nothing to normalise
-        run_ffmpeg(["-i", str(source), "-af", f"aresample={SAMPLE_RATE}", "-c:a", "pcm_f32le", str(target)],
+        run_ffmpeg([*media_input(source, MediaKind.AUDIO), "-af", f"aresample={SAMPLE_RATE}", "-c:a", "pcm_f32le", str(target)],
                    what="writing the silent soundtrack")
         return target
     limited = target.with_name("limited.wav")
     gain = loudness_lufs - level
     ceiling = 10 ** ((TRUE_PEAK_TARGET - 1.0) / 20)
-    run_ffmpeg(["-i", str(source), "-af", f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:level=disabled:"
+    run_ffmpeg([*media_input(source, MediaKind.AUDIO), "-af", f"volume={gain:.2f}dB,alimiter=limit={ceiling:.4f}:level=disabled:"
                 "attack=5:release=50", "-c:a", "pcm_f32le", str(limited)], what="limiting the mix's peaks")
     measured = _measure(limited, loudness_lufs, "measuring the limited mix's loudness")
     filters = (f"loudnorm={_loudnorm_targets(loudness_lufs)}:measured_I={measured['input_i']}:"
                f"measured_TP={measured['input_tp']}:measured_LRA={measured['input_lra']}:"
                f"measured_thresh={measured['input_thresh']}:offset={measured['target_offset']}:linear=true,"
                f"aresample={SAMPLE_RATE}")
-    run_ffmpeg(["-i", str(limited), "-af", filters, "-c:a", "pcm_f32le", "-ac", "2", str(target)],
+    run_ffmpeg([*media_input(limited, MediaKind.AUDIO), "-af", filters, "-c:a", "pcm_f32le", "-ac", "2", str(target)],
                what="normalising the mix's loudness")
     return target
 
@@ -118,7 +118,7 @@ def _loudnorm_targets(loudness_lufs: float) -> str:
 
 
 def _measure(path: Path, loudness_lufs: float, what: str) -> dict[str, str]:
-    stderr = run_ffmpeg(["-i", str(path), "-af", f"loudnorm={_loudnorm_targets(loudness_lufs)}:print_format=json",
+    stderr = run_ffmpeg([*media_input(path, MediaKind.AUDIO), "-af", f"loudnorm={_loudnorm_targets(loudness_lufs)}:print_format=json",
                          "-f", "null", "-"], what=what)
     measured = json.loads(stderr[stderr.rindex("{"):stderr.rindex("}") + 1])
     return measured
@@ -126,7 +126,7 @@ def _measure(path: Path, loudness_lufs: float, what: str) -> dict[str, str]:
 
 def integrated_loudness(path: Path) -> tuple[float, float]:
     """(integrated LUFS, true peak dBTP) of a file's audio, as EBU R128 measures them."""
-    stderr = run_ffmpeg(["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
+    stderr = run_ffmpeg([*media_input(path, MediaKind.AUDIO), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
                         what=f"measuring the loudness of {path.name}")
     summary = stderr[stderr.rindex("Summary:"):]
     loudness = re.search(r"I:\s+(-?[\d.]+) LUFS", summary)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from render_pipeline.storyboard import Shot, Storyboard
+from render_pipeline.storyboard.resolve import frame_bounds
 
 # The storyboard's "dissolve" is an editor's cross-dissolve; "pixel_dissolve" is xfade's dissolve.
 XFADE_NAMES = {"dissolve": "fade", "pixel_dissolve": "dissolve"}
@@ -55,25 +56,17 @@ class Edit:
         return float(frames / self.fps)
 
 
-def delivery_fps(fps: float) -> Fraction:
-    """24 -> 24/1; 23.976 and 29.97 -> the NTSC rates 24000/1001 and 30000/1001."""
-    exact = Fraction(fps).limit_denominator(1001)
-    ntsc = Fraction(round(fps * 1.001) * 1000, 1001)
-    return ntsc if abs(float(ntsc) - fps) < 0.0005 and exact.denominator != 1 else exact
-
-
 def make_edit(storyboard: Storyboard) -> Edit:
-    fps = delivery_fps(storyboard.delivery.fps)
+    fps = storyboard.delivery.frame_rate
     transitions = [round(shot.transition_out.duration * fps) for shot in storyboard.shots]
+    bounds = frame_bounds([shot.duration for shot in storyboard.shots], fps)
     edited = []
-    elapsed = 0.0
     for index, shot in enumerate(storyboard.shots):
-        start = round(elapsed * fps)
-        elapsed += shot.duration
+        start = bounds[index]
         incoming = transitions[index - 1] if index else 0
         head = incoming // 2
         tail = transitions[index] - transitions[index] // 2
         source_start = max(0, round(shot.handle_in * fps) - head)
-        edited.append(EditedShot(shot=shot, record_start=start, frames=round(elapsed * fps) - start, head=head,
+        edited.append(EditedShot(shot=shot, record_start=start, frames=bounds[index + 1] - start, head=head,
                                  tail=tail, source_start=source_start, transition_out_frames=transitions[index]))
     return Edit(fps=fps, width=storyboard.delivery.width, height=storyboard.delivery.height, shots=edited)

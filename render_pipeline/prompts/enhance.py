@@ -96,7 +96,9 @@ def overlays_for_shot(storyboard: Storyboard, shot: Shot) -> tuple[Overlay, ...]
 
 def _with_captions(shot: Shot, texts: list[str]) -> tuple[Overlay, ...]:
     carried = {_comparable(overlay.text) for overlay in shot.overlays}
-    added = tuple(Overlay(text=text, style=CAPTION_STYLE, start=0.0, end=shot.duration)
+    # Built without validation: the text is part of a prompt `validate` accepted, which may be
+    # longer than an overlay written by hand may be (it is drawn smaller to fit, post/overlays_ass.py).
+    added = tuple(Overlay.model_construct(text=text, style=CAPTION_STYLE, start=0.0, end=shot.duration)
                   for text in texts if _comparable(text) not in carried)
     return shot.overlays + added
 

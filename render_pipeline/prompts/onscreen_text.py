@@ -14,6 +14,10 @@ carried it stays in the picture, described as blank ("a blank banner"), so the m
 neither draws letters nor loses the banner. Quoted strings with no cue (a boat named
 "Marie", a man shouting "Down!") are left alone and reported, as the prompt's author
 knows better than a rule which of those should be on screen.
+
+The work is linear in the prompt's length: a cue is looked for only in the few characters
+before its quote (CUE_CONTEXT, CONTEXT), and no pattern can try a long run of letters or spaces again
+from each position in it (a 320 KB prompt once took minutes).
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ QUOTE_MARKS = {
 # Marks that double as apostrophes ("sailor's", "sailors’"): they open only after a
 # non-letter and close only before one.
 APOSTROPHE_LIKE = "'‘’"
+# How far before a quoted string its cue ("with the inscription", "that spells out") and
+# its carrier ("a big red neon sign") are looked for, in characters: they are a few words,
+# so looking further only costs time.
+CUE_CONTEXT = 64
+CONTEXT = 160
 
 # Words joining a carrier to its text: removed with the text ("a banner reading" -> "a banner").
 _LINK_CUE = (
@@ -75,24 +84,33 @@ _APPLIED = (r"(?:is\s+|are\s+)?(?:written|painted|printed|stencil+ed|scrawled|sp
 _DETERMINER = r"(?:a|an|the|its|his|her|their|this|that|one|two|three|some)"
 _PLACE = rf"(?:(?:{_DETERMINER})\s+)?(?:[\w-]+\s+){{0,2}}?[\w-]+"
 
+# Patterns "before" a quote are searched for in the CONTEXT characters before it, ending at
+# it ($); patterns "after" are matched from its end. Both run on the whole sentence with
+# pos and endpos, so lookbehinds and \b see the real characters around the window.
 _LINK_BEFORE = re.compile(rf"(?:^|(?<=[\s,(]))(?P<cue>{_LINK_CUE})\s*[:,\-–—]?\s*$", re.IGNORECASE)
 _NOUN_BEFORE = re.compile(rf"(?:^|(?<=[\s(])|(?P<comma>,\s*))(?P<cue>{_TEXT_NOUN_CUE})\s*[:,\-–—]?\s*$",
                           re.IGNORECASE)
 _SURFACE_BEFORE = re.compile(rf"\b(?P<noun>{_SURFACE_NOUN})\s*[:,\-–—]?\s*$", re.IGNORECASE)
-_SURFACE_AFTER = re.compile(rf"^\s*(?:[\w-]+\s+)?(?P<noun>{_SURFACE_NOUN})\b", re.IGNORECASE)
+_SURFACE_AFTER = re.compile(rf"\s*(?:[\w-]+\s+)?(?P<noun>{_SURFACE_NOUN})\b", re.IGNORECASE)
 _APPLIED_AFTER = re.compile(
-    rf"^\s*{_APPLIED}(?:\s+in\s+(?:[\w-]+\s+){{0,2}}?[\w-]+?)?\s+(?:on|onto|across|along|above|over|in|into)\s+",
+    rf"\s*{_APPLIED}(?:\s+in\s+(?:[\w-]+\s+){{0,2}}?[\w-]+?)?\s+(?:on|onto|across|along|above|over|in|into)\s+",
     re.IGNORECASE,
 )
-_PLACE_AFTER = re.compile(rf"^{_PLACE}(?=\s*(?:[,.;!?]|\band\b|$))", re.IGNORECASE)
-_MORE_QUOTES = re.compile(r"^\s*(?:,\s*(?:and|or)?|and|or|&|/)\s*$", re.IGNORECASE)
+_PLACE_AFTER = re.compile(rf"{_PLACE}(?=\s*(?:[,.;!?]|\band\b|$))", re.IGNORECASE)
+_MORE_QUOTES = re.compile(r"\s*(?:,\s*(?:and|or)?|and|or|&|/)\s*$", re.IGNORECASE)
+_CARRIER_LAST = re.compile(rf"\b(?P<noun>{_SURFACE_NOUN})\s*$", re.IGNORECASE)
+_CARRIER_THEN_WORDS = re.compile(rf"\b(?P<noun>{_SURFACE_NOUN})\b(?:\s+[\w-]+){{1,4}}\s*$", re.IGNORECASE)
+_DETERMINER_AT = re.compile(rf"{_DETERMINER}\s+", re.IGNORECASE)
+_WORD = re.compile(r"(?<![\w-])[\w-]+")
 
 # A sentence that is wholly text: "Title card: X", "Text - X", "Black screen with white text: X".
+# The visual part ends at neither a space nor inside a word, and spaces and words are taken
+# whole (possessively): each is then tried from one place, not again from every character.
 _CARD_SENTENCE = re.compile(
-    r"^(?P<visual>.*?)\s*,?\s*(?:with\s+)?(?:[\w-]+\s+)?"
+    r"(?P<visual>.*?)(?<!\s)\s*+,?\s*+(?:with\s++)?(?:(?<![\w-])[\w-]++\s++)?"
     r"(?:title\s+card|intertitle|end\s+card|text\s+card|on-?screen\s+text|text|titles?|caption|subtitles?|super"
     r"|chyron|lower\s+third|card)"
-    r"\s*(?:reading|reads|that\s+reads|saying|says)?\s*[:\-–—]\s+(?P<text>\S.*)$",
+    r"\s*+(?:reading|reads|that\s+reads|saying|says)?\s*+[:\-–—]\s++(?P<text>\S.*)$",
     re.IGNORECASE | re.DOTALL,
 )
 _CARD_WORDS = re.compile(r"\b(?:title\s+card|intertitle|end\s+card|text\s+card|title|card)\b", re.IGNORECASE)
@@ -123,11 +141,15 @@ def find_quotes(prompt: str) -> tuple[list[Quote], bool]:
     quotes: list[Quote] = []
     unmatched = False
     index = 0
+    # Past this index no mark closes these marks: a later opening of the same kind is not looked up again.
+    unclosed_after: dict[str, int] = {}
     while index < len(prompt):
         mark = prompt[index]
         if mark in QUOTE_MARKS and _may_open(prompt, index):
-            close = _closing_index(prompt, index)
+            closers = QUOTE_MARKS[mark]
+            close = None if unclosed_after.get(closers, len(prompt)) <= index else _closing_index(prompt, index)
             if close is None:
+                unclosed_after[closers] = min(index, unclosed_after.get(closers, index))
                 unmatched = unmatched or mark not in APOSTROPHE_LIKE
             elif prompt[index + 1 : close].strip() and not _is_elision(prompt, index, close):
                 quotes.append(Quote(index, close + 1, prompt[index + 1 : close].strip()))
@@ -194,7 +216,8 @@ def _sentences(prompt: str) -> list[str]:
     """Split at sentence ends, but not after "Dr." or "St."."""
     sentences, start = [], 0
     for match in _SENTENCE_END.finditer(prompt):
-        if not _ABBREVIATION.search(prompt[start : match.start()]):
+        # Abbreviations are at most five characters long, so only the sentence's last ones are looked at.
+        if not _ABBREVIATION.search(prompt, max(start, match.start() - 6), match.start()):
             sentences.append(prompt[start : match.start()])
             start = match.end()
     sentences.append(prompt[start:])
@@ -221,12 +244,11 @@ def _card_sentence(sentence: str) -> tuple[str, str] | None:
 def _clean_sentence(sentence: str, findings: TextFindings) -> str:
     quotes, unmatched = find_quotes(sentence)
     findings.unmatched_quote = findings.unmatched_quote or unmatched
-    # Each edit: (start, end, replacement); applied right to left so indexes stay valid.
+    # Each edit: (start, end, replacement), in order and not overlapping.
     edits: list[tuple[int, int, str]] = []
     previous_end = -1
     for quote in quotes:
-        between = sentence[previous_end:quote.start] if previous_end >= 0 else None
-        if between is not None and _MORE_QUOTES.match(between):
+        if previous_end >= 0 and _MORE_QUOTES.match(sentence, previous_end, quote.start):
             # '... reading "NO ENTRY" and "DANGER"': the list continues the text.
             start, _, replacement = edits.pop()
             findings.texts.append(quote.text)
@@ -239,75 +261,81 @@ def _clean_sentence(sentence: str, findings: TextFindings) -> str:
             previous_end = -1
             continue
         findings.texts.append(quote.text)
+        if edits and edit[0] < edits[-1][1]:
+            # It reaches back into the text the edit before it rewrites (a carrier between two
+            # quoted strings): only its own text goes.
+            edit = (edits[-1][1], edit[1], "")
         edits.append(edit)
         previous_end = quote.end
     if not edits:  # a prompt without on-screen text reaches the model exactly as written
         return sentence.strip()
-    for start, end, replacement in reversed(edits):
-        sentence = sentence[:start] + replacement + sentence[end:]
-    return _tidy(sentence)
+    pieces, kept_from = [], 0
+    for start, end, replacement in edits:
+        pieces += [sentence[kept_from:start], replacement]
+        kept_from = end
+    return _tidy("".join(pieces) + sentence[kept_from:])
 
 
 def _text_edit(sentence: str, quote: Quote) -> tuple[int, int, str] | None:
     """How to take one quoted string out of its sentence, or None when it is not on-screen text."""
-    before = sentence[: quote.start]
-    after = sentence[quote.end :]
-    applied = _APPLIED_AFTER.match(after)
+    window = max(0, quote.start - CUE_CONTEXT)
+    applied = _APPLIED_AFTER.match(sentence, quote.end)
 
-    link = _LINK_BEFORE.search(before)
+    link = _LINK_BEFORE.search(sentence, window, quote.start)
     if link:
         start, end = link.start("cue"), quote.end
         if applied:  # 'with the words "X" painted on its hull': the place goes too
-            place = _PLACE_AFTER.match(after[applied.end() :])
-            end += applied.end() + (place.end() if place else 0)
+            place = _PLACE_AFTER.match(sentence, applied.end())
+            end = place.end() if place else applied.end()
         return _blank_carrier(sentence, start, end)
 
-    noun = _NOUN_BEFORE.search(before)
+    noun = _NOUN_BEFORE.search(sentence, window, quote.start)
     if noun:
         start = noun.start("comma") if noun["comma"] else noun.start("cue")
         if applied:
             start = noun.start("cue")  # 'The word "HOPE" written in chalk on a blackboard' -> 'a blank blackboard'
-            skip, replacement = _blank_place(after[applied.end() :])
-            return start, quote.end + applied.end() + skip, " " + replacement
+            skip, replacement = _blank_place(sentence, applied.end())
+            return start, applied.end() + skip, " " + replacement
         return start, quote.end, ""
 
-    surface = _SURFACE_BEFORE.search(before)
+    surface = _SURFACE_BEFORE.search(sentence, window, quote.start)
     if surface:  # 'a neon sign: "OPEN"' -> 'a blank neon sign'
         return _blank_carrier(sentence, surface.end("noun"), quote.end)
 
-    surface = _SURFACE_AFTER.match(after)
+    surface = _SURFACE_AFTER.match(sentence, quote.end)
     if surface:  # 'a red "Welcome" banner' -> 'a blank red banner'
         adjective = _adjective_for(surface["noun"].lower())
-        phrase_start = _noun_phrase_start(before, quote.start)
-        determiner = re.match(rf"{_DETERMINER}\s+", before[phrase_start:], re.IGNORECASE)
+        phrase_start = _noun_phrase_start(sentence, quote.start)
+        determiner = _DETERMINER_AT.match(sentence, phrase_start, quote.start)
         if determiner is None:
             return quote.start, quote.end, adjective
         word = determiner.group().strip()
         word = "a" if word.lower() == "an" else word
-        modifiers = before[phrase_start + determiner.end() : quote.start]
+        modifiers = sentence[determiner.end() : quote.start]
         return phrase_start, quote.end, f"{word} {adjective} {modifiers}"
 
     if applied:  # '"HOPE" painted on a wall' -> 'a blank wall'
-        skip, replacement = _blank_place(after[applied.end() :])
-        return quote.start, quote.end + applied.end() + skip, replacement
+        skip, replacement = _blank_place(sentence, applied.end())
+        return quote.start, applied.end() + skip, replacement
     return None
 
 
 def _blank_carrier(sentence: str, start: int, end: int) -> tuple[int, int, str]:
     """Remove sentence[start:end]; describe the carrier just before it as blank, if there is one."""
-    before = sentence[:start].rstrip(" ,:")
-    carrier = re.search(rf"\b(?P<noun>{_SURFACE_NOUN})\s*$", before, re.IGNORECASE)
-    if carrier is None:
-        carrier = re.search(rf"\b(?P<noun>{_SURFACE_NOUN})\b(?:\s+[\w-]+){{1,4}}\s*$", before, re.IGNORECASE)
+    stop = start
+    while stop > 0 and sentence[stop - 1] in " ,:":
+        stop -= 1
+    window = max(0, stop - CONTEXT)
+    carrier = _CARRIER_LAST.search(sentence, window, stop) or _CARRIER_THEN_WORDS.search(sentence, window, stop)
     if carrier is None:
         return start, end, ""
     # Rewrite from the carrier's noun phrase onwards so "blank" sits after its determiner.
-    phrase_start = _noun_phrase_start(before, carrier.start("noun"))
-    if re.search(r"\b(?:blank|plain|empty)\s+(?:[\w-]+\s+){0,2}$", before[phrase_start : carrier.start("noun")]):
+    phrase_start = _noun_phrase_start(sentence, carrier.start("noun"))
+    if re.search(r"\b(?:blank|plain|empty)\s+(?:[\w-]+\s+){0,2}$", sentence[phrase_start : carrier.start("noun")]):
         return start, end, ""
     adjective = _adjective_for(carrier["noun"].lower())
-    head = before[phrase_start:]
-    determiner = re.match(rf"{_DETERMINER}\s+", head, re.IGNORECASE)
+    head = sentence[phrase_start:stop]
+    determiner = _DETERMINER_AT.match(head)
     if determiner:
         word = determiner.group().strip()
         word = "a" if word.lower() == "an" else word
@@ -317,9 +345,9 @@ def _blank_carrier(sentence: str, start: int, end: int) -> tuple[int, int, str]:
     return phrase_start, end, head
 
 
-def _noun_phrase_start(before: str, noun_start: int) -> int:
+def _noun_phrase_start(sentence: str, noun_start: int) -> int:
     """Where the noun phrase ending at a surface noun begins: its determiner, within three words."""
-    words = list(re.finditer(r"[\w-]+", before[:noun_start]))
+    words = list(_WORD.finditer(sentence, max(0, noun_start - CONTEXT), noun_start))
     for match in reversed(words[-3:]):
         if re.fullmatch(_DETERMINER, match.group(), re.IGNORECASE):
             return match.start()
@@ -333,21 +361,21 @@ def _adjective_for(noun: str) -> str:
     return "plain" if singular in _PLAIN_SURFACES else "blank"
 
 
-def _blank_place(text: str) -> tuple[int, str]:
-    """For the words after 'written on': how many leading characters to replace, and with what.
+def _blank_place(sentence: str, pos: int) -> tuple[int, str]:
+    """For the words at ``pos``, after 'written on': how many characters to replace, and with what.
 
     'a wall, at night' -> (2, 'a blank '): "blank" goes after the determiner of the place.
     """
-    place = _PLACE_AFTER.match(text)
+    place = _PLACE_AFTER.match(sentence, pos)
     noun = place.group().split()[-1] if place else ""
     if not re.fullmatch(_SURFACE_NOUN, noun, re.IGNORECASE):  # "over a dark ocean": nothing to blank
         return 0, ""
     adjective = _adjective_for(noun.lower())
-    determiner = re.match(rf"{_DETERMINER}\s+", text, re.IGNORECASE)
+    determiner = _DETERMINER_AT.match(sentence, pos)
     if determiner is None:
         return 0, f"{adjective} "
     word = determiner.group().strip()
-    return determiner.end(), f"{'a' if word.lower() == 'an' else word} {adjective} "
+    return determiner.end() - pos, f"{'a' if word.lower() == 'an' else word} {adjective} "
 
 
 def _tidy(sentence: str) -> str:

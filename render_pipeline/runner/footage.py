@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from render_pipeline.media.ffmpeg import probe, run_ffmpeg
+from render_pipeline.media.ffmpeg import MediaKind, media_input, probe, run_ffmpeg
 from render_pipeline.storyboard import Shot
 
 
@@ -29,7 +29,7 @@ def conform_footage(shot: Shot, width: int, height: int, fps: float, frames: int
              f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2,setsar=1,"
              f"tpad=start_duration={hold_before:.6f}:start_mode=clone:stop_duration={hold_after + 1:.6f}:stop_mode=clone,"
              f"format=yuv420p")
-    run_ffmpeg(["-ss", f"{start:.6f}", "-i", str(shot.source), "-map", "0:v:0", "-vf", graph,
+    run_ffmpeg(["-ss", f"{start:.6f}", *media_input(shot.source, MediaKind.VIDEO), "-map", "0:v:0", "-vf", graph,
                 "-frames:v", str(frames), "-r", f"{fps}", "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
                 "-an", "-f", "mp4", str(out_path)],
                what=f"conforming the footage of shot {shot.id} ({shot.source.name})", log_path=log_path)

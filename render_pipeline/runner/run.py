@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 
 from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, check_features, count_frames, run_ffmpeg
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
@@ -85,16 +85,19 @@ def text_cache_dir(out_dir: Path) -> Path:
 def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str = "auto",
                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                quiet: bool = False, options: RunOptions = RunOptions(),
-               reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = ()) -> RunResult:
+               reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
+               allow_missing_glyphs: bool = False) -> RunResult:
     """Render every shot of the plan that is not already finished, then assemble the film.
 
     ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
     ``fast``: opt-in fast modes (backends/speed.py FAST_MODES) that change the picture.
     ``gpus``: what the plan is made for: "auto" is this machine's GPUs, or with an executor the
     cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
+    ``allow_missing_glyphs``: draw overlay characters no font has as boxes instead of stopping first.
     """
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     reporter = reporter or make_reporter(quiet)
+    _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
     from render_pipeline.planner.plan import needs_gpu
 
     if executor is not None and gpus == "auto" and needs_gpu(storyboard, backend):
@@ -131,7 +134,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         else:
             from render_pipeline.post import assemble as assemble_film
 
-            result.assembly = assemble_film(storyboard, out_dir, audio=audio)
+            result.assembly = assemble_film(storyboard, out_dir, audio=audio, allow_missing_glyphs=allow_missing_glyphs)
     return result
 
 
@@ -139,7 +142,8 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
                 quality: str | None = None, seed: int | None = None, steps: int | None = None,
                 gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
                 options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
-                fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None) -> RunResult:
+                fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None,
+                allow_missing_glyphs: bool = False) -> RunResult:
     """Render one shot (skipped if already finished with these settings); other shots are untouched.
 
     ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
@@ -148,6 +152,8 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
         storyboard.shot(shot_id)
     except KeyError as error:
         raise UserError(error.args[0]) from None
+    reporter = reporter or make_reporter(quiet)
+    _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids={shot_id})
     if quality is not None:
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
@@ -158,8 +164,16 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
     if job.continues is not None and not job.continues.output.is_file():
         raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
                         f"render {job.continues.id} first (or use render-all)")
-    return run_jobs([job], out_dir, models_dir, options, reporter or make_reporter(quiet), plan.fallback_reason,
+    return run_jobs([job], out_dir, models_dir, options, reporter, plan.fallback_reason,
                     gpus=len(plan.gpus), idle_workers=idle_workers)
+
+
+def _check_glyphs(storyboard: Storyboard, allow: bool, reporter: PlainReporter, shot_ids: set[str] | None) -> None:
+    """Overlay characters no font draws stop the run before its first shot, or are warned of when allowed."""
+    from render_pipeline.post.glyphs import check_glyphs
+
+    for line in check_glyphs(storyboard, allow, shot_ids):
+        reporter.warn(f"drawn as boxes: {line}")
 
 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
@@ -535,7 +549,7 @@ class _Run:
             raise ShotFailed("upstream", f"it continues from shot {upstream.id}, which did not render")
         target = last_frame_path(self.out_dir, upstream.id)
         partial = target.with_name(target.name + ".part.png")
-        run_ffmpeg(["-sseof", "-1", "-i", str(upstream.output), "-update", "1", "-q:v", "1", str(partial)],
+        run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1", str(partial)],
                    what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
         os.replace(partial, target)
 

@@ -8,6 +8,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from render_pipeline.media.ffmpeg import MediaInfo, MediaKind, UnusableMedia, check_media
 from render_pipeline.storyboard.schema import (
     BACKENDS,
     Camera,
@@ -27,6 +29,7 @@ from render_pipeline.storyboard.schema import (
     Transition,
     Voice,
 )
+from render_pipeline.storyboard.text import text_problem
 from render_pipeline.storyboard.yaml_source import (
     LocatedDocument,
     Problem,
@@ -41,6 +44,12 @@ SUPPORTED_VERSIONS = (1,)
 # narration (140-160 wpm) so the estimate only rejects text that cannot possibly fit;
 # the narration step measures the real length after synthesis.
 ESTIMATE_WORDS_PER_MINUTE = 180.0
+# voice.voice names a file in the storyboard's folder when it ends like one: a piper voice
+# model, or a recording whose voice xtts clones. Anything else is an engine's voice name.
+VOICE_MODEL_SUFFIX = ".onnx"
+VOICE_RECORDING_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+# Pronunciations for narration, read from the storyboard's folder when present (audio/lexicon.py).
+LEXICON_FILE = "lexicon.txt"
 
 
 @dataclass(frozen=True)
@@ -172,6 +181,16 @@ def _overlay_style_presets() -> tuple[str, ...]:
     return BUILTIN_OVERLAY_STYLES + tuple(name for name in names if name not in BUILTIN_OVERLAY_STYLES)
 
 
+def frame_bounds(durations: list[float], rate: Fraction) -> list[int]:
+    """The film frame each shot starts on, then the film's end. Each bound is rounded from the
+    running time, so rounding never drifts and the film is round(sum of durations * rate) frames."""
+    bounds, elapsed = [0], 0.0
+    for duration in durations:
+        elapsed += duration
+        bounds.append(round(elapsed * rate))
+    return bounds
+
+
 def default_seed(title: str, shot_id: str) -> int:
     """Stable across runs and machines: the same storyboard gives the same pictures."""
     return int.from_bytes(hashlib.sha256(f"{title}\0{shot_id}".encode()).digest()[:4], "big")
@@ -180,6 +199,22 @@ def default_seed(title: str, shot_id: str) -> int:
 def estimated_speech_seconds(text: str) -> float:
     words = len(re.findall(r"[\w'’-]+", text))
     return words * 60.0 / ESTIMATE_WORDS_PER_MINUTE
+
+
+class OutsideFolder(ValueError):
+    """A path in the storyboard that leads out of its folder."""
+
+
+def path_in_folder(folder: Path, text: str) -> Path:
+    """The file ``text`` (as written in the storyboard) names inside ``folder``, every link followed;
+    OutsideFolder when it is absolute, climbs out with '..', or leads out through a link."""
+    candidate = Path(text)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise OutsideFolder(f"paths must stay inside the storyboard's folder: no absolute paths or '..' (got {text!r})")
+    resolved = (folder / candidate).resolve()
+    if not resolved.is_relative_to(folder.resolve()):
+        raise OutsideFolder(f"{text!r} leads outside the storyboard's folder (through a link)")
+    return resolved
 
 
 def load_storyboard(path: str | Path, overlay_styles: tuple[str, ...] | None = None) -> Storyboard:
@@ -203,13 +238,35 @@ def resolve(document: LocatedDocument, path: Path, overlay_styles: tuple[str, ..
         )
     # A section left empty (`music:` with every cue commented out) means "none".
     data = {key: value for key, value in data.items() if not (key in OPTIONAL_SECTIONS and value is None)}
+    text = _text_problems(document)
     try:
         parsed = StoryboardDocument.model_validate(data)
     except ValidationError as exc:
         type_problems = _pydantic_problems(document, exc)
         more = _problems_beyond_types(document, data, exc, path, overlay_styles)
-        raise StoryboardError(in_file_order(type_problems + more)) from None
-    return _Resolver(document, parsed, path, overlay_styles).run()
+        raise StoryboardError(_dedupe(in_file_order(type_problems + more + text))) from None
+    try:
+        storyboard = _Resolver(document, parsed, path, overlay_styles).run()
+    except StoryboardError as error:
+        raise StoryboardError(_dedupe(in_file_order(error.problems + text))) from None
+    if text:
+        raise StoryboardError(text)
+    return storyboard
+
+
+def _text_problems(document: LocatedDocument) -> list[Problem]:
+    """Every text value holding a character no text may hold (storyboard/text.py), wherever it is."""
+    problems = []
+    pending: list[tuple[ValuePath, Any]] = [((), document.data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            pending += [(path + (key,), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            pending += [(path + (index,), item) for index, item in enumerate(value)]
+        elif isinstance(value, str) and (problem := text_problem(value)) is not None:
+            problems.append(document.problem(path, problem))
+    return in_file_order(problems)
 
 
 OPTIONAL_SECTIONS = ("delivery", "defaults", "voice", "music")
@@ -257,6 +314,14 @@ def _drop_value(data: Any, location: tuple) -> bool:
     return True
 
 
+def _open_media(path: Path, kind: MediaKind) -> MediaInfo | str:
+    """The file's MediaInfo, or why it cannot be used as ``kind``."""
+    try:
+        return check_media(path, kind)
+    except UnusableMedia as unusable:
+        return str(unusable)
+
+
 def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[Problem]:
     problems = []
     for error in exc.errors():
@@ -275,6 +340,8 @@ def _pydantic_problems(document: LocatedDocument, exc: ValidationError) -> list[
             message = str(error["ctx"]["error"])
         elif kind == "literal_error":
             message = _not_one_of(value, error["ctx"]["expected"])
+        elif kind == "string_too_long":
+            message = f"must be at most {error['ctx']['max_length']:,} characters (this one has {len(value):,})"
         elif kind == "tuple_type":
             message = f"must be a list of two numbers, [start, end] in seconds (got {value!r})"
         elif kind in _PLAIN_MESSAGES:
@@ -307,6 +374,7 @@ _PLAIN_MESSAGES = {
     "string_too_short": "must not be empty",
     "too_short": "needs at least {min_length} item(s)",
     "too_long": "takes at most {max_length} items",
+    "finite_number": "must be a finite number",
 }
 
 
@@ -371,6 +439,7 @@ class _Resolver:
         self.overlay_styles = overlay_styles or _overlay_style_presets()
         self.raw_shots: list[dict[str, Any]] = document.data["shots"]
         self.raw_defaults: dict[str, Any] = document.data.get("defaults") or {}
+        self.media: dict[tuple[Path, MediaKind], MediaInfo | str] = {}  # each file opened once: its facts, or why not
 
     def error(self, path: ValuePath, message: str) -> None:
         self.problems.append(self.document.problem(path, message))
@@ -393,12 +462,14 @@ class _Resolver:
         ids = self._check_ids()
         shots = [self._shot(index, fields) for index, fields in enumerate(parsed.shots)]
         shots = self._link_transitions(shots)
+        self._check_frames(shots)
         for shot in shots:
             self._check_single_pass(shot)
         self._check_continuations(shots, ids)
         music = self._music(shots, ids)
+        self._check_voice_files()
         if self.problems:
-            raise StoryboardError(in_file_order(self.problems))
+            raise StoryboardError(_dedupe(in_file_order(self.problems)))
         return Storyboard(
             path=self.path,
             title=parsed.title.strip(),
@@ -447,8 +518,8 @@ class _Resolver:
         if (value["prompt"] is None) == (value["source"] is None):
             which = "neither" if value["prompt"] is None else "both"
             self.error(("shots", index), f"a shot needs exactly one of 'prompt' or 'source' (this one has {which})")
-        source = self._path(value["source"], self.origin(index, "source"), must_exist=True)
-        image = self._path(value["image"], self.origin(index, "image"), must_exist=True)
+        source = self._path(value["source"], self.origin(index, "source"), media=MediaKind.VIDEO)
+        image = self._path(value["image"], self.origin(index, "image"), media=MediaKind.IMAGE)
         trim = value["trim"]
         if trim is not None:
             if value["source"] is None:
@@ -492,8 +563,7 @@ class _Resolver:
         where = self.origin(index, "loras")
         uses = []
         for number, lora in enumerate(loras):
-            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where,
-                              must_exist=True)
+            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where)
             if path is not None:
                 uses.append(LoraUse(path=path, weight=lora.weight, expert=lora.expert))
         return tuple(uses)
@@ -512,21 +582,42 @@ class _Resolver:
                        f"unknown overlay style {overlay.style!r} (known: {', '.join(self.overlay_styles)})")
         return overlay.model_copy(update={"start": start, "end": end})
 
-    def _path(self, text: str | None, where: ValuePath, must_exist: bool) -> Path | None:
+    def _path(self, text: str | None, where: ValuePath, media: MediaKind | None = None) -> Path | None:
+        """The file ``text`` names inside the storyboard's folder; with ``media``, opened as FFmpeg will
+        open it when rendering. None, with the problem recorded, when it cannot be used."""
         if text is None:
             return None
-        candidate = Path(text)
-        if candidate.is_absolute() or ".." in candidate.parts:
-            self.error(where, f"paths must stay inside the storyboard's folder: no absolute paths or '..' (got {text!r})")
+        try:
+            resolved = path_in_folder(self.base_dir, text)
+        except OutsideFolder as outside:
+            self.error(where, str(outside))
             return None
-        resolved = (self.base_dir / candidate).resolve()
-        if not resolved.is_relative_to(self.base_dir):
-            self.error(where, f"{text!r} leads outside the storyboard's folder (through a link)")
-            return None
-        if must_exist and not resolved.is_file():
+        if not resolved.is_file():
             self.error(where, f"file not found: {text!r} (looked in {self.base_dir})")
             return None
+        if media is not None:
+            if (resolved, media) not in self.media:
+                self.media[resolved, media] = _open_media(resolved, media)
+            if isinstance(self.media[resolved, media], str):
+                self.error(where, self.media[resolved, media])
+                return None
         return resolved
+
+    def _check_voice_files(self) -> None:
+        """The voice file and the lexicon are read from the storyboard's folder like every other input."""
+        voice = self.parsed.voice.voice
+        if voice is not None and voice.lower().endswith(VOICE_RECORDING_SUFFIXES):
+            self._path(voice, ("voice", "voice"), media=MediaKind.AUDIO)
+        elif voice is not None and voice.endswith(VOICE_MODEL_SUFFIX):
+            self._path(voice, ("voice", "voice"))
+            self._path(voice + ".json", ("voice", "voice"))
+        lexicon = self.base_dir / LEXICON_FILE
+        if lexicon.is_symlink() or lexicon.exists():
+            try:
+                path_in_folder(self.base_dir, LEXICON_FILE)
+            except OutsideFolder:
+                self.error((), f"{LEXICON_FILE} (the narration's pronunciations) leads outside the storyboard's folder "
+                               "through a link; copy the lexicon into the folder")
 
     def _link_transitions(self, shots: list[Shot]) -> list[Shot]:
         last = shots[-1]
@@ -579,7 +670,7 @@ class _Resolver:
             return shot
         trim = shot.trim or (shot.handle_in, shot.handle_in + shot.duration)
         needed_from, needed_to = trim[0] - shot.handle_in, trim[1] + shot.handle_out
-        clip_length = self._clip_length(shot)
+        clip_length = self._clip_length(shot.source)
         where = self.origin(shot.index, "trim" if shot.trim else "source")
         if needed_from < -1e-9:
             self.error(where, f"the incoming transition needs {shot.handle_in:g} s of footage before the trim's start "
@@ -589,17 +680,18 @@ class _Resolver:
                               f"for the outgoing transition) but {shot.source.name} lasts {clip_length:g} s")
         return replace(shot, trim=trim)
 
-    def _clip_length(self, shot: Shot) -> float | None:
-        from render_pipeline.media.ffmpeg import FfmpegError, probe
+    def _clip_length(self, source: Path) -> float | None:
+        return self.media[source, MediaKind.VIDEO].duration  # opened when the shot's source was read
 
-        try:
-            info = probe(shot.source)
-        except FfmpegError:
-            self.error(self.origin(shot.index, "source"), f"{shot.source.name} is not a video file FFmpeg can read")
-            return None
-        if not info.has_video:
-            self.error(self.origin(shot.index, "source"), f"{shot.source.name} has no video stream")
-        return info.duration
+    def _check_frames(self, shots: list[Shot]) -> None:
+        """Every shot has at least one frame of the film: a shorter one would fail to render."""
+        rate = self.parsed.delivery.frame_rate
+        bounds = frame_bounds([shot.duration for shot in shots], rate)
+        for shot in shots:
+            if bounds[shot.index + 1] == bounds[shot.index]:
+                self.error(self.origin(shot.index, "duration"),
+                           f"{shot.duration:g} s gets no frame of its own at {float(rate):g} fps (a frame lasts "
+                           f"{1 / float(rate):.4g} s); make the shot at least one frame long")
 
     def _check_continuations(self, shots: list[Shot], ids: dict[str, int]) -> None:
         for shot in shots:
@@ -629,7 +721,7 @@ class _Resolver:
             if ids[first] > ids[last]:
                 self.error(("music", number, "to"), f"cue ends at shot {last!r}, before it starts at {first!r}")
                 continue
-            file = self._path(cue.file, ("music", number, "file"), must_exist=True)
+            file = self._path(cue.file, ("music", number, "file"), media=MediaKind.AUDIO)
             start = sum(s.duration for s in shots[: ids[first]])
             end = sum(s.duration for s in shots[: ids[last] + 1])
             cues.append(Cue(cue=cue.cue, prompt=cue.prompt, first_shot=first, last_shot=last, start=start, end=end,

