@@ -179,7 +179,10 @@ def test_gguf_experts_render_their_dequantized_weights_within_q8_0_error(a14b, c
     session = open_session(A14B, {}, models)
     session.render(shot(), tmp_path / "gguf.mp4", lambda done, total: None)
     assert session.pipeline.transformer_2.blocks[1].ffn.net[2].weight.quant_type == gguf.GGMLQuantizationType.Q8_0
-    assert np.array_equal(decoded_pixels(tmp_path / "gguf.mp4", tmp_path), diffusers_render(reference, tmp_path))
+    pixels = decoded_pixels(tmp_path / "gguf.mp4", tmp_path)
+    assert np.array_equal(pixels, diffusers_render(reference, tmp_path))
+    # The quantised experts swap between host and device as bf16 ones do (one on the GPU at a time).
+    assert np.array_equal(render(A14B, models, tmp_path / "swap.mp4", {"expert_swap": True}), pixels)
 
 
 def test_ti2v_5b_official_release_renders_the_diffusers_folders_frames(tmp_path, monkeypatch):

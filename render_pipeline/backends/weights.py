@@ -92,6 +92,16 @@ def require_model_folder(backend: str, models_dir: Path) -> Path | CheckpointSet
     return weights
 
 
+def quantised_transformer(weights: Path | CheckpointSet) -> tuple[str, float] | None:
+    """The format of quantised transformer files (fp8, GGUF) and their bytes per parameter once loaded,
+    counted from their headers; None for bf16-or-wider weights, which the backends load as bf16."""
+    if not isinstance(weights, CheckpointSet) or not weights.quantised:
+        return None
+    parts = [part for part in weights.parts if part.component.startswith("transformer")]
+    loaded = sum(part.format.loaded_bytes for part in parts)
+    return parts[0].format.label, loaded / sum(part.format.parameters for part in parts)
+
+
 def describe_weights(weights: Path | CheckpointSet) -> str:
     """What `doctor` and `plan` say about the weights found: where, and in which format."""
     if isinstance(weights, CheckpointSet):
