@@ -238,15 +238,22 @@ def write_gguf(state: dict, path: Path, quantisation) -> dict:
     import numpy as np
 
     block = gguf.GGML_QUANT_SIZES[quantisation][0]
-    writer = gguf.GGUFWriter(str(path), arch="wan")
-    written = {}
-    for name, tensor in state.items():
+
+    def encoded(item):
+        name, tensor = item
         values = tensor.to(torch.float32).numpy()
         kind = quantisation if tensor.ndim == 2 and tensor.shape[1] % block == 0 and "embedding" not in name \
             else gguf.GGMLQuantizationType.F32
-        data = gguf.quants.quantize(values, kind) if kind != gguf.GGMLQuantizationType.F32 else values
-        writer.add_tensor(name, np.ascontiguousarray(data), raw_dtype=kind)
-        written[name] = (data, kind)
+        return name, (gguf.quants.quantize(values, kind) if kind != gguf.GGMLQuantizationType.F32 else values), kind
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    writer = gguf.GGUFWriter(str(path), arch="wan")
+    written = {}
+    with ThreadPoolExecutor() as pool:  # numpy works on large arrays outside the GIL: tensors quantise in parallel
+        for name, data, kind in pool.map(encoded, state.items()):
+            writer.add_tensor(name, np.ascontiguousarray(data), raw_dtype=kind)
+            written[name] = (data, kind)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

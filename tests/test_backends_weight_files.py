@@ -163,6 +163,18 @@ def test_weights_yaml_mistakes_are_user_errors(tmp_path):
     assert f"points at {tmp_path / 'nowhere/files'}, which does not exist" in check_model_folder(A14B, tmp_path)
 
 
+def test_weights_yaml_can_name_a_diffusers_folder_elsewhere(tmp_path):
+    from test_backends_specs import _fake_diffusers_folder
+
+    from render_pipeline.backends.specs import SPECS
+
+    elsewhere = tmp_path / "disk2" / "wan-a14b"
+    _fake_diffusers_folder(elsewhere, "WanPipeline", SPECS[A14B].components)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "weights.yaml").write_text(f"{A14B}: {elsewhere}\n")
+    assert locate_weights(A14B, tmp_path / "models") == (elsewhere, None)
+
+
 def _board(tmp_path: Path) -> Path:
     path = tmp_path / "board.yaml"
     path.write_text("version: 1\ntitle: Q\ndelivery: {size: 1280x720, fps: 24, loudness_lufs: -16}\n"

@@ -301,10 +301,12 @@ def _shards(folder: Path) -> tuple[list[Path], str | None]:
 
 
 def _candidates(item: _Wanted, folders: list[Path]) -> list[Path]:
-    """Files in ``folders`` (and one level below) whose names match, highest precision first."""
+    """Files in ``folders`` (and one level below ComfyUI's, where people sort them into sub-folders) whose
+    names match, highest precision first. ComfyUI's loras/ folder is never searched."""
     found = []
     for folder in folders:
-        for path in [*folder.glob("*"), *folder.glob("*/*")]:
+        deeper = folder.glob("*/*") if folder.name in _COMFYUI_FOLDERS else []
+        for path in [*folder.glob("*"), *deeper]:
             if path.suffix in item.suffixes and path.is_file() and item.matches(_name(path)):
                 found.append(path)
     return sorted(dict.fromkeys(found), key=_precision, reverse=True)

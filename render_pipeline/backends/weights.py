@@ -58,7 +58,11 @@ def locate_weights(backend: str, models_dir: Path) -> tuple[Path | CheckpointSet
     """
     models_dir = Path(models_dir)
     spec = SPECS[backend]
-    if backend in read_mapping(models_dir):  # the user named the files: only those count
+    mapped = read_mapping(models_dir).get(backend)
+    if mapped is not None:  # the user named the files: only those count
+        if (mapped / "model_index.json").is_file():  # a diffusers-layout folder elsewhere
+            problem = _folder_problem(spec, mapped)
+            return (mapped, None) if problem is None else (None, f"{backend}: {problem}")
         named = search(backend, models_dir)
         return named.found, named.problem
     folder = find_model_folder(backend, models_dir)

@@ -25,7 +25,7 @@ def tokenizer_folder(backend: str, models_dir: Path) -> Path | None:
         part = weights.part("tokenizer")
         folder = part.files[0] if part is not None else None
     else:
-        folder = find_model_folder(backend, models_dir) / "tokenizer"
+        folder = (weights or find_model_folder(backend, models_dir)) / "tokenizer"
     if folder is not None and any((folder / name).is_file() for name in _TOKENIZER_FILES):
         return folder
     return None
