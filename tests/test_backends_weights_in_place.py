@@ -136,13 +136,15 @@ def test_fp8_scaled_files_keep_fp8_weights_and_render_what_their_scales_mean(a14
     assert np.array_equal(decoded_pixels(tmp_path / "fp8.mp4", tmp_path), diffusers_render(reference, tmp_path))
 
 
-def test_fp8_scaled_experts_swap_between_gpu_and_host_like_bf16_ones(a14b, configs, tmp_path):
+@pytest.mark.parametrize("strategy", [{"expert_swap": True}, {"group_offload": True}])
+def test_fp8_scaled_experts_offload_like_bf16_ones(a14b, configs, tmp_path, strategy):
+    """The memory strategies the planner offers for quantised files render the same frames."""
     transformer = {component: original_wan_transformer(fp8_scaled(weights_of(a14b, component)))
                    for component in ("transformer", "transformer_2")}
     models = comfyui_models(a14b, tmp_path / "models", transformer, weights_of(a14b, "text_encoder"), "fp8_scaled")
     tokenizer_beside(a14b, models)
     plain = render(A14B, models, tmp_path / "plain.mp4")
-    assert np.array_equal(render(A14B, models, tmp_path / "swap.mp4", {"expert_swap": True}), plain)
+    assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", strategy), plain)
 
 
 def test_gguf_experts_render_their_dequantized_weights_within_q8_0_error(a14b, configs, tmp_path):
@@ -181,8 +183,9 @@ def test_gguf_experts_render_their_dequantized_weights_within_q8_0_error(a14b, c
     assert session.pipeline.transformer_2.blocks[1].ffn.net[2].weight.quant_type == gguf.GGMLQuantizationType.Q8_0
     pixels = decoded_pixels(tmp_path / "gguf.mp4", tmp_path)
     assert np.array_equal(pixels, diffusers_render(reference, tmp_path))
-    # The quantised experts swap between host and device as bf16 ones do (one on the GPU at a time).
-    assert np.array_equal(render(A14B, models, tmp_path / "swap.mp4", {"expert_swap": True}), pixels)
+    # The quantised experts swap between host and device, or stream block by block, as bf16 ones do.
+    for strategy in ({"expert_swap": True}, {"group_offload": True}):
+        assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", strategy), pixels)
 
 
 def test_ti2v_5b_official_release_renders_the_diffusers_folders_frames(tmp_path, monkeypatch):
@@ -197,3 +200,24 @@ def test_ti2v_5b_official_release_renders_the_diffusers_folders_frames(tmp_path,
     request = shot(fps=24.0, frames=5, steps=2)
     assert np.array_equal(render("wan2.2-ti2v-5b", models, tmp_path / "official.mp4", request=request),
                           diffusers_render(reference, tmp_path, "wan2.2-ti2v-5b", request))
+
+
+def test_i2v_a14b_official_release_renders_the_diffusers_folders_frames_from_an_image(tmp_path, monkeypatch):
+    from PIL import Image
+
+    raw = build_wan_a14b_folder(tmp_path / "raw", image_to_video=True, attention_head_dim=16, vae=small_wan21_vae())
+    reference = derived_folder(raw, tmp_path / "reference", {component: half_precision for component in WEIGHTED})
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "wan2.2-i2v-a14b").symlink_to(reference)
+    monkeypatch.setattr(checkpoint_search, "MODEL_CONFIGS", tmp_path / "configs")
+    models = tmp_path / "models"
+    write_official_release(reference, models / "Wan2.2-I2V-A14B", ("transformer", "transformer_2"))
+    pixels = np.zeros((32, 32, 3), dtype=np.uint8)
+    pixels[:, :16] = (200, 40, 0)
+    Image.fromarray(pixels).save(tmp_path / "first.png")
+    request = shot(image=tmp_path / "first.png")
+    diffusers_models = tmp_path / "diffusers-models"
+    diffusers_models.mkdir()
+    (diffusers_models / "Wan2.2-I2V-A14B-Diffusers").symlink_to(reference)
+    assert np.array_equal(render("wan2.2-i2v-a14b", models, tmp_path / "official.mp4", request=request),
+                          render("wan2.2-i2v-a14b", diffusers_models, tmp_path / "diffusers.mp4", request=request))
