@@ -107,7 +107,8 @@ def test_comfyui_fp16_files_render_the_diffusers_folders_frames(a14b, configs, t
     text = {name: tensor.to(torch.float16) for name, tensor in weights_of(a14b, "text_encoder").items()}
     models = comfyui_models(a14b, tmp_path / "ComfyUI" / "models", transformer, text, "fp16")
     message = check_model_folder(A14B, models)
-    assert "the UMT5 tokenizer: add hf download Wan-AI/Wan2.2-T2V-A14B --include 'google/umt5-xxl/*'" in message
+    assert "the UMT5 tokenizer: download it" in message
+    assert f"hf download Wan-AI/Wan2.2-T2V-A14B --include 'google/umt5-xxl/*' --local-dir {models}" in message
     tokenizer_beside(a14b, models)
     weights = require_model_folder(A14B, models)
     assert [part.format.label for part in weights.parts if part.format] == ["fp16", "fp16", "fp16", "bf16"]

@@ -95,7 +95,7 @@ class _Wanted:
     what: str  # for messages
     official: tuple[str, ...]  # paths inside the official release folder: a file, or a folder of shards
     matches: Callable[[str], bool]  # on the file name, lower case with only letters and digits kept
-    add: str  # which file to add, said to the user when it is missing
+    add: str  # what to do when it is missing: which file to add, or to download
     suffixes: tuple[str, ...] = (".safetensors", ".pth")  # the single-file formats read for it
 
 
@@ -115,15 +115,15 @@ def _wan_wanted(spec: ModelSpec) -> list[_Wanted]:
         transformers = [
             _Wanted("transformer", "the high-noise expert", ("high_noise_model",),
                     lambda name: is_task(name) and "high" in name,
-                    f"high_noise_model/ of {repo}, or a single file such as wan2.2_{single}_fp8_scaled.safetensors "
+                    f"add high_noise_model/ of {repo}, or a single file such as wan2.2_{single}_fp8_scaled.safetensors "
                     f"(ComfyUI) or a GGUF quantisation of it", _TRANSFORMER_SUFFIXES),
             _Wanted("transformer_2", "the low-noise expert", ("low_noise_model",),
                     lambda name: is_task(name) and "low" in name,
-                    f"low_noise_model/ of {repo}, or the low-noise twin of the high-noise file", _TRANSFORMER_SUFFIXES),
+                    f"add low_noise_model/ of {repo}, or the low-noise twin of the high-noise file", _TRANSFORMER_SUFFIXES),
         ]
     else:
         transformers = [_Wanted("transformer", "the transformer", (".",), lambda name: is_task(name) and "5b" in name,
-                                f"the diffusion_pytorch_model-*.safetensors shards of {repo}, or a single file "
+                                f"add the diffusion_pytorch_model-*.safetensors shards of {repo}, or a single file "
                                 f"such as wan2.2_{single}_fp16.safetensors (ComfyUI) or a GGUF quantisation",
                                 _TRANSFORMER_SUFFIXES)]
     vae = "2.2" if spec.name == "wan2.2-ti2v-5b" else "2.1"
@@ -131,14 +131,14 @@ def _wan_wanted(spec: ModelSpec) -> list[_Wanted]:
     return transformers + [
         _Wanted("text_encoder", "the UMT5-XXL text encoder", ("models_t5_umt5-xxl-enc-bf16.pth",),
                 lambda name: "umt5" in name,
-                f"umt5_xxl_fp8_e4m3fn_scaled.safetensors or umt5_xxl_fp16.safetensors (ComfyUI's repackaged Wan "
+                f"add umt5_xxl_fp8_e4m3fn_scaled.safetensors or umt5_xxl_fp16.safetensors (ComfyUI's repackaged Wan "
                 f"files), or models_t5_umt5-xxl-enc-bf16.pth from {repo}"),
         _Wanted("tokenizer", "the UMT5 tokenizer", ("google/umt5-xxl",), lambda name: False,
-                f"hf download {repo} --include 'google/umt5-xxl/*' --local-dir {{models_dir}}  (a few MB: "
-                f"single-file text encoders come without it)"),
+                f"download it (a few MB; single-file text encoders come without it): "
+                f"hf download {repo} --include 'google/umt5-xxl/*' --local-dir {{models_dir}}"),
         _Wanted("vae", f"the Wan {vae} VAE", (f"Wan{vae}_VAE.pth",),
                 lambda name: f"wan{vae.replace('.', '')}vae" in name,
-                f"{comfy_vae} (ComfyUI) or Wan{vae}_VAE.pth from {repo}"),
+                f"add {comfy_vae} (ComfyUI) or Wan{vae}_VAE.pth from {repo}"),
     ]
 
 
@@ -208,7 +208,7 @@ def search(backend: str, models_dir: Path) -> Search:
         for item in wanted:
             found = first if item is wanted[0] else _find(item, place, folders + shared, twin_of=parts)
             if found is None:
-                missing.append(f"{item.what}: add {_what_to_add(item, parts, models_dir)}")
+                missing.append(f"{item.what}: {_what_to_add(item, parts, models_dir)}")
                 continue
             paths, problem = found
             if problem:
@@ -220,23 +220,22 @@ def search(backend: str, models_dir: Path) -> Search:
                 problems.append(f"{paths[0]} is unreadable ({error}); download it again")
                 continue
             parts.append(Part(item.component, tuple(paths), format))
-        where = f"{place}"
         if problems or missing:
             found_parts = "; ".join(part.describe() for part in parts) or "nothing usable"
-            return Search(None, f"{backend}: found in place in {where}: {found_parts}. Missing: "
+            return Search(None, f"{backend}: found in place in {place}: {found_parts}. Missing: "
                                 + "; ".join(problems + missing), True)
         alternatives = tuple(path for path in _candidates(wanted[0], folders) if path not in parts[0].files)
-        return Search(CheckpointSet(backend, where, tuple(parts), MODEL_CONFIGS / backend, alternatives), None, True)
+        return Search(CheckpointSet(backend, str(place), tuple(parts), MODEL_CONFIGS / backend, alternatives), None, True)
     if mapped is not None:
         return Search(None, f"{backend}: {models_dir / MAPPING_FILE} points at {mapped}, where {wanted[0].what} is "
-                            f"not found: add {_what_to_add(wanted[0], [], models_dir)}", True)
+                            f"not found: {_what_to_add(wanted[0], [], models_dir)}", True)
     return Search(None, None, False)
 
 
 def _what_to_add(item: _Wanted, found: list[Part], models_dir: Path) -> str:
     first = found[0].files[0] if found and len(found[0].files) == 1 else None
     if item.component == "transformer_2" and first is not None:
-        return f"{_low_noise_name(first.name)} beside {first}"
+        return f"add {_low_noise_name(first.name)} beside {first}"
     return item.add.format(models_dir=models_dir)
 
 
