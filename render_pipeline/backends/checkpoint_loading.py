@@ -29,7 +29,9 @@ from render_pipeline.errors import UserError
 
 
 def load_in_place(weights: CheckpointSet, components: tuple[str, ...], vae_dtype: torch.dtype) -> dict:
-    """The components among ``components`` that ``weights`` holds, loaded (the scheduler is not among them)."""
+    """The components among ``components`` that ``weights`` holds, loaded (the scheduler is not among them).
+
+    Wan's components: the one family checkpoint_search finds in place."""
     loaded = {}
     for name in components:
         part = weights.part(name)
