@@ -160,7 +160,7 @@ def plan(
     gpus: str = typer.Option("auto", "--gpus", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
     host_ram: Optional[str] = typer.Option(None, "--host-ram", help="Host RAM, e.g. 64GB (auto: this machine's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Plan every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
@@ -238,7 +238,7 @@ def render_shot(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed instead of the shot's."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps instead of the plan's."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
     watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
@@ -272,7 +272,7 @@ def render_all(
     force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     executor: str = typer.Option("local", "--executor", help="Where shots run: local, ray or slurm."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: auto)."),
@@ -300,7 +300,7 @@ def render_all(
 @app.command()
 def doctor(
     storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: also check its models folder and outputs."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
     out: Optional[Path] = typer.Option(None, "--out", help="Where renders will be written (default: outputs/)."),
 ) -> None:
     """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix."""

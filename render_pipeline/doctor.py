@@ -107,16 +107,18 @@ def check_flash_attention() -> list[Check]:
 
 
 def check_weights(models_dir: Path) -> list[Check]:
+    """Per backend: where its weights are and in which format (per component for files in place), or
+    exactly what to download or add."""
     from render_pipeline.backends.specs import SPECS
-    from render_pipeline.backends.weights import check_model_folder
+    from render_pipeline.backends.weights import describe_weights, locate_weights
 
     checks = []
     for name in SPECS:
         if name == "animatic":
             continue
-        problem = check_model_folder(name, models_dir)
+        weights, problem = locate_weights(name, models_dir)
         if problem is None:
-            checks.append(Check(f"weights {name}", "ok", f"in {models_dir}"))
+            checks.append(Check(f"weights {name}", "ok", describe_weights(weights)))
         else:
             checks.append(Check(f"weights {name}", "warn", "not usable; this backend is skipped by auto", problem))
     return checks

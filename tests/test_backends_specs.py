@@ -69,7 +69,10 @@ def test_original_release_folder_is_recognised(tmp_path):
     folder = tmp_path / "Wan2.2-T2V-A14B-Diffusers"
     (folder / "high_noise_model").mkdir(parents=True)
     (folder / "Wan2.1_VAE.pth").write_bytes(b"")
-    assert "original release, not the diffusers layout" in check_model_folder("wan2.2-t2v-a14b", tmp_path)
+    message = check_model_folder("wan2.2-t2v-a14b", tmp_path)
+    # Loaded in place once complete (tests/test_backends_weights_in_place.py): what is missing is named.
+    assert f"{folder / 'high_noise_model'} holds no diffusion_pytorch_model*.safetensors shards" in message
+    assert "the low-noise expert: add low_noise_model/ of Wan-AI/Wan2.2-T2V-A14B" in message
 
 
 def _fake_diffusers_folder(folder: Path, class_name: str, components: tuple[str, ...]) -> None:

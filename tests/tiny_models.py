@@ -34,10 +34,10 @@ def tiny_umt5(d_model: int = 32):
     return UMT5EncoderModel(config).eval()
 
 
-def tiny_wan_transformer(in_channels: int = 16):
+def tiny_wan_transformer(in_channels: int = 16, attention_head_dim: int = 12):
     from diffusers import WanTransformer3DModel
 
-    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+    return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=attention_head_dim,
                                  in_channels=in_channels, out_channels=16, text_dim=32, freq_dim=256, ffn_dim=32,
                                  num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
                                  rope_max_seq_len=32).eval()
@@ -50,16 +50,37 @@ def tiny_wan_vae():
                             temperal_downsample=[False, True, True]).eval()
 
 
-def build_wan_a14b_folder(folder: Path, image_to_video: bool = False, seed: int = 0) -> Path:
+def small_wan21_vae():
+    """The Wan 2.1 VAE's structure (stages, blocks per stage, channel multipliers) at 1/24 of its width,
+    so that the original release's names for its layers apply to it."""
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(base_dim=4, z_dim=16, dim_mult=[1, 2, 4, 4], num_res_blocks=2,
+                            temperal_downsample=[False, True, True]).eval()
+
+
+def small_wan22_vae():
+    """The Wan 2.2 VAE's structure (TI2V-5B: 48 latent channels, 2x2 patches, residual stages) at 1/40 of its width."""
+    from diffusers import AutoencoderKLWan
+
+    return AutoencoderKLWan(base_dim=4, decoder_base_dim=8, z_dim=48, in_channels=12, out_channels=12, is_residual=True,
+                            patch_size=2, latents_mean=[0.0] * 48, latents_std=[1.0] * 48, dim_mult=[1, 2, 4, 4],
+                            num_res_blocks=2, scale_factor_spatial=16, scale_factor_temporal=4,
+                            temperal_downsample=[False, True, True]).eval()
+
+
+def build_wan_a14b_folder(folder: Path, image_to_video: bool = False, seed: int = 0, attention_head_dim: int = 12,
+                          vae=None) -> Path:
     """A two-expert Wan 2.2 A14B-shaped pipeline (T2V, or I2V with 36 input channels) saved to ``folder``."""
     from diffusers import UniPCMultistepScheduler, WanImageToVideoPipeline, WanPipeline
 
     torch.manual_seed(seed)
     in_channels = 36 if image_to_video else 16  # I2V: noise + 4 mask channels + the image's latents
     components = dict(
-        tokenizer=tiny_tokenizer(), text_encoder=tiny_umt5(), vae=tiny_wan_vae(),
+        tokenizer=tiny_tokenizer(), text_encoder=tiny_umt5(), vae=vae or tiny_wan_vae(),
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0),
-        transformer=tiny_wan_transformer(in_channels), transformer_2=tiny_wan_transformer(in_channels),
+        transformer=tiny_wan_transformer(in_channels, attention_head_dim),
+        transformer_2=tiny_wan_transformer(in_channels, attention_head_dim),
         boundary_ratio=0.875,
     )
     if image_to_video:
@@ -80,17 +101,17 @@ def tiny_wan22_vae():
                             temperal_downsample=[False, True, True]).eval()
 
 
-def build_wan_ti2v_5b_folder(folder: Path, seed: int = 0) -> Path:
+def build_wan_ti2v_5b_folder(folder: Path, seed: int = 0, attention_head_dim: int = 12, vae=None) -> Path:
     """A Wan 2.2 TI2V-5B-shaped pipeline (one transformer, 48-channel VAE, per-frame timesteps) saved to ``folder``."""
     from diffusers import UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
 
     torch.manual_seed(seed)
-    transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+    transformer = WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=attention_head_dim,
                                         in_channels=48, out_channels=48, text_dim=32, freq_dim=256, ffn_dim=32,
                                         num_layers=2, cross_attn_norm=True, qk_norm="rms_norm_across_heads",
                                         rope_max_seq_len=32).eval()
     WanPipeline(
-        tokenizer=tiny_tokenizer(), text_encoder=tiny_umt5(), vae=tiny_wan22_vae(), transformer=transformer,
+        tokenizer=tiny_tokenizer(), text_encoder=tiny_umt5(), vae=vae or tiny_wan22_vae(), transformer=transformer,
         transformer_2=None, expand_timesteps=True,
         scheduler=UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=5.0),
     ).save_pretrained(folder)

@@ -26,7 +26,8 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
     from render_pipeline.backends.memory import MemoryStrategy
     from render_pipeline.backends.weights import require_model_folder
 
-    folder = require_model_folder(backend_name, Path(models_dir))  # fails in a second, before any loading
+    # A diffusers folder or the files found in place; fails in a second, before any loading.
+    weights = require_model_folder(backend_name, Path(models_dir))
 
     candidate = getattr(planned_shot_or_layout, "candidate", planned_shot_or_layout)
     strategy = MemoryStrategy.from_candidate(candidate)
@@ -36,4 +37,4 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
         from render_pipeline.backends.hunyuanvideo import HunyuanVideoSession as session_class
     else:
         from render_pipeline.backends.cogvideox import CogVideoXSession as session_class
-    return session_class(backend_name, folder, strategy)
+    return session_class(backend_name, weights, strategy)

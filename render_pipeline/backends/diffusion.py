@@ -28,6 +28,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import torch
 
 from render_pipeline.backends.base import Progress, RenderRequest
+from render_pipeline.backends.checkpoint_loading import load_in_place
+from render_pipeline.backends.checkpoint_search import CheckpointSet
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, flash_attention_4_problem,
@@ -80,11 +82,14 @@ class DiffusionSession:
     text_components: tuple[str, ...] = ()
     transformer_components: tuple[str, ...] = ("transformer",)
 
-    def __init__(self, backend: str, folder: Path, strategy: MemoryStrategy, device: torch.device | None = None):
-        """``folder`` must have passed weights.check_model_folder (open_session checks it)."""
+    def __init__(self, backend: str, weights: Path | CheckpointSet, strategy: MemoryStrategy,
+                 device: torch.device | None = None):
+        """``weights``: a diffusers-layout folder, or the files found in place (weights.require_model_folder)."""
         self.name = backend
         self.spec = SPECS[backend]
-        self.folder = folder
+        self.weights = weights
+        # The diffusers layout the pipeline is built from; for weights in place, the project's copy of its configs.
+        self.folder = weights if isinstance(weights, Path) else weights.configs
         self.strategy = strategy
         self.device = device or default_device()
         self.pipeline = None  # the denoising pipeline, loaded on the first render
@@ -126,7 +131,7 @@ class DiffusionSession:
         import diffusers
 
         return TextEmbeddingCache(folder, {
-            "backend": self.name, "encoder": encoder_identity(self.folder, self.text_components),
+            "backend": self.name, "encoder": encoder_identity(self.weights, self.text_components),
             "text_tokens": self.spec.text_tokens, "device": self.device.type,
             "torch": torch.__version__, "diffusers": diffusers.__version__})
 
@@ -247,14 +252,19 @@ class DiffusionSession:
     # -- loading -------------------------------------------------------------------------------------
 
     def _load(self, pipeline_class, keep: tuple[str, ...], **overrides):
-        """The pipeline from the local folder with only the ``keep`` components (others set to None)."""
+        """The pipeline from the local folder with only the ``keep`` components (others set to None).
+
+        Weights found in place are loaded from their files first and handed to from_pretrained,
+        which then reads only the scheduler and the pipeline's settings from the configs folder.
+        """
         index = json.loads((self.folder / "model_index.json").read_text())
         skipped = {name: None for name, value in index.items()
                    if not name.startswith("_") and isinstance(value, list) and name not in keep}
         vae_dtype = torch.bfloat16 if self.strategy.vae_bf16 else torch.float32
+        in_place = {} if isinstance(self.weights, Path) else load_in_place(self.weights, keep, vae_dtype)
         return pipeline_class.from_pretrained(
             self.folder, local_files_only=True, dtype={"default": torch.bfloat16, "vae": vae_dtype},
-            **{**skipped, **overrides},
+            **{**skipped, **in_place, **overrides},
         )
 
     def _denoising_pipeline(self, fast_modes: tuple[str, ...] | None = None):
@@ -283,7 +293,7 @@ class DiffusionSession:
                 transformer.to(self.device)
         # Regional compile: measured 1.12-1.30x on an H100 with the weights resident in bf16, the only
         # path it was measured on; on the CPU compiling costs more than it saves.
-        compile_blocks = (self.compile_allowed and self.device.type == "cuda"
+        compile_blocks = (self.compile_allowed and self.device.type == "cuda" and not quantised_weights(self.weights)
                           and not (self.strategy.fp8_storage or self.strategy.group_offload))
         for transformer in transformers:
             apply_speedups(transformer, speed_options(fast_modes or (), compile_blocks))
@@ -349,6 +359,11 @@ def eight_bit(chunk: torch.Tensor, video_processor) -> torch.Tensor:
     """A run of decoded frames (B, C, F, H, W in [-1, 1]) as 8-bit RGB frames (F, H, W, 3), on its device."""
     pixels = video_processor.postprocess_video(chunk, output_type="pt")[0]  # F, C, H, W in [0, 1]
     return (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+
+
+def quantised_weights(weights: Path | CheckpointSet) -> bool:
+    """fp8 or GGUF transformer weights from the files: never compiled, as that was measured only on bf16."""
+    return isinstance(weights, CheckpointSet) and weights.quantised
 
 
 def fast_modes_of(request: RenderRequest) -> tuple[str, ...]:

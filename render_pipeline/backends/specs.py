@@ -54,6 +54,9 @@ class ModelSpec:
     # the models were trained with and diffusers' pipelines use by default (their encode_prompt
     # methods default to less for Wan: 226).
     text_tokens: int
+    # The official release, when it is not the diffusers layout: its files load in place
+    # (backends/checkpoint_search.py) instead of asking for the diffusers repository.
+    original_repo: str = ""
 
     @property
     def needs_gpu(self) -> bool:
@@ -107,6 +110,7 @@ SPECS: dict[str, ModelSpec] = {
             frame_step=4, default_frames=81, max_frames=81, sizes=((1280, 720), (832, 480)),
             draft_steps=20, draft_size=(832, 480), negative_prompt=WAN_NEGATIVE_PROMPT,
             image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6, text_tokens=512,
+            original_repo="Wan-AI/Wan2.2-T2V-A14B",
         ),
         # Wan 2.2 I2V-A14B: same layout; official boundary 0.900, shift 5.0, guidance 3.5 / 3.5.
         ModelSpec(
@@ -116,6 +120,7 @@ SPECS: dict[str, ModelSpec] = {
             frame_step=4, default_frames=81, max_frames=81, sizes=((1280, 720), (832, 480)),
             draft_steps=20, draft_size=(832, 480), negative_prompt=WAN_NEGATIVE_PROMPT,
             image_to_video="wan2.2-i2v-a14b", experts=2, transformer_gib=26.67, text_encoder_gib=10.6, text_tokens=512,
+            original_repo="Wan-AI/Wan2.2-I2V-A14B",
         ),
         # Wan 2.2 TI2V-5B: one 5.0 B transformer (9.33 GiB bf16, measured), 16x-compressing z48 VAE;
         # text and image to video in one model. Trained at 1280x704, 121 frames, 24 fps.
@@ -127,6 +132,7 @@ SPECS: dict[str, ModelSpec] = {
             frame_step=4, default_frames=121, max_frames=121, sizes=((1280, 704),),
             draft_steps=25, draft_size=(1280, 704), negative_prompt=WAN_NEGATIVE_PROMPT,
             image_to_video="wan2.2-ti2v-5b", experts=1, transformer_gib=9.33, text_encoder_gib=10.6, text_tokens=512,
+            original_repo="Wan-AI/Wan2.2-TI2V-5B",
         ),
         # HunyuanVideo (community diffusers conversion of tencent/HunyuanVideo): 12.82 B transformer,
         # guidance-distilled (embedded guidance 6.0, one forward per step), flow shift 7.0.

@@ -20,14 +20,18 @@ import torch
 FORMAT_VERSION = 1
 
 
-def encoder_identity(model_folder: Path, components: tuple[str, ...]) -> list:
-    """The files of the text encoder and tokenizer sub-folders, by path, size and modification time."""
+def encoder_identity(weights, components: tuple[str, ...]) -> list:
+    """The files of the text encoder and tokenizer, by path, size and modification time: the sub-folders
+    of a diffusers-layout folder, or the files found in place (a checkpoint_search.CheckpointSet)."""
+    if isinstance(weights, Path):
+        paths = [path for component in components for path in sorted((weights / component).rglob("*"))
+                 if path.is_file()]
+    else:
+        paths = weights.files_of(components)
     files = []
-    for component in components:
-        for path in sorted((model_folder / component).rglob("*")):
-            if path.is_file():
-                stat = path.stat()
-                files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
+    for path in paths:
+        stat = path.stat()
+        files.append([str(path.resolve()), stat.st_size, stat.st_mtime_ns])
     return files
 
 

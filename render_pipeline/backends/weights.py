@@ -7,6 +7,9 @@ saying exactly what to download, instead of deep inside diffusers.
 Layout: ``<models dir>/<repository name>``, which is what
 ``hf download <repo> --local-dir <models dir>/<repository name>`` produces, e.g.
 ``models/Wan2.2-T2V-A14B-Diffusers``. ``<models dir>/<owner>/<repository name>`` is accepted too.
+Weights in other formats load in place from where the user put them: the official release,
+single files, GGUF (checkpoint_search.py finds them; a line in ``<models dir>/weights.yaml``
+points at files elsewhere, and wins over a diffusers folder).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+from render_pipeline.backends.checkpoint_search import MAPPING_FILE, CheckpointSet, read_mapping, search
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
@@ -46,27 +50,67 @@ def find_model_folder(backend: str, models_dir: Path) -> Path:
     return candidates[0]
 
 
-def check_model_folder(backend: str, models_dir: Path) -> str | None:
-    """None when the folder can be loaded, else a message naming the repository to download and its size."""
+def locate_weights(backend: str, models_dir: Path) -> tuple[Path | CheckpointSet | None, str | None]:
+    """(the loadable weights, None), or (None, what to download or add).
+
+    The weights are a diffusers-layout folder, or the files found in place. A line in weights.yaml
+    comes first, then a complete diffusers folder, then the official release and single files.
+    """
+    models_dir = Path(models_dir)
     spec = SPECS[backend]
-    if not spec.needs_gpu:
-        return None
+    mapped = read_mapping(models_dir).get(backend)
+    if mapped is not None:  # the user named the files: only those count
+        if (mapped / "model_index.json").is_file():  # a diffusers-layout folder elsewhere
+            problem = _folder_problem(spec, mapped)
+            return (mapped, None) if problem is None else (None, f"{backend}: {problem}")
+        named = search(backend, models_dir)
+        return named.found, named.problem
     folder = find_model_folder(backend, models_dir)
     problem = _folder_problem(spec, folder)
     if problem is None:
-        return None
-    return (
+        return folder, None
+    in_place = search(backend, models_dir)
+    if in_place.anything:
+        return in_place.found, in_place.problem
+    return None, (
         f"{backend}: {problem}. Download the diffusers-format weights {spec.repo} "
         f"(about {spec.download_gb:g} GB) with: hf download {spec.repo} --local-dir {folder}"
+        + (f"; or use the official release or single files you have (put them in {models_dir}, or point "
+           f"{models_dir / MAPPING_FILE} at them: {backend}: /path/to/the/files)" if spec.original_repo else "")
     )
 
 
-def require_model_folder(backend: str, models_dir: Path) -> Path:
-    """The loadable folder for ``backend``, or a UserError saying what to download."""
-    message = check_model_folder(backend, models_dir)
-    if message is not None:
-        raise UserError(message)
-    return find_model_folder(backend, models_dir)
+def check_model_folder(backend: str, models_dir: Path) -> str | None:
+    """None when the weights can be loaded, else a message naming what to download or add."""
+    if not SPECS[backend].needs_gpu:
+        return None
+    return locate_weights(backend, models_dir)[1]
+
+
+def require_model_folder(backend: str, models_dir: Path) -> Path | CheckpointSet:
+    """The loadable weights for ``backend`` (a diffusers folder, or files in place), or a UserError saying
+    what to download or add."""
+    weights, problem = locate_weights(backend, models_dir)
+    if problem is not None:
+        raise UserError(problem)
+    return weights
+
+
+def quantised_transformer(weights: Path | CheckpointSet) -> tuple[str, float] | None:
+    """The format of quantised transformer files (fp8, GGUF) and their bytes per parameter once loaded,
+    counted from their headers; None for bf16-or-wider weights, which the backends load as bf16."""
+    if not isinstance(weights, CheckpointSet) or not weights.quantised:
+        return None
+    parts = [part for part in weights.parts if part.component.startswith("transformer")]
+    loaded = sum(part.format.loaded_bytes for part in parts)
+    return parts[0].format.label, loaded / sum(part.format.parameters for part in parts)
+
+
+def describe_weights(weights: Path | CheckpointSet) -> str:
+    """What `doctor` and `plan` say about the weights found: where, and in which format."""
+    if isinstance(weights, CheckpointSet):
+        return weights.summary()
+    return f"diffusers layout in {weights}"
 
 
 def _folder_problem(spec: ModelSpec, folder: Path) -> str | None:

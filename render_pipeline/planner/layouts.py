@@ -35,6 +35,12 @@ SAFETY_MARGIN = 1.05
 PROCESS_HOST_GIB = 3.0  # Python, torch and CUDA libraries, per process
 TEXT_ENCODE_ACTIVATION_GIB = 0.3
 FP8_SLOWDOWN = 1.03  # upcasting each layer's weights before it runs
+# What-if sizes of the quantised files people use, for the plan's advice when none is on disk.
+# Estimates, not measured: Q8_0 stores 32 weights in 34 bytes (8.5 bits); a Q4_K_M file mixes
+# Q4_K (4.5 bits) with Q6_K for some tensors, about 4.8 bits a weight overall; an fp8 scaled file
+# is one byte a weight plus one fp32 scale per weight matrix. Files found on disk are counted
+# exactly instead, from their headers (backends/checkpoint_files.py).
+QUANTISED_BYTES_PER_PARAM = {"GGUF Q8_0": 8.5 / 8, "GGUF Q4_K_M": 4.8 / 8, "fp8 scaled": 1.0}
 GROUP_OFFLOAD_SLOWDOWN = 1.05  # hooks and stream syncs per block (an estimate, not measured here)
 
 OFFLOADS = ("none", "inactive_expert", "model", "group", "sequential")
@@ -51,9 +57,17 @@ class Layout:
     cfg_parallel: bool
     experts_resident: str | None  # two-expert models: "both" | "one" | "one_per_gpu" | "streamed"
     offload: str
-    weights_dtype: str  # "bf16" | "fp8"
+    # "bf16" | "fp8" (bf16 weights stored in fp8 by the backend) | the format of quantised files found
+    # on disk ("fp8 scaled", "GGUF Q4_K_M", ...), which then is the only one
+    weights_dtype: str
     vae_tiling: bool
     vae_dtype: str  # "fp32" | "bf16"
+    # Quantised files: their weights' bytes per parameter once loaded (from their headers)
+    stored_bytes_per_param: float | None = None
+
+    @property
+    def bytes_per_param(self) -> float:
+        return {"bf16": 2.0, "fp8": 1.0}.get(self.weights_dtype) or self.stored_bytes_per_param
 
     @property
     def compiles(self) -> bool:
@@ -72,8 +86,9 @@ class Layout:
 
     @property
     def exact(self) -> bool:
-        """Same pictures as the reference pipeline (fp8 weights and a bf16 VAE change them slightly)."""
-        return self.weights_dtype == "bf16" and self.vae_dtype == "fp32"
+        """Same pictures as the reference pipeline with the weights on disk (the backend storing them in
+        fp8, or a bf16 VAE, changes them slightly)."""
+        return self.weights_dtype != "fp8" and self.vae_dtype == "fp32"
 
     def memory_strategy(self) -> dict:
         """The keys backends/memory.py reads."""
@@ -129,7 +144,7 @@ def high_noise_steps(spec: ModelSpec, steps: int) -> int:
 
 def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, gpu: Gpu) -> Cost:
     t = arch.transformer
-    bytes_per_param = 2 if layout.weights_dtype == "bf16" else 1
+    bytes_per_param = layout.bytes_per_param
     expert = t.weights_gib(bytes_per_param)
     block = t.block_gib(bytes_per_param)
     experts = max(spec.experts, 1)
@@ -145,8 +160,8 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
         weights += 2 * block + (expert - t.layers * block)  # two blocks in flight plus the small modules
     if layout.offload == "sequential":
         weights += block
-    if layout.weights_dtype == "fp8":
-        weights += t.block_gib(2)  # one block upcast to bf16 while it runs
+    if layout.weights_dtype != "bf16":
+        weights += t.block_gib(2)  # one block upcast to bf16 while it runs (quantised files: one layer, less)
 
     tokens = arch.video_tokens(shape.width, shape.height, shape.frames)
     batch = 2 if t.cfg == "batched" and not layout.cfg_parallel else 1
@@ -193,8 +208,10 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
             forward /= t.compiled_speedup
         if gpu_runs_flash_attention_4(gpu.name) and flash_attention_4_installed():
             forward /= t.flash_attention_4_speedup
-    if layout.weights_dtype == "fp8":
-        forward = forward * FP8_SLOWDOWN + 3 * t.params() / (gpu.memory_gbps * 1e9)
+    if layout.weights_dtype != "bf16":
+        # Each weight read in storage, written and read again in bf16 before its matmul. For quantised
+        # files (dequantized by kernels with more arithmetic than a cast) this is an estimate, not measured.
+        forward = forward * FP8_SLOWDOWN + (layout.bytes_per_param + 2) * t.params() / (gpu.memory_gbps * 1e9)
     forwards = shape.steps * (2 if t.cfg == "separate" else 1)
 
     degree = layout.ulysses * layout.ring * (2 if layout.cfg_parallel else 1)
@@ -252,18 +269,24 @@ def _context_parallel_bytes(arch: Architecture, layout: Layout, tokens: int) -> 
     return sent
 
 
-def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int) -> list[Layout]:
-    """Every layout worth weighing on ``gpu_count`` GPUs (the VAE mode is chosen later, per layout)."""
+def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int,
+                      stored: tuple[str, float] | None = None) -> list[Layout]:
+    """Every layout worth weighing on ``gpu_count`` GPUs (the VAE mode is chosen later, per layout).
+
+    ``stored``: the format and bytes per parameter of quantised weights found on disk, the only
+    weights the backend then has (no bf16 to keep resident or to store in fp8)."""
     two_experts = spec.experts > 1
     layouts = []
-    for dtype in ("bf16", "fp8"):
+    dtypes = ("bf16", "fp8") if stored is None else (stored[0],)
+    stored_bytes = None if stored is None else stored[1]
+    for dtype in dtypes:
         for offload in OFFLOADS:
             if offload == "inactive_expert" and not two_experts:
                 continue
             experts = None
             if two_experts:
                 experts = {"none": "both", "inactive_expert": "one", "model": "one"}.get(offload, "streamed")
-            layouts.append(Layout(1, False, 1, 1, False, experts, offload, dtype, False, "fp32"))
+            layouts.append(Layout(1, False, 1, 1, False, experts, offload, dtype, False, "fp32", stored_bytes))
         for g in (2, 4, 8):
             if g > gpu_count:
                 break
@@ -272,9 +295,9 @@ def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int) -> li
                     for offload in (("none", "inactive_expert") if two_experts else ("none",)):
                         experts = ({"none": "both", "inactive_expert": "one"}[offload] if two_experts else None)
                         layouts.append(Layout(g, fsdp, ulysses, ring, cfg_parallel, experts, offload, dtype,
-                                              False, "fp32"))
+                                              False, "fp32", stored_bytes))
             if g == 2 and two_experts:
-                layouts.append(Layout(2, False, 1, 1, False, "one_per_gpu", "none", dtype, False, "fp32"))
+                layouts.append(Layout(2, False, 1, 1, False, "one_per_gpu", "none", dtype, False, "fp32", stored_bytes))
     return layouts
 
 

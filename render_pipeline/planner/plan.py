@@ -19,6 +19,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
 from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import (
+    QUANTISED_BYTES_PER_PARAM,
     VAE_MODES,
     Cost,
     Layout,
@@ -81,6 +82,10 @@ class BackendPlan:
     weights_problem: str | None  # None when the weights are on disk and loadable
     load_seconds: float
     schedule: list[Slot] = field(default_factory=list)
+    weights_found: str | None = None  # where the weights are and in which format, when loadable
+    # Peak GiB per GPU with quantised files instead (GGUF Q4_K_M, fp8 scaled), on one GPU: shown
+    # when the model needs offloading or does not fit as it is on disk.
+    quantised_peaks: dict[str, float] = field(default_factory=dict)
     windows: dict[str, int] = field(default_factory=dict)  # shot id -> windows, for shots of more than one
 
     @property
@@ -97,6 +102,8 @@ class BackendPlan:
             "size": f"{self.largest.width}x{self.largest.height}x{self.largest.frames}",
             "steps": self.largest.steps,
             "weights_problem": self.weights_problem,
+            "weights_found": self.weights_found,
+            "quantised_peaks": {label: round(peak, 2) for label, peak in self.quantised_peaks.items()},
             "schedule": [asdict(slot) for slot in self.schedule],
             "windows": self.windows,
         }
@@ -284,25 +291,41 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
                   models_dir: Path) -> BackendPlan:
-    from render_pipeline.backends.weights import check_model_folder
+    from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer
 
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
     largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps, s.windows))
-    plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb,
-                       check_model_folder(spec.name, models_dir), spec.download_gb / DISK_GBPS,
+    weights, problem = locate_weights(spec.name, models_dir)
+    plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb, problem,
+                       spec.download_gb / DISK_GBPS, weights_found=None if weights is None else describe_weights(weights),
                        windows={shot_id: shape.windows for shot_id, shape in shapes.items() if shape.windows > 1})
     if not machine:
         return plan
     gpu = machine[0]
-    for layout in candidate_layouts(arch, spec, len(machine)):
+    stored = None if weights is None else quantised_transformer(weights)
+    for layout in candidate_layouts(arch, spec, len(machine), stored):
         plan.candidates.append(_weigh(arch, spec, layout, largest, gpu, len(machine), host_ram_gib, shapes,
                                       plan.load_seconds))
     fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
     if fitting:
         plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
         plan.schedule = _schedule(arch, spec, plan.choice, shapes, gpu, plan.load_seconds)
+    choice = plan.choice
+    if stored is None and (choice is None or choice.layout.offload != "none" or not choice.layout.exact):
+        plan.quantised_peaks = _quantised_peaks(arch, spec, largest, gpu)
     return plan
+
+
+def _quantised_peaks(arch, spec: ModelSpec, shape: Shape, gpu: Gpu) -> dict[str, float]:
+    """One GPU's peak with each common quantised file, on the leanest layout keeping the weights on the GPU."""
+    peaks = {}
+    for label, bytes_per_param in QUANTISED_BYTES_PER_PARAM.items():
+        layouts = [layout for layout in candidate_layouts(arch, spec, 1, (label, bytes_per_param))
+                   if layout.offload in ("none", "inactive_expert")]
+        peaks[label] = min(evaluate(arch, spec, with_vae(layout, tiling, dtype), shape, gpu).peak
+                           for layout in layouts for tiling, dtype in VAE_MODES[:2])
+    return peaks
 
 
 def _preference(candidate: Candidate) -> tuple:

@@ -92,8 +92,14 @@ def verdict(plan: BackendPlan) -> str:
         text += (f" Faster: {describe(fastest.layout)} ({duration(fastest.film_seconds)}), "
                  f"{why}.")
     text += windows_line(plan)
+    if plan.quantised_peaks:
+        text += (" With quantised files instead, one GPU would peak at: "
+                 + ", ".join(f"{label} {peak:.1f} GiB" for label, peak in plan.quantised_peaks.items())
+                 + " (estimated sizes; files found on disk are counted from their headers).")
     if plan.weights_problem:
         text += f" Weights: {plan.weights_problem}"
+    elif plan.weights_found:
+        text += f" Weights: {plan.weights_found}."
     return text
 
 

@@ -12,14 +12,21 @@ _TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "tokenizer.model", "vocab.
 
 
 def tokenizer_folder(backend: str, models_dir: Path) -> Path | None:
-    """The backend's downloaded tokenizer (the diffusers layout's tokenizer/), if it is there."""
+    """The backend's downloaded tokenizer (the diffusers layout's tokenizer/, or the one found beside
+    weights in place, e.g. google/umt5-xxl/), if it is there."""
+    from render_pipeline.backends.checkpoint_search import CheckpointSet
     from render_pipeline.backends.specs import SPECS
-    from render_pipeline.backends.weights import find_model_folder
+    from render_pipeline.backends.weights import find_model_folder, locate_weights
 
     if backend not in SPECS or not SPECS[backend].needs_gpu:
         return None
-    folder = find_model_folder(backend, models_dir) / "tokenizer"
-    if any((folder / name).is_file() for name in _TOKENIZER_FILES):
+    weights, _ = locate_weights(backend, models_dir)
+    if isinstance(weights, CheckpointSet):
+        part = weights.part("tokenizer")
+        folder = part.files[0] if part is not None else None
+    else:
+        folder = (weights or find_model_folder(backend, models_dir)) / "tokenizer"
+    if folder is not None and any((folder / name).is_file() for name in _TOKENIZER_FILES):
         return folder
     return None
 

@@ -1,0 +1,234 @@
+"""Pipeline components built from weights found in place (checkpoint_search.CheckpointSet), no copy on disk.
+
+Each component is made from the project's copy of its diffusers config (model_configs/) and the
+file's tensors under diffusers' names. The renaming is diffusers' own where it covers the format
+(the Wan transformer and the Wan 2.1 VAE: their original key names, which the official release,
+ComfyUI's single files and GGUF quantisations share), and in-project where it does not (the
+Wan 2.2 VAE; Wan's original T5 encoder, whose names are not transformers' UMT5's).
+
+The dtypes are from_pretrained's: bf16, the modules a model keeps in fp32 kept so, the VAE in
+the plan's dtype. So the same weights give the diffusers folder's pictures, bit for bit. Weights
+a file stores in fp8 stay fp8 (scaled_fp8.py); GGUF weights stay quantised, through diffusers'
+GGUF quantiser, and are dequantized layer by layer as they run. Files are read tensor by tensor
+(a .pth through a memory map), each cast as it is read, so host memory holds the loaded model
+and not a second, full-precision copy of it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from render_pipeline.backends.checkpoint_search import CheckpointSet, Part
+from render_pipeline.backends.scaled_fp8 import FP8_TYPES, SCALE_SUFFIXES, use_scaled_fp8
+from render_pipeline.errors import UserError
+
+
+def load_in_place(weights: CheckpointSet, components: tuple[str, ...], vae_dtype: torch.dtype) -> dict:
+    """The components among ``components`` that ``weights`` holds, loaded (the scheduler is not among them).
+
+    Wan's components: the one family checkpoint_search finds in place."""
+    loaded = {}
+    for name in components:
+        part = weights.part(name)
+        if part is None:
+            continue
+        config = weights.configs / name
+        if name == "tokenizer":
+            from transformers import AutoTokenizer
+
+            loaded[name] = AutoTokenizer.from_pretrained(part.files[0], local_files_only=True)
+        elif name.startswith("transformer"):
+            loaded[name] = _wan_transformer(part, config)
+        elif name == "text_encoder":
+            loaded[name] = _umt5(part, config)
+        elif name == "vae":
+            loaded[name] = _wan_vae(part, config, vae_dtype)
+    return loaded
+
+
+# -- Wan -------------------------------------------------------------------------------------------
+
+def _wan_transformer(part: Part, config: Path):
+    from diffusers import WanTransformer3DModel
+    from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
+
+    if part.files[0].suffix == ".gguf":
+        return _gguf_model(WanTransformer3DModel, part.files[0], config)
+    return _diffusers_model(WanTransformer3DModel, part, config, convert_wan_transformer_to_diffusers, torch.bfloat16)
+
+
+def _wan_vae(part: Part, config: Path, dtype: torch.dtype):
+    from diffusers import AutoencoderKLWan
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    wan22 = json.loads((config / "config.json").read_text()).get("is_residual", False)
+    return _diffusers_model(AutoencoderKLWan, part, config, wan22_vae_names if wan22 else convert_wan_vae_to_diffusers,
+                            dtype)
+
+
+def wan22_vae_names(state: dict) -> dict:
+    """The Wan 2.2 VAE's original names as diffusers' AutoencoderKLWan has them (diffusers converts these
+    only in a script, not in from_single_file). Its middle, head and quant convolutions are named as the
+    Wan 2.1 VAE's; its down and up stages hold their residual blocks and resampler in a list of their own."""
+    from diffusers.loaders.single_file_utils import convert_wan_vae_to_diffusers
+
+    stages = ("encoder.downsamples.", "decoder.upsamples.")
+    renamed = convert_wan_vae_to_diffusers({key: value for key, value in state.items() if not key.startswith(stages)})
+    residual = {"residual.0.gamma": "norm1.gamma", "residual.2": "conv1", "residual.3.gamma": "norm2.gamma",
+                "residual.6": "conv2", "shortcut": "conv_shortcut"}
+    for key, value in state.items():
+        match = re.match(r"(encoder|decoder)\.(downsamples|upsamples)\.(\d+)\.(downsamples|upsamples)\.(\d+)\.(.+)", key)
+        if match is None:
+            continue
+        side, _, stage, _, index, rest = match.groups()
+        blocks = "down_blocks" if side == "encoder" else "up_blocks"
+        if rest.startswith(("resample", "time_conv")):
+            renamed[f"{side}.{blocks}.{stage}.{'downsampler' if side == 'encoder' else 'upsampler'}.{rest}"] = value
+            continue
+        for old, new in residual.items():
+            if rest == old or rest.startswith(old + "."):
+                renamed[f"{side}.{blocks}.{stage}.resnets.{index}.{new}{rest[len(old):]}"] = value
+                break
+        else:
+            renamed[key] = value  # unknown: reported as unexpected by the loader
+    return renamed
+
+
+def _umt5(part: Part, config: Path):
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    def names(state: dict) -> dict:
+        renamed = wan_t5_names(state) if "token_embedding.weight" in state else dict(state)
+        # One embedding table, as from_pretrained ties it: the encoder reads the shared one.
+        renamed.setdefault("encoder.embed_tokens.weight", renamed.get("shared.weight"))
+        return renamed
+
+    # transformers computes T5's `wo` in its weight's dtype: an fp8 `wo` is dequantized to bf16 on loading.
+    model = _build(UMT5EncoderModel, UMT5Config.from_json_file(config / "config.json"), part, names, torch.bfloat16,
+                   keep_in_fp32=[], not_fp8=["wo"])
+    model.encoder.embed_tokens = model.shared
+    return model
+
+
+def wan_t5_names(state: dict) -> dict:
+    """Wan's own T5 encoder (models_t5_umt5-xxl-enc-bf16.pth) under transformers' UMT5EncoderModel names.
+
+    The same network: per block an RMS-normed self-attention without scaling, with its own relative
+    position buckets, then an RMS-normed gated-GELU feed-forward (``fc1(x) * gelu(gate(x))``).
+    """
+    renamed = {}
+    per_block = {"norm1.weight": "layer.0.layer_norm.weight", "attn.q.weight": "layer.0.SelfAttention.q.weight",
+                 "attn.k.weight": "layer.0.SelfAttention.k.weight", "attn.v.weight": "layer.0.SelfAttention.v.weight",
+                 "attn.o.weight": "layer.0.SelfAttention.o.weight",
+                 "pos_embedding.embedding.weight": "layer.0.SelfAttention.relative_attention_bias.weight",
+                 "norm2.weight": "layer.1.layer_norm.weight", "ffn.gate.0.weight": "layer.1.DenseReluDense.wi_0.weight",
+                 "ffn.fc1.weight": "layer.1.DenseReluDense.wi_1.weight", "ffn.fc2.weight": "layer.1.DenseReluDense.wo.weight"}
+    for key, value in state.items():
+        block = re.match(r"blocks\.(\d+)\.(.+)", key)
+        if key == "token_embedding.weight":
+            renamed["shared.weight"] = value
+        elif key == "norm.weight":
+            renamed["encoder.final_layer_norm.weight"] = value
+        elif block is not None and block.group(2) in per_block:
+            renamed[f"encoder.block.{block.group(1)}.{per_block[block.group(2)]}"] = value
+        else:
+            renamed[key] = value  # unknown: reported as unexpected by the loader
+    return renamed
+
+
+# -- any model -------------------------------------------------------------------------------------
+
+def _diffusers_model(model_class, part: Part, config: Path, names: Callable[[dict], dict], dtype: torch.dtype):
+    keep = list(model_class._keep_in_fp32_modules or [])
+    return _build(model_class, model_class.load_config(config), part, names, dtype, keep, not_fp8=keep)
+
+
+def _build(model_class, config, part: Part, names: Callable[[dict], dict], dtype: torch.dtype, keep_in_fp32: list[str],
+           not_fp8: list[str]):
+    """``model_class`` from ``config``, filled with ``part``'s tensors renamed by ``names``, cast as
+    from_pretrained casts: to ``dtype``, modules named in ``keep_in_fp32`` to fp32. fp8 weights stay
+    fp8, except in the modules named in ``not_fp8``, which get them dequantized."""
+    from accelerate import init_empty_weights
+    from diffusers.models.model_loading_utils import load_model_dict_into_meta
+
+    with init_empty_weights():
+        model = model_class.from_config(config) if hasattr(model_class, "from_config") else model_class(config)
+    state = use_scaled_fp8(model, _read(part.files, names, dtype, keep_in_fp32), not_fp8)
+    expected = model.state_dict()
+    unexpected = sorted(set(state) - set(expected))
+    if unexpected:
+        raise UserError(f"{_where(part)}: {len(unexpected)} tensors are not {part.component}'s "
+                        f"(first: {unexpected[0]}): is it the right file for this backend?")
+    load_model_dict_into_meta(model, {name: _cast(name, tensor, dtype, keep_in_fp32) for name, tensor in state.items()},
+                              dtype=dtype, keep_in_fp32_modules=keep_in_fp32, device_map={"": torch.device("cpu")})
+    missing = [name for name, tensor in model.state_dict().items() if tensor.device.type == "meta"]
+    if missing:
+        raise UserError(f"{_where(part)} lacks {len(missing)} of {part.component}'s tensors (first: {missing[0]}): "
+                        f"an incomplete download, or a file for another model?")
+    return model.eval()
+
+
+def _cast(name: str, tensor: torch.Tensor, dtype: torch.dtype, keep_in_fp32: list[str]) -> torch.Tensor:
+    """What from_pretrained makes of a tensor: fp8 weights and fp8 scales aside, floats in ``dtype`` or fp32."""
+    if not tensor.is_floating_point() or tensor.dtype in FP8_TYPES or name.endswith(SCALE_SUFFIXES):
+        return tensor
+    return tensor.to(torch.float32 if any(module in name.split(".") for module in keep_in_fp32) else dtype)
+
+
+def _read(files: tuple[Path, ...], names: Callable[[dict], dict], dtype: torch.dtype,
+          keep_in_fp32: list[str]) -> dict[str, torch.Tensor]:
+    """Every tensor of the files (a model's shards, or one file) under its diffusers name, each cast as
+    it is read, so an fp32 release never sits in memory in fp32 beside its bf16 copy."""
+    tensors: dict[str, torch.Tensor] = {}
+    pickles = {path: _pickle(path) for path in files if path.suffix in (".pth", ".pt")}
+    keys = [key for state in pickles.values() for key in state] + [key for path in files if path not in pickles
+                                                                    for key in _safetensors_keys(path)]
+    renamed = {original: new for new, original in names({key: key for key in keys}).items()}
+    for path in files:
+        if path in pickles:
+            for key, tensor in pickles[path].items():
+                tensors[key] = _cast(renamed.get(key, key), tensor, dtype, keep_in_fp32)
+            continue
+        from safetensors import safe_open
+
+        with safe_open(path, framework="pt") as file:
+            for key in file.keys():
+                tensors[key] = _cast(renamed.get(key, key), file.get_tensor(key), dtype, keep_in_fp32)
+    return names(tensors)
+
+
+def _pickle(path: Path) -> dict[str, torch.Tensor]:
+    """A .pth state dict, memory-mapped; loading it runs no code (weights_only)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    for key in ("state_dict", "module"):
+        saved = saved.get(key, saved)
+    return saved
+
+
+def _safetensors_keys(path: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(path, framework="pt") as file:
+        return list(file.keys())
+
+
+def _gguf_model(model_class, path: Path, config: Path):
+    """A GGUF file through diffusers' GGUF quantiser: the quantised weights stay so, in memory too."""
+    from diffusers import GGUFQuantizationConfig
+
+    try:
+        return model_class.from_single_file(str(path), config=str(config), local_files_only=True,
+                                            quantization_config=GGUFQuantizationConfig(compute_dtype=torch.bfloat16),
+                                            torch_dtype=torch.bfloat16).eval()
+    except ImportError as error:
+        raise UserError(f"{path}: reading GGUF files needs the gguf package ({error}): "
+                        f"pip install -e '.[diffusion]'") from None
+
+
+def _where(part: Part) -> str:
+    return str(part.files[0]) if len(part.files) == 1 else f"{part.files[0].parent} ({len(part.files)} files)"

@@ -1,0 +1,182 @@
+"""Benchmark: Wan 2.2 A14B from quantised single files (fp8 scaled, GGUF) against bf16, in one run.
+
+Speed and memory do not depend on weight values: the experts are full-size random bf16 weights
+(as scripts/bench_backends.py makes them), written as the files a ComfyUI user has: each expert as
+an fp8 scaled safetensors file (one scale per weight, as ComfyUI's *_fp8_scaled files) or as GGUF
+(gguf's own quantiser: Q8_0, Q4_0; it cannot write K-quants, so a Q4_K_M figure needs a real file:
+--gguf-file), beside a UMT5-XXL text encoder, the Wan 2.1 VAE and a tokenizer. Each format's shot
+renders through the real session (open_session, weights found in place); bf16 renders through
+bench_backends' in-memory random-weight session (no 57 GB of files). Reported per format: the mean
+step time after the first step, its ratio to bf16's in the same run, and the peak GPU memory while
+denoising and over the whole shot. Files are kept in --work for the next run (the disk they need:
+fp8 29 GB, Q8_0 30 GB, Q4_0 16 GB, shared 12 GB).
+
+Writing a GGUF pair quantises 28.6 B weights in numpy (about 10 minutes): write first, then measure.
+
+    python scripts/bench_weights_in_place.py --work /tmp/ip --formats fp8_scaled,Q4_0 --write-only --out w.json
+    python scripts/bench_weights_in_place.py --work /tmp/ip --formats bf16,fp8_scaled,Q4_0 --expert-swap \
+        --steps 4 --out in-place.json
+    python scripts/bench_weights_in_place.py --tiny --work /tmp/ip --out /tmp/ip.json   # CPU dry run
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from bench_backends import RandomWeightWanSession, _full_umt5, _full_wan_expert, _full_wan_vae, _random_bf16  # noqa: E402
+from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
+from render_pipeline.backends.base import RenderRequest  # noqa: E402
+from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
+from release_files import fp8_scaled, original_wan21_vae, original_wan_transformer, write_gguf  # noqa: E402
+from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_transformer  # noqa: E402
+
+A14B = "wan2.2-t2v-a14b"
+EXPERTS = {"transformer": "high", "transformer_2": "low"}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--work", type=Path, required=True, help="where the single files are written (kept)")
+    parser.add_argument("--write-only", action="store_true", help="write the formats' files, measure nothing")
+    parser.add_argument("--formats", default="bf16,fp8_scaled,Q4_0", help="bf16 (the folder), fp8_scaled, Q8_0, Q4_0")
+    parser.add_argument("--gguf-file", type=Path, help="a real high-noise GGUF (e.g. Q4_K_M); its low-noise twin beside it")
+    parser.add_argument("--expert-swap", action="store_true", help="one expert on the GPU at a time (as on 24-48 GB)")
+    parser.add_argument("--size", default="1280x720")
+    parser.add_argument("--frames", type=int, default=81)
+    parser.add_argument("--steps", type=int, default=4, help="4 steps run 3 high-noise + 1 low-noise (shift 12)")
+    parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
+    parser.add_argument("--out", type=Path, required=True)
+    return parser.parse_args(argv)
+
+
+def write_shared(models: Path, tiny: bool) -> None:
+    """The text encoder, VAE and tokenizer every format's folder shares (random weights)."""
+    from safetensors.torch import save_file
+
+    for sub in ("text_encoders", "vae"):
+        (models / sub).mkdir(parents=True, exist_ok=True)
+    text = tiny_umt5() if tiny else _random_bf16(_full_umt5, "cpu")
+    save_file({name: tensor.contiguous() for name, tensor in text.state_dict().items() if "embed_tokens" not in name},
+              models / "text_encoders" / "umt5_xxl_bf16.safetensors")
+    vae = small_wan21_vae() if tiny else _full_wan_vae()
+    save_file(original_wan21_vae(vae.state_dict()), models / "vae" / "wan_2.1_vae.safetensors")
+    tiny_tokenizer(max_length=512).save_pretrained(models / "google" / "umt5-xxl")
+
+
+def write_experts(models: Path, kind: str, tiny: bool) -> None:
+    """Both experts of random weights in ``kind`` (fp8_scaled, or a GGUF type gguf can write), ComfyUI's names."""
+    import gguf
+    from safetensors.torch import save_file
+
+    (models / "diffusion_models").mkdir(parents=True, exist_ok=True)
+    for expert in ("high", "low"):
+        model = tiny_wan_transformer(attention_head_dim=16) if tiny else _random_bf16(_full_wan_expert, "cpu")
+        state = original_wan_transformer(model.state_dict())
+        if kind == "fp8_scaled":
+            save_file(fp8_scaled(state), models / "diffusion_models" / f"wan2.2_t2v_{expert}_noise_14B_fp8_scaled.safetensors")
+        else:
+            write_gguf(state, models / "diffusion_models" / f"wan2.2_t2v_{expert}_noise_14B_{kind}.gguf",
+                       gguf.GGMLQuantizationType[kind])
+        del model, state
+        gc.collect()
+
+
+def run(session, request: RenderRequest, out: Path, cuda: bool) -> dict:
+    session.encode([request])
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times, denoise_peak = [], [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if cuda:
+            torch.cuda.synchronize()
+            denoise_peak[0] = max(denoise_peak[0], torch.cuda.max_memory_allocated() / 2**30)
+        times.append(time.perf_counter())
+
+    began = time.perf_counter()
+    session.render(request, out, progress)
+    weights = session.weights
+    result = {"weights": weights.summary() if hasattr(weights, "summary") else "bf16, random, in memory",
+              "first_step_s": round(times[0] - began, 2),
+              "step_s": round((times[-1] - times[0]) / max(len(times) - 1, 1), 3),
+              "denoise_peak_gib": round(denoise_peak[0], 2),
+              "shot_peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if cuda else 0.0}
+    session.close()
+    del session
+    gc.collect()
+    if cuda:
+        torch.cuda.empty_cache()
+    return result
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    args = parse_args(argv)
+    cuda = torch.cuda.is_available() and not args.tiny
+    if args.tiny:
+        from tiny_models import build_wan_a14b_folder
+
+        configs = args.work / "configs"
+        if not (configs / A14B).exists():
+            build_wan_a14b_folder(configs / A14B, attention_head_dim=16, vae=small_wan21_vae())
+        # The tiny models' configs stand for the project's full-size ones, as in the tests.
+        checkpoint_search.MODEL_CONFIGS = configs
+        args.size, args.frames = "32x32", 9
+    width, height = (int(v) for v in args.size.split("x"))
+    request = RenderRequest(shot_id="bench", prompt="a grey destroyer at dawn, slow push in", negative_prompt="",
+                            seed=1, width=width, height=height, fps=16.0, frames=args.frames, steps=args.steps,
+                            quality="final")
+    candidate = {"expert_swap": args.expert_swap, "vae_tiling": True}
+    shared = args.work / "shared"
+    if not shared.exists():
+        write_shared(shared, args.tiny)
+    results = []
+    for kind in args.formats.split(","):
+        if kind == "bf16":
+            if not args.write_only:
+                device = torch.device("cuda" if cuda else "cpu")
+                session = RandomWeightWanSession(MemoryStrategy.from_candidate(candidate), device, tiny=args.tiny)
+                results.append({"case": kind, **run(session, request, args.work / "bf16.mp4", cuda)})
+            continue
+        models = args.work / kind
+        if not (models / "diffusion_models").exists():
+            began = time.perf_counter()
+            write_experts(models, kind, args.tiny)
+            for sub in ("text_encoders", "vae", "google"):
+                (models / sub).symlink_to((shared / sub).resolve())
+            print(f"{kind}: files written in {time.perf_counter() - began:.0f} s", flush=True)
+        if not args.write_only:
+            results.append({"case": kind, **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
+    if args.gguf_file is not None and not args.write_only:
+        models = args.work / "real-gguf"
+        if not models.exists():
+            models.mkdir(parents=True)
+            for sub in ("text_encoders", "vae", "google"):
+                (models / sub).symlink_to((shared / sub).resolve())
+        (models / "weights.yaml").write_text(f"{A14B}: {args.gguf_file.resolve()}\n")
+        results.append({"case": args.gguf_file.name,
+                        **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
+    base = next((r["step_s"] for r in results if r["case"] == "bf16"), None)
+    for result in results:
+        result["step_vs_bf16"] = round(result["step_s"] / base, 3) if base else None
+    report = {"device": torch.cuda.get_device_name() if cuda else "cpu", "size": f"{width}x{height}x{args.frames}",
+              "steps": args.steps, "expert_swap": args.expert_swap, "torch": torch.__version__, "results": results}
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    for result in results:
+        print(f"{result['case']:>12}: step {result['step_s']:.3f} s ({result['step_vs_bf16']}x bf16), "
+              f"denoise peak {result['denoise_peak_gib']} GiB, shot peak {result['shot_peak_gib']} GiB")
+    return results
+
+
+if __name__ == "__main__":
+    main()
