@@ -16,7 +16,7 @@ from pathlib import Path
 from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
 from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
-from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
+from render_pipeline.planner.gpus import GIB, Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import (
     VAE_MODES,
     Cost,
@@ -27,6 +27,7 @@ from render_pipeline.planner.layouts import (
     needed_gib,
     with_vae,
 )
+from render_pipeline.planner.sampling import shot_sampling
 
 # Best-looking first: the order "auto" tries the text-to-video backends in.
 AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
@@ -193,6 +194,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
         if name != "auto":
             concrete[shot_id] = spec_for(name, _image_conditioned(by_id[shot_id])).name
 
+    _check_loras(by_id, concrete)
     used: dict[str, list[str]] = {}
     for shot_id, name in concrete.items():
         if name != "animatic":
@@ -207,6 +209,23 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     chosen_backend = chosen_auto or next(iter(used), "animatic")
     groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
     return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total)
+
+
+def _check_loras(by_id: dict, concrete: dict[str, str]) -> None:
+    """Every shot's LoRAs must fit the model the plan renders it with (validate checked the shots that
+    name their backend; this catches `auto`, and --backend)."""
+    from render_pipeline.backends.lora_files import expert_problem, fit_problem
+
+    problems = []
+    for shot_id, name in concrete.items():
+        if name == "animatic":
+            continue
+        for number, lora in enumerate(by_id[shot_id].loras):
+            problem = fit_problem(lora.path, name) or expert_problem(lora.expert, name)
+            if problem:
+                problems.append(f"shot {shot_id}: loras[{number}]: {problem} (the plan renders this shot with {name})")
+    if problems:
+        raise UserError("\n".join(problems))
 
 
 def _image_conditioned(shot) -> bool:
@@ -250,15 +269,19 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
     width, height = settings["width"], settings["height"]
     if delivery.height > delivery.width:  # portrait: the native sizes are given landscape
         width, height = height, width
-    return Shape(width, height, spec.frames_for(shot.render_duration), settings["steps"])
+    sampling = shot_sampling(spec, shot)
+    return Shape(width, height, spec.frames_for(shot.render_duration), sampling.steps, sampling.guided, sampling.shift)
 
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
                   models_dir: Path) -> BackendPlan:
     from render_pipeline.backends.weights import check_model_folder
 
+    from render_pipeline.backends.lora_files import changed_parameters
+
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
+    lora_parameters = max((changed_parameters(spec.name, shot.loras) for shot in shots), default=0)
     largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps))
     plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb,
                        check_model_folder(spec.name, models_dir), spec.download_gb / DISK_GBPS)
@@ -267,7 +290,7 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
     gpu = machine[0]
     for layout in candidate_layouts(arch, spec, len(machine)):
         plan.candidates.append(_weigh(arch, spec, layout, largest, gpu, len(machine), host_ram_gib, shapes,
-                                      plan.load_seconds))
+                                      plan.load_seconds, lora_parameters))
     fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
     if fitting:
         plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
@@ -280,13 +303,17 @@ def _preference(candidate: Candidate) -> tuple:
 
 
 def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int, host_ram_gib: float | None,
-           shapes: dict[str, Shape], load_seconds: float) -> Candidate:
-    """The layout with the first VAE mode that fits, its verdict, and the film time it gives."""
+           shapes: dict[str, Shape], load_seconds: float, lora_parameters: int = 0) -> Candidate:
+    """The layout with the first VAE mode that fits, its verdict, and the film time it gives.
+
+    ``lora_parameters``: the most weight parameters one of the shots' LoRA sets changes; their
+    original tensors are kept on the host while it is fused (backends/lora_fuse.py)."""
     for tiling, vae_dtype in VAE_MODES:
         layout = with_vae(layout, tiling, vae_dtype)
         cost = evaluate(arch, spec, layout, largest, gpu)
         if needed_gib(cost.peak) <= gpu.memory_gib:
             break
+    cost.host_ram_gib += lora_originals_gib(layout, lora_parameters)
     groups = gpu_count // layout.gpus_per_shot
     reason = _gpu_reason(arch, spec, layout, cost, gpu)
     if reason is None and host_ram_gib is not None:
@@ -303,6 +330,13 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
     if unused:
         verdict += f", {unused} GPU{'s' if unused > 1 else ''} idle (host RAM)" if host_ram_gib else ""
     return Candidate(layout, True, verdict, cost, groups, film)
+
+
+def lora_originals_gib(layout: Layout, parameters: int) -> float:
+    """Host memory for the original tensors of the weights a LoRA set changes, per shot group: every
+    process keeps its own (FSDP: its shard; one expert per GPU: its expert's)."""
+    copies = 1 if layout.fsdp or layout.experts_resident == "one_per_gpu" else layout.gpus_per_shot
+    return parameters * (2 if layout.weights_dtype == "bf16" else 1) * copies / GIB
 
 
 def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
@@ -371,7 +405,9 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         shape = shot_shape(spec, shot, delivery)
         layout = plan.choice.layout
         candidate = {**asdict(layout), **layout.memory_strategy()}
+        sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
+        settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
         shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, shape.frames, shape.steps,
                                  layout.gpus_per_shot, candidate, durations[shot.id], settings))
     total = animatic_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
