@@ -93,7 +93,7 @@ class Fit:
 
     header: LoraHeader
     unmatched: tuple[str, ...]  # keys naming no module of the transformer, or one of another size
-    changed: dict[str, tuple[int, int]]  # the linear modules it changes (file's naming) -> (out, in)
+    changed: dict[str, int]  # the linear modules it changes (file's naming) -> parameters changed (weight, bias)
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -309,8 +309,8 @@ def fit(path: Path, backend: str) -> Fit:
     for tensor in header.tensors:
         size = modules.linear.get(tensor.module)
         if tensor.part in modules.parts and _fits(tensor, size, ranks.get(tensor.module), tensor.module in modules.other):
-            if size is not None and tensor.part in ("down", "up", "diff", "bias"):
-                changed[tensor.module] = size
+            if size is not None and tensor.part in ("down", "bias"):  # a `.diff` is not applied (lora_fuse.py)
+                changed[tensor.module] = changed.get(tensor.module, 0) + (size[0] if tensor.part == "bias" else math.prod(size))
         else:
             unmatched.append(tensor.key)
     return Fit(header, tuple(unmatched), changed)
@@ -368,8 +368,9 @@ def changed_parameters(backend: str, loras) -> int:
         except (LoraFileError, OSError):
             continue
         for transformer in {"both": experts, "high": experts[:1], "low": experts[1:]}[lora.expert]:
-            for module, (rows, columns) in result.changed.items():
-                changed[(transformer, result.header.naming, module)] = rows * columns + rows
+            for module, parameters in result.changed.items():
+                key = (transformer, result.header.naming, module)
+                changed[key] = max(changed.get(key, 0), parameters)
     return sum(changed.values())
 
 
@@ -386,6 +387,7 @@ _WAN = re.compile(r"^blocks[._]\d+[._]((self|cross)[._]attn|attn[12][._]to_|ffn[
 _DOUBLE_STREAM = re.compile(r"^(double_blocks|transformer_blocks)[._](\d+)[._]")
 _SINGLE_STREAM = re.compile(r"^(single_blocks|single_transformer_blocks)[._](\d+)[._]")
 _HUNYUAN_ONLY = re.compile(r"token_refiner|^txt_in[._]|img_attn_qkv|txt_attn_qkv|img_mlp[._]fc")
+_JOINT_ATTENTION = re.compile(r"^(double_blocks|transformer_blocks)[._]\d+[._].*(add_[qkv]_proj|to_add_out|txt_attn|txt_mlp)")
 _UNET = re.compile(r"^(unet[._])?(down_blocks|up_blocks|mid_block|input_blocks|output_blocks)[._]")
 _COGVIDEOX = re.compile(r"^transformer_blocks[._]\d+[._](attn1|norm1[._]linear|ff[._]net)")
 # In-features of a Wan attention projection -> the model it belongs to.
@@ -402,10 +404,11 @@ def guess_family(header: LoraHeader) -> str:
     doubles = [int(m.group(2)) for name in modules if (m := _DOUBLE_STREAM.search(name))]
     singles = [int(m.group(2)) for name in modules if (m := _SINGLE_STREAM.search(name))]
     hunyuan_only = any(_HUNYUAN_ONLY.search(name) for name in modules)
-    if singles or hunyuan_only:
+    joint = any(_JOINT_ATTENTION.search(name) for name in modules)  # text with its own weights in each block
+    if singles or hunyuan_only or joint:
         if hunyuan_only or max(doubles, default=0) >= _HUNYUAN_DOUBLE - 1 or max(singles) >= _HUNYUAN_SINGLE - 2:
             return "HunyuanVideo"
-        return "Flux or HunyuanVideo (double- and single-stream blocks)"
+        return "Flux or HunyuanVideo (blocks where the text has weights of its own)"
     if any(_WAN.search(name) for name in modules):
         width = _query_width(header, r"(self[._]attn[._]q|attn1[._]to_q)$")
         return _WAN_WIDTHS.get(width, "Wan 2.x" + (f" (width {width})" if width else ""))

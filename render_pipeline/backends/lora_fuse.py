@@ -116,6 +116,7 @@ class FusedLoras:
         """Make ``transformers`` carry exactly ``loras`` (the base weights when empty)."""
         if tuple(loras) == self.fused:
             return
+        _sharded_again(transformers)
         self.restore()
         if not loras:
             return
@@ -224,6 +225,17 @@ def _local_part(target: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
     from torch.distributed.tensor import distribute_tensor
 
     return distribute_tensor(whole, target.device_mesh, target.placements, src_data_rank=None).to_local()
+
+
+def _sharded_again(transformers: dict[str, torch.nn.Module]) -> None:
+    """FSDP2 keeps the root's weights gathered after an inference forward (no backward reshards them):
+    reshard, so that each rank's shard is again the weight the next forward gathers."""
+    from torch.distributed.fsdp import FSDPModule
+
+    for transformer in transformers.values():
+        for module in transformer.modules():
+            if isinstance(module, FSDPModule):
+                module.reshard()
 
 
 def _settle(device: torch.device) -> None:

@@ -313,7 +313,8 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
         cost = evaluate(arch, spec, layout, largest, gpu)
         if needed_gib(cost.peak) <= gpu.memory_gib:
             break
-    cost.host_ram_gib += lora_originals_gib(layout, lora_parameters)
+    lora_gib = lora_originals_gib(layout, lora_parameters)
+    cost.host_ram_gib += lora_gib
     groups = gpu_count // layout.gpus_per_shot
     reason = _gpu_reason(arch, spec, layout, cost, gpu)
     if reason is None and host_ram_gib is not None:
@@ -321,7 +322,7 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
         groups = min(groups, int(usable // cost.host_ram_gib))
         if groups == 0:
             reason = (f"needs {cost.host_ram_gib:.1f} GiB of host RAM per shot group "
-                      f"({_host_detail(spec, layout, cost)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
+                      f"({_host_detail(spec, layout, cost, lora_gib)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
     if reason is not None:
         return Candidate(layout, False, reason, cost, 0, None)
     film = load_seconds + _makespan([_interval(arch, spec, layout, s, gpu) for s in shapes.values()], groups)
@@ -353,11 +354,12 @@ def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
             f"the card has {gpu.memory_gib:g}")
 
 
-def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost) -> str:
-    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0
+def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost, lora_gib: float = 0.0) -> str:
+    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0 - lora_gib
+    loras = f", {lora_gib:.1f} GiB of the weights LoRAs change kept as they were" if lora_gib else ""
     if layout.offload == "none":
-        return "the process itself"
-    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned"
+        return "the process itself" + loras
+    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned" + loras
 
 
 def _interval(arch, spec, layout: Layout, shape: Shape, gpu: Gpu) -> float:

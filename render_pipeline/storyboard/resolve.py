@@ -404,7 +404,7 @@ class _Resolver:
             voice=parsed.voice,
             music=music,
             shots=shots,
-            warnings=self.warnings,
+            warnings=in_file_order(self.warnings),
         )
 
     def _check_ids(self) -> dict[str, int]:
