@@ -229,3 +229,19 @@ def test_a_shots_shift_is_used_for_that_shot_only(models_dir, tmp_path):
     assert not np.array_equal(official, shifted)
     again = render(session, request(), tmp_path / "again.mp4")
     assert np.array_equal(official, again)
+
+
+def test_a_kohya_hunyuanvideo_lora_is_read_through_diffusers_conversion(tmp_path):
+    """musubi-tuner's HunyuanVideo keys: renamed to the original ones, lora_down/up to lora_A/B and the alpha
+    folded in here, then diffusers splits the fused qkv layer into to_q, to_k, to_v."""
+    down, up = torch.arange(16.0).reshape(2, 8), torch.arange(48.0).reshape(24, 2)
+    name = "lora_unet_double_blocks_3_img_attn_qkv"
+    path = tmp_path / "musubi.safetensors"
+    save_file({f"{name}.lora_down.weight": down, f"{name}.lora_up.weight": up, f"{name}.alpha": torch.tensor(1.0)},
+              str(path))
+    changes, dropped = lora_fuse.read_changes(lora_file(path), "hunyuanvideo")
+    assert sorted(changes) == [f"transformer_blocks.3.attn.{p}" for p in ("to_k", "to_q", "to_v")] and dropped == 0
+    for index, projection in enumerate(("to_q", "to_k", "to_v")):
+        change = changes[f"transformer_blocks.3.attn.{projection}"]
+        assert torch.equal(change.down, down * 0.5)  # alpha 1 / rank 2
+        assert torch.equal(change.up, up[8 * index:8 * (index + 1)])

@@ -70,15 +70,18 @@ def read_changes(lora: LoraFile, backend: str) -> tuple[dict[str, Change], int]:
     ranks = header.ranks()
     alphas = {t.module: float(tensors[t.key].float().reshape(-1)[0]) for t in header.tensors if t.part == "alpha"}
     state = {}
+    original_names = kohya_to_original(backend) if header.naming == "kohya" else {}
     for key, value in tensors.items():
         tensor = by_key[key]
         if tensor.part in ("alpha", "diff"):
             continue
+        if header.naming == "kohya" and tensor.module not in original_names:
+            raise LoraMismatch(f"{lora.path.name}: {key} names no layer of {backend}'s transformer")
         if tensor.part == "down":
             rank = ranks[tensor.module]
             scale = alphas[tensor.module] / rank if tensor.module in alphas else peft_scale(header, tensor.module, rank)
             value = value.float() * scale if scale is not None else value
-        state[_readable_key(key, header.naming, backend)] = value
+        state[_readable_key(key, header.naming, backend, original_names)] = value
     pipeline_class = getattr(diffusers, SPECS[backend].pipeline)
     converted = pipeline_class.lora_state_dict(state) if state else {}
     changes: dict[str, dict[str, torch.Tensor]] = {}
@@ -93,11 +96,11 @@ def read_changes(lora: LoraFile, backend: str) -> tuple[dict[str, Change], int]:
     return {module: Change(parts.get("down"), parts.get("up"), parts.get("bias")) for module, parts in changes.items()}, dropped
 
 
-def _readable_key(key: str, naming: str, backend: str) -> str:
+def _readable_key(key: str, naming: str, backend: str, original_names: dict[str, str]) -> str:
     """The key as diffusers' conversion for ``backend``'s family reads it."""
     if naming == "kohya":
         module, _, rest = key[len(KOHYA_PREFIX):].partition(".")
-        key = f"{ORIGINAL_PREFIX}{kohya_to_original(backend)[module]}.{rest}"
+        key = f"{ORIGINAL_PREFIX}{original_names[module]}.{rest}"
     if naming in ("kohya", "original") and SPECS[backend].family == "hunyuanvideo":
         key = key.replace(".lora_down.weight", ".lora_A.weight").replace(".lora_up.weight", ".lora_B.weight")
     return key
