@@ -130,7 +130,7 @@ def test_two_loras_compose(models_dir, transformer, tmp_path):
     assert all(torch.equal(fused[key], base[key]) for key in base if key not in merged)
 
 
-@pytest.mark.parametrize("strategy", [{}, {"expert_swap": True}, {"group_offload": True}])
+@pytest.mark.parametrize("strategy", [{}, {"expert_swap": True}, {"group_offload": True}, {"fp8_storage": True}])
 def test_switching_lora_sets_restores_the_base_weights_bit_for_bit(models_dir, transformer, tmp_path, strategy,
                                                                    monkeypatch):
     a = save_wan_original(tmp_path / "a.safetensors", random_lora(transformer, MODULES, seed=4), 2.0)

@@ -131,6 +131,7 @@ def test_lightx2v_style_differences_and_bias_differences_are_read(tmp_path):
     (["lora_unet_double_blocks_{i}_img_attn_qkv", "lora_unet_single_blocks_{i}_linear1"], (4, 3072), "HunyuanVideo"),
     (["transformer.transformer_blocks.{i}.attn.to_q", "transformer.single_transformer_blocks.{i}.attn.to_k"], (4, 3072),
      "Flux or HunyuanVideo"),
+    (["transformer.transformer_blocks.{i}.attn.add_k_proj"], (4, 3072), "Flux or HunyuanVideo"),
     (["lora_unet_down_blocks_0_attentions_0_proj_in", "lora_unet_up_blocks_1_attentions_2_proj_out"], (4, 320),
      "Stable Diffusion"),
     (["transformer.transformer_blocks.{i}.attn1.to_q", "transformer.transformer_blocks.{i}.ff.net.2"], (4, 1920),

@@ -24,13 +24,15 @@ import json
 import math
 import re
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from render_pipeline.backends.specs import SPECS
 
-MAX_HEADER_BYTES = 100 * 1024**2  # far above any LoRA's (a 40-block rank-128 Wan LoRA: about 100 KB)
+# Far above any LoRA's header: one on every linear layer of Wan A14B's 40 blocks writes about 150 KB.
+MAX_HEADER_BYTES = 100 * 1024**2
 
 # Part of a LoRA tensor's key after its module's name -> what the tensor is.
 PARTS = {
@@ -122,14 +124,13 @@ def _read_header(path: Path, size: int, mtime_ns: int) -> LoraHeader:
         raise LoraFileError("not a safetensors file (its header is not JSON)") from None
     if not isinstance(table, dict):
         raise LoraFileError("not a safetensors file (its header is not a table of tensors)")
-    metadata = table.pop("__metadata__", None) or {}
+    metadata = table.pop("__metadata__", None)
     entries = {key: value for key, value in table.items() if isinstance(value, dict)}
     if not entries:
         raise LoraFileError("it holds no tensors")
-    namings = [_naming(key) for key in entries]
-    naming = max(set(namings), key=namings.count)  # keys in another naming then match nothing
+    naming = Counter(_naming(key) for key in entries).most_common(1)[0][0]  # keys in another naming match nothing
     tensors = tuple(_tensor(key, tuple(value.get("shape") or ()), naming) for key, value in sorted(entries.items()))
-    return LoraHeader(naming, tensors, metadata)
+    return LoraHeader(naming, tensors, metadata if isinstance(metadata, dict) else {})
 
 
 def _naming(key: str) -> str:
@@ -406,7 +407,8 @@ def guess_family(header: LoraHeader) -> str:
     hunyuan_only = any(_HUNYUAN_ONLY.search(name) for name in modules)
     joint = any(_JOINT_ATTENTION.search(name) for name in modules)  # text with its own weights in each block
     if singles or hunyuan_only or joint:
-        if hunyuan_only or max(doubles, default=0) >= _HUNYUAN_DOUBLE - 1 or max(singles) >= _HUNYUAN_SINGLE - 2:
+        if (hunyuan_only or max(doubles, default=0) >= _HUNYUAN_DOUBLE - 1
+                or max(singles, default=0) >= _HUNYUAN_SINGLE - 2):
             return "HunyuanVideo"
         return "Flux or HunyuanVideo (blocks where the text has weights of its own)"
     if any(_WAN.search(name) for name in modules):

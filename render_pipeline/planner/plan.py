@@ -275,9 +275,8 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
                   models_dir: Path) -> BackendPlan:
-    from render_pipeline.backends.weights import check_model_folder
-
     from render_pipeline.backends.lora_files import changed_parameters
+    from render_pipeline.backends.weights import check_model_folder
 
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}

@@ -532,8 +532,7 @@ class _Resolver:
     def _once(self, found: list[Problem], path: ValuePath, message: str) -> None:
         """Record a problem once: one in `defaults` would otherwise come once per shot that inherits it."""
         problem = self.document.problem(path, message)
-        if not any((p.line, p.column, p.path, p.message) == (problem.line, problem.column, problem.path, problem.message)
-                   for p in found):
+        if problem not in found:
             found.append(problem)
 
     def _overlay(self, index: int, number: int, overlay: Overlay, duration: float) -> Overlay:
