@@ -13,7 +13,10 @@ the session runs it where it is installed: `pip install -e '.[flash-attention]'`
 tries other forward tiles, compile+fa4+own-tile leaves FA4 its own),
 compile+fa4+autotune (the same with Inductor's max-autotune choosing the matmul kernels; an
 experiment), and the opt-in compile+fp8 (linear layers in fp8 through torchao; changes the
-output). --attention times the self-attention calls alone and the blocks' matmuls alone (Wan
+output). Any variant + "+lora" (e.g. compile+fa4+lora) is that variant with a random LoRA of
+--lora-rank on every linear layer of the blocks fused into its weights by the session's code
+(backends/lora_fuse.py) after one warm forward, as a shot's LoRAs are: its time against the
+variant's own is the per-step cost of a fused LoRA (its error column compares other weights). --attention times the self-attention calls alone and the blocks' matmuls alone (Wan
 models), the floors under any exact-path speed-up. Each reports the median of --repeats timed forwards
 after a warm-up, the peak memory, and the relative error against the diffusers output.
 """
@@ -134,7 +137,7 @@ def time_forward(model, kwargs, repeats: int, device: str) -> tuple[list[float],
     return times, out.float(), warmup
 
 
-def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: bool) -> list[dict]:
+def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: bool, lora_rank: int = 64) -> list[dict]:
     import torch
 
     from render_pipeline.backends import speed
@@ -146,6 +149,8 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     rows = []
     reference = None
     for variant in variants:
+        fused_lora = variant.endswith("+lora")
+        variant = variant.removesuffix("+lora")
         model = build(kind, device, tiny)
         kwargs = inputs(kind, latent, text_tokens, batch, device, drop_padding=variant.startswith("compile+nomask"))
         if variant.startswith("compile+nomask"):
@@ -161,6 +166,7 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
             speed.HOPPER_FLASH_ATTENTION_4_TILES.clear()
         try:
             with flash_attention_4() if "+fa4" in variant else contextlib.nullcontext():
+                fuse_seconds = fuse_random_lora(model, kind, lora_rank, device, kwargs) if fused_lora else None
                 times, out, warmup = time_forward(model, kwargs, repeats, device)
         except torch.OutOfMemoryError as exc:
             rows.append(dict(model=name, variant=variant, error=f"OOM: {exc}"[:300]))
@@ -174,7 +180,10 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
         if reference is None:
             reference = out
         rel_err = float((out - reference).norm() / reference.norm())
+        if fused_lora:
+            variant += "+lora"
         rows.append(dict(model=name, variant=variant, times_s=times, s_per_forward=statistics.median(times),
+                         **({"lora_rank": lora_rank, "lora_fuse_s": fuse_seconds} if fused_lora else {}),
                          warmup_s=warmup,
                          peak_GiB=torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0,
                          rel_err_vs_diffusers=rel_err, finite=bool(torch.isfinite(out).all())))
@@ -189,6 +198,40 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
         if base and "s_per_forward" in row:
             row["speedup"] = base / row["s_per_forward"]
     return rows
+
+
+# The backend whose LoRA naming and conversion a model kind's LoRA goes through.
+LORA_BACKENDS = {"wan_a14b": "wan2.2-t2v-a14b", "wan_ti2v_5b": "wan2.2-ti2v-5b", "hunyuanvideo": "hunyuanvideo",
+                 "cogvideox_5b": "cogvideox-5b"}
+
+
+def fuse_random_lora(model, kind: str, rank: int, device: str, kwargs: dict) -> float:
+    """One warm forward, then a random rank-``rank`` LoRA on every linear layer of the blocks fused by the
+    session's FusedLoras, as before a shot; returns the seconds the fuse took."""
+    import tempfile
+
+    import torch
+    from safetensors.torch import save_file
+
+    from render_pipeline.backends.base import LoraFile
+    from render_pipeline.backends.lora_fuse import FusedLoras
+
+    with torch.inference_mode():
+        model(**kwargs)
+    generator = torch.Generator().manual_seed(5)
+    tensors = {}
+    for module_name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear) and "blocks." in module_name:
+            out_features, in_features = module.weight.shape
+            tensors[f"transformer.{module_name}.lora_A.weight"] = (
+                torch.randn(rank, in_features, generator=generator) / in_features ** 0.5).bfloat16()
+            tensors[f"transformer.{module_name}.lora_B.weight"] = (
+                torch.randn(out_features, rank, generator=generator) * 1e-3).bfloat16()
+    path = Path(tempfile.mkdtemp(prefix="bench-lora-")) / "random.safetensors"
+    save_file(tensors, str(path))
+    began = time.perf_counter()
+    FusedLoras(LORA_BACKENDS[kind], torch.device(device)).use((LoraFile(path, "", 1.0),), {"transformer": model})
+    return time.perf_counter() - began
 
 
 class FlashAttention4Missing(RuntimeError):
@@ -285,6 +328,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
     parser.add_argument("--attention", action="store_true", help="also time the self-attention calls alone")
+    parser.add_argument("--lora-rank", type=int, default=64, help="rank of the random LoRA of the +lora variants")
     parser.add_argument("--fa4-tiles", type=json.loads, default=None, metavar="JSON",
                         help='FA4 forward tiles on Hopper for the +fa4 variants instead of the session\'s, '
                              'e.g. \'{"128": [128, 176, true, true]}\' (scripts/bench_attention_tiles.py)')
@@ -309,7 +353,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
             for row in attention_floor(name, args.repeats):
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-        rows += run_model(name, args.repeats, [v for v in args.variants.split(",") if v], args.device, args.tiny)
+        rows += run_model(name, args.repeats, [v for v in args.variants.split(",") if v], args.device, args.tiny,
+                          args.lora_rank)
         if args.out:
             args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
     print(f"\n{'model':<16}{'variant':<20}{'s/forward':>10}{'speedup':>9}{'peak GiB':>10}{'rel err':>10}")

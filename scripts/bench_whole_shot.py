@@ -14,6 +14,11 @@ shot's time less its step count times that.
     python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
     python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --out windowed.json
     python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --window single --out one.json
+
+--sampling gives shots their own sampling fields, in turn (shot i takes the i-th, cycling), so
+two samplings are timed in one run, e.g. Wan A14B's official 40 steps with guidance against 4
+without: --shots 2 --sampling '' --sampling 'steps: 4, guidance: 1, shift: 5'. Each row also
+has the plan's estimate of the shot (planned_s).
 """
 
 from __future__ import annotations
@@ -54,6 +59,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep-worker", action="store_true",
                         help="later runs take the loaded worker of the run before (render-shot --watch)")
     parser.add_argument("--steps", type=int, help="override the backend's step count (--tiny uses 3)")
+    parser.add_argument("--sampling", action="append", default=[], metavar="FIELDS",
+                        help="storyboard sampling fields for the shots in turn, e.g. 'steps: 4, guidance: 1' "
+                             "('' for the backend's own); may be repeated")
     parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
@@ -67,13 +75,16 @@ def main(argv: list[str] | None = None) -> dict:
     work = Path(tempfile.mkdtemp(prefix="whole-shot-"))
     size = "64x64" if args.tiny else "1280x720"
     text = STORYBOARD.format(size=size, backend=args.backend, quality=args.quality, window=args.window)
-    text += "".join(f"  - {{id: s{index + 1:02d}, duration: {args.seconds}, prompt: \"{PROMPTS[index % len(PROMPTS)]}\"}}\n"
+    samplings = args.sampling or [""]
+    text += "".join(f"  - {{id: s{index + 1:02d}, duration: {args.seconds}, prompt: \"{PROMPTS[index % len(PROMPTS)]}\""
+                    + (f", {samplings[index % len(samplings)]}" if samplings[index % len(samplings)] else "") + "}\n"
                     for index in range(args.shots))
     (work / "board.yaml").write_text(text, encoding="utf-8")
     storyboard = load_storyboard(work / "board.yaml")
     gpus = "1x80GB" if args.tiny else args.gpus  # the CPU check plans as if for one GPU and computes on the CPU
     plan, models_dir = _plan(storyboard, gpus, args.backend, args.models_dir)
-    steps = args.steps or (3 if args.tiny else None)
+    steps = args.steps or (3 if args.tiny and not args.sampling else None)
+    planned = {shot.shot_id: shot.estimated_seconds for shot in plan.shots}
     jobs = build_jobs(storyboard, plan, work / "out", models_dir, steps=steps)
     if args.tiny:  # the plan sizes shots for the real model; a tiny one renders them small
         jobs = [replace(job, request=tiny_request(job.request)) for job in jobs]
@@ -98,7 +109,9 @@ def main(argv: list[str] | None = None) -> dict:
             shot = timings["seconds"] + timings.get("worker_start_s", 0.0) + timings.get("encode_s", 0.0)
             outside = shot - steps_done * step
             rows.append(dict(run=run, shot=job.id, backend=job.backend, size=f"{job.request.width}x{job.request.height}",
-                             frames=job.request.frames, windows=windows, steps=steps_done, step_s=step, shot_s=shot,
+                             frames=job.request.frames, windows=windows, steps=steps_done,
+                             guidance=job.request.settings.get("guidance"), shift=job.request.settings.get("shift"),
+                             planned_s=planned[job.id], step_s=step, shot_s=shot,
                              outside_steps_s=outside, outside_share=outside / shot, peak_memory=entry.get("peak_memory"),
                              **{name: value for name, value in timings.items() if name.endswith("_s")}))
             print(json.dumps(rows[-1]), flush=True)
@@ -107,10 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
     outside = sum(row["outside_steps_s"] for row in rows)
     report = dict(wall_s=wall, rows=rows, batch_outside_steps_s=outside, batch_outside_share=outside / wall)
     args.out.write_text(json.dumps(report, indent=1))
-    print(f"\n{'run':<4}{'shot':<6}{'frames':>7}{'steps':>6}{'s/step':>8}{'shot s':>9}{'outside':>9}{'share':>7}"
-          f"{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}")
+    print(f"\n{'run':<4}{'shot':<6}{'frames':>7}{'steps':>6}{'guid':>5}{'s/step':>8}{'shot s':>9}{'planned':>9}"
+          f"{'outside':>9}{'share':>7}{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}")
     for row in rows:
-        print(f"{row['run']:<4}{row['shot']:<6}{row['frames']:>7}{row['steps']:>6}{row['step_s']:>8.2f}{row['shot_s']:>9.1f}"
+        print(f"{row['run']:<4}{row['shot']:<6}{row['frames']:>7}{row['steps']:>6}{row['guidance'] or 0:>5g}"
+              f"{row['step_s']:>8.2f}{row['shot_s']:>9.1f}{row['planned_s']:>9.1f}"
               f"{row['outside_steps_s']:>9.1f}{row['outside_share']:>7.1%}{row.get('worker_start_s', 0):>7.1f}"
               f"{row.get('encode_s', 0):>8.1f}{row['first_step_s']:>9.1f}{row['decode_write_s']:>13.1f}")
     print(f"all {len(rows)} shots rendered: {wall:.1f} s wall, {outside:.1f} s outside the steps ({outside / wall:.1%})")

@@ -70,6 +70,18 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
         assert (row["windows"], row["steps"]) == (windows, 3 * windows)
 
 
+@pytest.mark.slow
+def test_whole_shot_bench_gives_shots_their_own_sampling(tmp_path, capsys):
+    """Two samplings timed in one run (docs/benchmarks.md, "to measure": Wan A14B at 4 steps without CFG)."""
+    load_script("make_random_model_folder").main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
+    report = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
+                                                   "--sampling", "steps: 3", "--sampling", "steps: 2, guidance: 1",
+                                                   "--out", str(tmp_path / "shot.json")])
+    official, fast = report["rows"]
+    assert (official["steps"], official["guidance"], fast["steps"], fast["guidance"]) == (3, 5.0, 2, 1.0)
+    assert 0 < fast["planned_s"] < official["planned_s"]
+
+
 def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
     """The GPU decode-and-write commands of docs/benchmarks.md, at tiny size on the CPU."""
     report = load_script("bench_decode").main(["--tiny", "--models", "ti2v-5b", "--repeats", "1",

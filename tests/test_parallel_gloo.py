@@ -31,6 +31,8 @@ CASES = {
     "hunyuanvideo ulysses2 (padded prompt)": [70, 70],
     "cogvideox batched cfg2": [1, 1],
     "umt5 text encoder fsdp": [256, 256],
+    # The shard each rank fused a LoRA into, and how far the output was from the base after taking it out.
+    "wan ulysses2 + fsdp, LoRA fused then taken out": [[384, 0.0], [384, 0.0]],
 }
 
 
@@ -263,6 +265,27 @@ def _run_cases(out_path: str) -> None:
         apply_layout(model, *layout(cfg=2))
         seen = watch(model.transformer_blocks[0], lambda inputs: inputs[0].shape[0])
         record("cogvideox batched cfg2", reference, model(**cogvideox_inputs)[0], seen[0])
+
+        from render_pipeline.backends.base import LoraFile
+        from render_pipeline.backends.lora_fuse import FusedLoras
+        from tiny_loras import random_lora, save_wan_original
+
+        lora = random_lora(tiny_wan(), ["blocks.0.ffn.net.0.proj", "blocks.1.attn1.to_q", "proj_out",
+                                        "condition_embedder.time_proj"])
+        loras = (LoraFile(save_wan_original(Path(out_path).with_name(f"look{rank}.safetensors"), lora, 2.0), "", 0.75),)
+        base = tiny_wan()(**wan_inputs)[0]
+        model = tiny_wan()
+        FusedLoras("wan2.2-t2v-a14b", torch.device("cpu")).use(loras, {"transformer": model})
+        reference = model(**wan_inputs)[0]
+        model = tiny_wan()
+        apply_layout(model, *layout(ulysses=2, fsdp=True))
+        fused = FusedLoras("wan2.2-t2v-a14b", torch.device("cpu"))
+        fused.use(loras, {"transformer": model})
+        output = model(**wan_inputs)[0]
+        fused.use((), {"transformer": model})
+        restored = (model(**wan_inputs)[0] - base).abs().max().item()
+        record("wan ulysses2 + fsdp, LoRA fused then taken out", reference, output,
+               [local_size(model.blocks[0].ffn.net[0].proj.weight), restored])
 
         tokens_in = torch.randint(0, 64, (1, 10), generator=generator)
         reference = tiny_umt5()(input_ids=tokens_in).last_hidden_state

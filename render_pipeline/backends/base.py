@@ -16,6 +16,16 @@ IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "BMP", "TIFF")
 
 
 @dataclass(frozen=True)
+class LoraFile:
+    """A LoRA fused into the transformer(s) while a shot renders (backends/lora_fuse.py)."""
+
+    path: Path  # a .safetensors file
+    sha256: str  # of the file's bytes: part of the shot's cache key
+    weight: float  # multiplies the LoRA's change: W + weight * (alpha / rank) * B @ A
+    expert: str = "both"  # Wan 2.2 A14B: "high" (transformer), "low" (transformer_2) or "both"
+
+
+@dataclass(frozen=True)
 class RenderRequest:
     """One shot to render, with everything the backend needs and nothing it must look up."""
 
@@ -31,6 +41,7 @@ class RenderRequest:
     quality: str  # "draft" | "final"
     image: Path | None = None  # image-to-video conditioning (a file, or the last frame of continue_from)
     settings: dict = field(default_factory=dict)  # backend-specific knobs from the plan (guidance, shift, ...)
+    loras: tuple[LoraFile, ...] = ()  # fused in this order; shots with the same set share the fused weights
     windows: Windows | None = None  # None: one pass; else the shot is rendered window by window (windows.py)
 
     @property

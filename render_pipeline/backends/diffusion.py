@@ -30,6 +30,7 @@ import torch
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.checkpoint_loading import load_in_place
 from render_pipeline.backends.checkpoint_search import CheckpointSet
+from render_pipeline.backends.lora_fuse import FusedLoras
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, flash_attention_4_problem,
@@ -101,6 +102,7 @@ class DiffusionSession:
         self.expert_swap: ExpertSwap | None = None
         # Set by a worker group: runs a function on rank 0 and hands its result to every rank (first_rank).
         self.share_from_first_rank: Callable[[Callable[[], object]], object] | None = None
+        self.loras = FusedLoras(backend, self.device)  # the LoRA set fused into the loaded pipeline
         self._embeddings: dict[str, dict[str, torch.Tensor]] = {}  # per text (prompt or negative), on the host
 
     # -- 1. text ---------------------------------------------------------------------------------
@@ -173,6 +175,11 @@ class DiffusionSession:
             return latents
         self.encode([request])
         pipeline = self.pipeline_for(request)
+        shift = request.settings.get("shift", self.spec.shift)
+        if shift is not None:
+            self.set_shift(pipeline, shift)
+        self.loras.use(request.loras, {name: getattr(pipeline, name) for name in self.transformer_components
+                                       if getattr(pipeline, name, None) is not None})
         for name in self.transformer_components:
             reset_step_cache(getattr(pipeline, name, None))
         call = self.call_arguments(pipeline, request)
@@ -207,6 +214,7 @@ class DiffusionSession:
     def close(self) -> None:
         self.pipeline = None
         self.expert_swap = None
+        self.loras.forget()
         self._embeddings.clear()
         _free_memory()
 
@@ -249,6 +257,10 @@ class DiffusionSession:
     def configure(self, pipeline) -> None:
         """Family-specific settings on a freshly loaded denoising pipeline (scheduler shift, ...)."""
 
+    def set_shift(self, pipeline, shift: float) -> None:
+        """Make the pipeline's scheduler sample with this flow shift (a shot's own; the spec's at load)."""
+        raise ValueError(f"{self.name} has no flow shift to set")
+
     # -- loading -------------------------------------------------------------------------------------
 
     def _load(self, pipeline_class, keep: tuple[str, ...], **overrides):
@@ -272,6 +284,7 @@ class DiffusionSession:
         if self.pipeline is not None and fast_modes in (None, self.fast_modes):
             return self.pipeline
         self.pipeline = self.expert_swap = None  # loaded with other fast modes: those change the weights
+        self.loras.forget()
         _free_memory()
         text = set(self.text_components)
         keep = tuple(name for name in self.spec.components if name not in text)

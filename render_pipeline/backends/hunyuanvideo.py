@@ -38,9 +38,13 @@ class HunyuanVideoSession(DiffusionSession):
         return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled, "prompt_attention_mask": mask}
 
     def configure(self, pipeline) -> None:
-        scheduler = pipeline.scheduler
-        pipeline.scheduler = type(scheduler).from_config(scheduler.config, shift=self.spec.shift)
+        self.set_shift(pipeline, self.spec.shift)
         attend_without_mask(pipeline.transformer)
+
+    def set_shift(self, pipeline, shift: float) -> None:
+        scheduler = pipeline.scheduler
+        if scheduler.config.get("shift") != shift:
+            pipeline.scheduler = type(scheduler).from_config(scheduler.config, shift=shift)
 
     def call_arguments(self, pipeline, request: RenderRequest) -> dict:
         return {"guidance_scale": request.settings.get("guidance", self.spec.guidance)}

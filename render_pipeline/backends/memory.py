@@ -39,6 +39,12 @@ def store_in_fp8(transformer: torch.nn.Module) -> None:
 def offload_in_groups(transformer: torch.nn.Module, device: torch.device) -> None:
     """diffusers group offloading: one block at a time on the GPU, the next prefetched on a side stream."""
     streams = device.type == "cuda"
+    if streams:
+        # diffusers offloads each weight into a pinned copy it makes (pin_memory() of a pinned tensor is
+        # the tensor itself). Pinned here first, the weights are their own buffers: one host copy, not
+        # two, and a LoRA fused into them before the first forward reaches the GPU (lora_fuse.py).
+        for tensor in (*transformer.parameters(), *transformer.buffers()):
+            tensor.data = tensor.data.pin_memory()
     transformer.enable_group_offload(onload_device=device, offload_device=torch.device("cpu"),
                                      offload_type="block_level", num_blocks_per_group=1,
                                      use_stream=streams, record_stream=streams, low_cpu_mem_usage=False)

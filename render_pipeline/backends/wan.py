@@ -51,10 +51,14 @@ class WanSession(DiffusionSession):
         super().close()
 
     def configure(self, pipeline) -> None:
-        scheduler = pipeline.scheduler
-        pipeline.scheduler = type(scheduler).from_config(scheduler.config, flow_shift=self.spec.shift)
+        self.set_shift(pipeline, self.spec.shift)
         if self.spec.boundary_ratio is not None:
             pipeline.register_to_config(boundary_ratio=self.spec.boundary_ratio)
+
+    def set_shift(self, pipeline, shift: float) -> None:
+        scheduler = pipeline.scheduler
+        if scheduler.config.get("flow_shift") != shift:
+            pipeline.scheduler = type(scheduler).from_config(scheduler.config, flow_shift=shift)
 
     def negative_of(self, request: RenderRequest) -> str:
         return request.negative_prompt or self.spec.negative_prompt

@@ -108,6 +108,8 @@ class Shape:
     frames: int  # per denoising pass: the whole shot, or one of its windows
     steps: int
     windows: int = 1  # passes a shot takes (backends/windows.py); memory is one pass's, time all of them
+    guided: bool = True  # classifier-free guidance runs (planner/sampling.py): two forwards per step, or batch 2
+    shift: float | None = None  # the shot's flow shift; None: the spec's
 
 
 @dataclass
@@ -129,11 +131,11 @@ def needed_gib(peak: float) -> float:
     return peak * SAFETY_MARGIN + CUDA_CONTEXT_GIB
 
 
-def high_noise_steps(spec: ModelSpec, steps: int) -> int:
+def high_noise_steps(spec: ModelSpec, steps: int, shift: float | None = None) -> int:
     """Steps the high-noise expert runs: the shifted flow-matching sigmas at or above the boundary."""
     if not spec.boundary_ratio:
         return steps
-    shift = spec.shift or 1.0
+    shift = shift or spec.shift or 1.0
     count = 0
     for step in range(steps):
         s = 1 - step / steps
@@ -164,7 +166,7 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
         weights += t.block_gib(2)  # one block upcast to bf16 while it runs (quantised files: one layer, less)
 
     tokens = arch.video_tokens(shape.width, shape.height, shape.frames)
-    batch = 2 if t.cfg == "batched" and not layout.cfg_parallel else 1
+    batch = 2 if t.cfg == "batched" and shape.guided and not layout.cfg_parallel else 1
     activations = t.activation_gib(tokens, batch)
     if layout.ulysses > 1:
         activations = activations / layout.ulysses * ULYSSES_ACTIVATION_OVERHEAD
@@ -212,12 +214,15 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
         # Each weight read in storage, written and read again in bf16 before its matmul. For quantised
         # files (dequantized by kernels with more arithmetic than a cast) this is an estimate, not measured.
         forward = forward * FP8_SLOWDOWN + (layout.bytes_per_param + 2) * t.params() / (gpu.memory_gbps * 1e9)
-    forwards = shape.steps * (2 if t.cfg == "separate" else 1)
+    forwards = shape.steps * (2 if t.cfg == "separate" and shape.guided else 1)
 
-    degree = layout.ulysses * layout.ring * (2 if layout.cfg_parallel else 1)
+    # Without guidance there is no second branch to run elsewhere: every GPU of a CFG-parallel layout
+    # computes the one forward (parallel/cfg.py), so the layout is no faster than its other split.
+    cfg_split = layout.cfg_parallel and shape.guided
+    degree = layout.ulysses * layout.ring * (2 if cfg_split else 1)
     if degree > 1:
-        forwards_per_gpu = forwards / 2 if layout.cfg_parallel else forwards
-        forward = forward * (2 if layout.cfg_parallel else 1) / (degree * PARALLEL_EFFICIENCY)
+        forwards_per_gpu = forwards / 2 if cfg_split else forwards
+        forward = forward * (2 if cfg_split else 1) / (degree * PARALLEL_EFFICIENCY)
         forward += _context_parallel_bytes(arch, layout, tokens) / (gpu.link_gbps * 1e9)
     else:
         forwards_per_gpu = forwards
@@ -250,7 +255,7 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     seconds = encode + shape.windows * (denoise + swaps + decode)
     if layout.experts_resident == "one_per_gpu":
         # GPU 0 runs the high-noise steps of one window while GPU 1 finishes the previous one.
-        high = high_noise_steps(spec, shape.steps) / shape.steps
+        high = high_noise_steps(spec, shape.steps, shape.shift) / shape.steps
         return seconds, encode + shape.windows * (denoise * max(high, 1 - high) + decode)
     return seconds, seconds
 

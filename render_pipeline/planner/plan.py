@@ -17,7 +17,7 @@ from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
 from render_pipeline.backends.windows import Windows, plan_windows
 from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
-from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
+from render_pipeline.planner.gpus import GIB, Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import (
     QUANTISED_BYTES_PER_PARAM,
     VAE_MODES,
@@ -29,6 +29,7 @@ from render_pipeline.planner.layouts import (
     needed_gib,
     with_vae,
 )
+from render_pipeline.planner.sampling import shot_sampling
 
 # Best-looking first: the order "auto" tries the text-to-video backends in.
 AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
@@ -206,6 +207,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
         if name != "auto":
             concrete[shot_id] = spec_for(name, _image_conditioned(by_id[shot_id])).name
 
+    _check_loras(by_id, concrete)
     used: dict[str, list[str]] = {}
     for shot_id, name in concrete.items():
         if name != "animatic":
@@ -233,6 +235,23 @@ def _single_pass_warnings(storyboard, shots: list[PlannedShot]) -> list[str]:
                             f"{spec.max_frames} frames {spec.name} was trained on (expect loops, freezes or drift, and "
                             f"a cost that grows with the square of the frames)")
     return warnings
+
+
+def _check_loras(by_id: dict, concrete: dict[str, str]) -> None:
+    """Every shot's LoRAs must fit the model the plan renders it with (validate checked the shots that
+    name their backend; this catches `auto`, and --backend)."""
+    from render_pipeline.backends.lora_files import expert_problem, fit_problem
+
+    problems = []
+    for shot_id, name in concrete.items():
+        if name == "animatic":
+            continue
+        for number, lora in enumerate(by_id[shot_id].loras):
+            problem = fit_problem(lora.path, name) or expert_problem(lora.expert, name)
+            if problem:
+                problems.append(f"shot {shot_id}: loras[{number}]: {problem} (the plan renders this shot with {name})")
+    if problems:
+        raise UserError("\n".join(problems))
 
 
 def _image_conditioned(shot) -> bool:
@@ -283,18 +302,22 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
     width, height = settings["width"], settings["height"]
     if delivery.height > delivery.width:  # portrait: the native sizes are given landscape
         width, height = height, width
+    sampling = shot_sampling(spec, shot)
     frames, windows = shot_windows(spec, shot)
     if windows is None:
-        return Shape(width, height, frames, settings["steps"])
-    return Shape(width, height, windows.frames, settings["steps"], windows.count)
+        return Shape(width, height, frames, sampling.steps, guided=sampling.guided, shift=sampling.shift)
+    return Shape(width, height, windows.frames, sampling.steps, windows=windows.count, guided=sampling.guided,
+                 shift=sampling.shift)
 
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
                   models_dir: Path) -> BackendPlan:
+    from render_pipeline.backends.lora_files import changed_parameters
     from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer
 
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
+    lora_parameters = max((changed_parameters(spec.name, shot.loras) for shot in shots), default=0)
     largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps, s.windows))
     weights, problem = locate_weights(spec.name, models_dir)
     plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb, problem,
@@ -306,7 +329,7 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
     stored = None if weights is None else quantised_transformer(weights)
     for layout in candidate_layouts(arch, spec, len(machine), stored):
         plan.candidates.append(_weigh(arch, spec, layout, largest, gpu, len(machine), host_ram_gib, shapes,
-                                      plan.load_seconds))
+                                      plan.load_seconds, lora_parameters))
     fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
     if fitting:
         plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
@@ -333,13 +356,18 @@ def _preference(candidate: Candidate) -> tuple:
 
 
 def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int, host_ram_gib: float | None,
-           shapes: dict[str, Shape], load_seconds: float) -> Candidate:
-    """The layout with the first VAE mode that fits, its verdict, and the film time it gives."""
+           shapes: dict[str, Shape], load_seconds: float, lora_parameters: int = 0) -> Candidate:
+    """The layout with the first VAE mode that fits, its verdict, and the film time it gives.
+
+    ``lora_parameters``: the most weight parameters one of the shots' LoRA sets changes; their
+    original tensors are kept on the host while it is fused (backends/lora_fuse.py)."""
     for tiling, vae_dtype in VAE_MODES:
         layout = with_vae(layout, tiling, vae_dtype)
         cost = evaluate(arch, spec, layout, largest, gpu)
         if needed_gib(cost.peak) <= gpu.memory_gib:
             break
+    lora_gib = lora_originals_gib(layout, lora_parameters)
+    cost.host_ram_gib += lora_gib
     groups = gpu_count // layout.gpus_per_shot
     reason = _gpu_reason(arch, spec, layout, cost, gpu)
     if reason is None and host_ram_gib is not None:
@@ -347,7 +375,7 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
         groups = min(groups, int(usable // cost.host_ram_gib))
         if groups == 0:
             reason = (f"needs {cost.host_ram_gib:.1f} GiB of host RAM per shot group "
-                      f"({_host_detail(spec, layout, cost)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
+                      f"({_host_detail(spec, layout, cost, lora_gib)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
     if reason is not None:
         return Candidate(layout, False, reason, cost, 0, None)
     film = load_seconds + _makespan([_interval(arch, spec, layout, s, gpu) for s in shapes.values()], groups)
@@ -356,6 +384,13 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
     if unused:
         verdict += f", {unused} GPU{'s' if unused > 1 else ''} idle (host RAM)" if host_ram_gib else ""
     return Candidate(layout, True, verdict, cost, groups, film)
+
+
+def lora_originals_gib(layout: Layout, parameters: int) -> float:
+    """Host memory for the original tensors of the weights a LoRA set changes, per shot group: every
+    process keeps its own (FSDP: its shard; one expert per GPU: its expert's)."""
+    copies = 1 if layout.fsdp or layout.experts_resident == "one_per_gpu" else layout.gpus_per_shot
+    return parameters * (2 if layout.weights_dtype == "bf16" else 1) * copies / GIB
 
 
 def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
@@ -372,11 +407,12 @@ def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
             f"the card has {gpu.memory_gib:g}")
 
 
-def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost) -> str:
-    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0
+def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost, lora_gib: float = 0.0) -> str:
+    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0 - lora_gib
+    loras = f", {lora_gib:.1f} GiB of the weights LoRAs change kept as they were" if lora_gib else ""
     if layout.offload == "none":
-        return "the process itself"
-    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned"
+        return "the process itself" + loras
+    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned" + loras
 
 
 def _interval(arch, spec, layout: Layout, shape: Shape, gpu: Gpu) -> float:
@@ -425,7 +461,9 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         frames, windows = shot_windows(spec, shot)
         layout = plan.choice.layout
         candidate = {**asdict(layout), **layout.memory_strategy()}
+        sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
+        settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
         shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, frames, shape.steps,
                                  layout.gpus_per_shot, candidate, durations[shot.id], settings, windows))
     total = animatic_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)

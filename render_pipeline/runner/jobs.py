@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from render_pipeline import __version__
-from render_pipeline.backends.base import RenderRequest
+from render_pipeline.backends.base import LoraFile, RenderRequest
 from render_pipeline.backends.windows import Continuation, Windows
 from render_pipeline.storyboard import Shot, Storyboard
 from render_pipeline.storyboard.summary import _plain
@@ -45,15 +46,37 @@ class Job:
 def request_to_json(request: RenderRequest) -> dict:
     data = asdict(request)
     data["image"] = str(request.image) if request.image is not None else None
+    data["loras"] = [{**lora, "path": str(lora["path"])} for lora in data["loras"]]
     return data
 
 
 def request_from_json(data: dict) -> RenderRequest:
     image = data.pop("image")
     windows = data.pop("windows", None)
-    return RenderRequest(**data, image=Path(image) if image else None,
+    loras = tuple(LoraFile(**{**lora, "path": Path(lora["path"])}) for lora in data.pop("loras", ()))
+    return RenderRequest(**data, image=Path(image) if image else None, loras=loras,
                          windows=Windows(**{**windows, "continuation": Continuation(windows["continuation"])})
                          if windows else None)
+
+
+def lora_files(shot: Shot) -> tuple[LoraFile, ...]:
+    """The shot's LoRAs as the worker takes them, each with its file's hash (for the cache key)."""
+    return tuple(LoraFile(path=lora.path, sha256=file_sha256(lora.path), weight=lora.weight, expert=lora.expert)
+                 for lora in shot.loras)
+
+
+def file_sha256(path: Path) -> str:
+    stat = path.stat()
+    return _sha256(path, stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _sha256(path: Path, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(16 * 1024**2):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str | None) -> str:
@@ -63,7 +86,8 @@ def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str
     not throw away hours of finished shots. Input files count by size and modification time
     (hashing gigabytes of footage on every run would cost more than it saves).
     """
-    spec = {name: value for name, value in _plain(shot).items() if name not in NOT_PICTURE}
+    # The shot's LoRAs are in the request, with their files' hashes.
+    spec = {name: value for name, value in _plain(shot).items() if name not in NOT_PICTURE + ("loras",)}
     request_fields = _plain(request)
     request_fields.pop("image")  # the conditioning file is named below by what it holds
     inputs = {}
@@ -114,6 +138,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
                 seed=shot.seed if seed is None else seed, width=planned.width, height=planned.height,
                 fps=planned.fps, frames=planned.frames, steps=planned.steps if steps is None else steps,
                 quality=shot.quality, image=image, settings=settings, windows=planned.windows,
+                loras=lora_files(shot) if planned.backend != "animatic" else (),
             )
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
         jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),

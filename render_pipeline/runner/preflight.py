@@ -57,3 +57,12 @@ def check_fast_modes_fit(fast: tuple[str, ...], plan) -> None:
                         f"have them); render without --fast fp8")
     if importlib.util.find_spec("torchao") is None:
         raise UserError("--fast fp8 needs torchao: pip install 'render-pipeline[fast]'")
+
+
+def check_loras_fit_fast_modes(fast: tuple[str, ...], plan, storyboard) -> None:
+    """--fast fp8 turns the linear layers' weights into fp8 tensors that a LoRA cannot be fused into."""
+    generated = {shot.shot_id for shot in plan.shots if shot.backend not in ("animatic", "footage")}
+    with_loras = [shot.id for shot in storyboard.shots if shot.loras and shot.id in generated]
+    if "fp8" in fast and with_loras:
+        raise UserError(f"--fast fp8 stores the linear layers in fp8, into which LoRAs cannot be fused, and shot "
+                        f"{with_loras[0]} uses LoRAs; render without --fast fp8")

@@ -34,7 +34,9 @@ from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
-from render_pipeline.runner.preflight import check_fast_modes_fit, check_output_folder, needed_bytes
+from render_pipeline.runner.order import grouped_by_lora_set
+from render_pipeline.runner.preflight import (check_fast_modes_fit, check_loras_fit_fast_modes, check_output_folder,
+                                              needed_bytes)
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
@@ -108,6 +110,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         reporter.note(planned_for)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
+    check_loras_fit_fast_modes(fast, plan, storyboard)
     audio = None
     if assemble:
         from render_pipeline.audio import render_audio
@@ -159,6 +162,7 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
+    check_loras_fit_fast_modes(fast, plan, storyboard)
     jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps, fast=fast)
     job = next(j for j in jobs if j.id == shot_id)
     if job.continues is not None and not job.continues.output.is_file():
@@ -360,7 +364,7 @@ class _Run:
     # Rendering through workers, one per GPU group ---------------------------------------------
 
     def _render_with_workers(self, jobs: list[Job]) -> None:
-        pending = list(jobs)
+        pending = grouped_by_lora_set(jobs)
         while pending:
             head = pending[0]
             batch = [job for job in pending if job.backend == head.backend and job.candidate == head.candidate]

@@ -478,7 +478,7 @@ class _Resolver:
             voice=parsed.voice,
             music=music,
             shots=shots,
-            warnings=self.warnings,
+            warnings=in_file_order(self.warnings),
         )
 
     def _check_ids(self) -> dict[str, int]:
@@ -546,6 +546,8 @@ class _Resolver:
         elif transition.duration <= 0:
             self.error(self.origin(index, "transition"), f"a {transition.type} transition needs a duration > 0")
         seed = value["seed"] if value["seed"] is not None else default_seed(self.parsed.title.strip(), shot_id)
+        model = self._model_of(value)
+        self._check_sampling(index, value, model)
         return Shot(
             index=index, id=shot_id, scene=value["scene"], duration=float(duration), prompt=value["prompt"],
             source=source, trim=trim, camera=value["camera"] or Camera(), seed=seed, overlays=overlays,
@@ -555,18 +557,57 @@ class _Resolver:
             quality=value["quality"] or "final", style=value["style"], negative_prompt=value["negative_prompt"],
             text_in_prompt=value["text_in_prompt"] or "overlay",
             window=value["window"] or "auto",
-            loras=self._loras(index, value["loras"] or []),
+            loras=self._loras(index, value["loras"] or [], model),
             steps=value["steps"], guidance=value["guidance"], guidance_2=value["guidance_2"], shift=value["shift"],
         )
 
-    def _loras(self, index: int, loras: list[Lora]) -> tuple[LoraUse, ...]:
+    def _model_of(self, value: dict[str, Any]) -> str | None:
+        """The model that renders a generated shot whose backend is named; None for auto, the animatic, footage."""
+        backend = value["backend"] or "auto"
+        if value["source"] is not None or backend in ("auto", "animatic"):
+            return None
+        from render_pipeline.backends.specs import spec_for
+
+        return spec_for(backend, value["image"] is not None or value["continue_from"] is not None).name
+
+    def _loras(self, index: int, loras: list[Lora], model: str | None) -> tuple[LoraUse, ...]:
+        """The shot's LoRAs; each must fit the shot's model where it is named (plan checks `auto` once chosen)."""
         where = self.origin(index, "loras")
         uses = []
         for number, lora in enumerate(loras):
-            path = self._path(lora.path, where + (number, "path") if where[-1] == "loras" else where)
-            if path is not None:
-                uses.append(LoraUse(path=path, weight=lora.weight, expert=lora.expert))
+            path = self._path(lora.path, where + (number, "path"))
+            if path is None:
+                continue
+            uses.append(LoraUse(path=path, weight=lora.weight, expert=lora.expert))
+            if model is not None:
+                from render_pipeline.backends.lora_files import expert_problem, fit_problem
+
+                for key, problem in (("path", fit_problem(path, model)), ("expert", expert_problem(lora.expert, model))):
+                    if problem:
+                        self._once(self.problems, where + (number, key), problem)
         return tuple(uses)
+
+    def _check_sampling(self, index: int, value: dict[str, Any], model: str | None) -> None:
+        """Sampling settings the shot's model has no use for are ignored, with a warning."""
+        if model is None:
+            return
+        from render_pipeline.backends.specs import SPECS
+
+        spec = SPECS[model]
+        if value["guidance_2"] is not None and spec.guidance_2 is None:
+            self._once(self.warnings, self.origin(index, "guidance_2"),
+                       f"guidance_2 is Wan 2.2 A14B's low-noise expert's; {model} ignores it")
+        elif value["guidance_2"] is not None and value["guidance"] == 1:
+            self._once(self.warnings, self.origin(index, "guidance_2"),
+                       "guidance 1 turns classifier-free guidance off for both experts; guidance_2 is ignored")
+        if value["shift"] is not None and spec.shift is None:
+            self._once(self.warnings, self.origin(index, "shift"), f"{model} samples without a flow shift; shift is ignored")
+
+    def _once(self, found: list[Problem], path: ValuePath, message: str) -> None:
+        """Record a problem once: one in `defaults` would otherwise come once per shot that inherits it."""
+        problem = self.document.problem(path, message)
+        if problem not in found:
+            found.append(problem)
 
     def _overlay(self, index: int, number: int, overlay: Overlay, duration: float) -> Overlay:
         where = self.origin(index, "overlays")
