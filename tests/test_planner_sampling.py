@@ -44,7 +44,7 @@ def test_the_forwards_follow_steps_and_guidance_exactly():
     layout = next(l for l in candidate_layouts(arch, spec, 1) if l.offload == "none" and l.weights_dtype == "bf16")
 
     def seconds(steps: int, guided: bool) -> float:
-        return evaluate(arch, spec, layout, Shape(1280, 720, 81, steps, guided), gpu).seconds_per_shot
+        return evaluate(arch, spec, layout, Shape(1280, 720, 81, steps, guided=guided), gpu).seconds_per_shot
 
     fixed = seconds(0, True)
     assert (seconds(40, True) - fixed) / (seconds(4, False) - fixed) == pytest.approx(20)
@@ -71,7 +71,7 @@ def test_cogvideox_without_guidance_runs_batch_one(tmp_path):
     backend = make_plan(board, gpus="1xH100", host_ram="256GB").backend("cogvideox-5b")
     spec, arch, gpu = SPECS["cogvideox-5b"], ARCHITECTURES["cogvideox-5b"], parse_gpus("1xH100")[0]
     layout = backend.choice.layout
-    both, one = (evaluate(arch, spec, layout, Shape(720, 480, 49, 50, guided), gpu) for guided in (True, False))
+    both, one = (evaluate(arch, spec, layout, Shape(720, 480, 49, 50, guided=guided), gpu) for guided in (True, False))
     assert one.activations_gib == pytest.approx(both.activations_gib / 2)
     assert one.seconds_per_shot < both.seconds_per_shot
 
