@@ -202,3 +202,14 @@ def test_cli_table_and_user_errors(storyboard_path: Path, tmp_path: Path) -> Non
     assert result.exit_code == 2 and "duration" in result.stderr and "Traceback" not in result.output
     wrong = CliRunner().invoke(app, ["prompts", str(storyboard_path), "--backend", "sora"])
     assert wrong.exit_code == 2 and "unknown backend 'sora'" in wrong.stderr
+
+
+@pytest.mark.parametrize("image_model, storyboard_backend", [("wan2.2-i2v-a14b", "wan2.2-t2v-a14b"),
+                                                             ("cogvideox-5b-i2v", "cogvideox-5b")])
+def test_an_image_to_video_twin_is_prompted_as_its_storyboard_backend(storyboard_path: Path, image_model: str,
+                                                                       storyboard_backend: str) -> None:
+    """The planner renders shots with `image` or `continue_from` through the image-to-video twin."""
+    storyboard = load_storyboard(storyboard_path)
+    shot = storyboard.shot("banner")
+    twin = enhance_shot(storyboard, shot, image_model, storyboard_path.parent / "models")
+    assert twin == enhance_shot(storyboard, shot, storyboard_backend, storyboard_path.parent / "models")

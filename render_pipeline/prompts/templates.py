@@ -45,10 +45,18 @@ def normalise_term(term: str) -> str:
     return " ".join(term.lower().replace("-", " ").replace("_", " ").split())
 
 
+def text_to_video_twin(backend: str) -> str:
+    """The storyboard backend an image-to-video model serves (wan2.2-i2v-a14b: wan2.2-t2v-a14b), whose
+    template it shares: the planner picks the twin for shots with `image` or `continue_from`."""
+    from render_pipeline.backends.specs import SPECS
+
+    return next((name for name, spec in SPECS.items() if spec.image_to_video == backend and name != backend), backend)
+
+
 @lru_cache(maxsize=None)
 def load_template(backend: str) -> PromptTemplate:
     """The template for a backend name from the storyboard format, or "auto" (generic.yaml)."""
-    name = GENERIC if backend == "auto" else backend
+    name = GENERIC if backend == "auto" else text_to_video_twin(backend)
     data = _read(GENERIC)
     if name != GENERIC:
         path = TEMPLATES_DIR / f"{name}.yaml"
