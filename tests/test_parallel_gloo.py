@@ -31,6 +31,7 @@ CASES = {
     "hunyuanvideo ulysses2 (padded prompt)": [70, 70],
     "cogvideox batched cfg2": [1, 1],
     "umt5 text encoder fsdp": [256, 256],
+    "wan bf16 with diffusers' fp32 modules, fsdp": [[384, ["torch.bfloat16", "torch.float32"]]] * 2,
     # The shard each rank fused a LoRA into, and how far the output was from the base after taking it out.
     "wan ulysses2 + fsdp, LoRA fused then taken out": [[384, 0.0], [384, 0.0]],
 }
@@ -294,6 +295,27 @@ def _run_cases(out_path: str) -> None:
         output = encoder(input_ids=tokens_in).last_hidden_state
         shard = local_size(encoder.encoder.block[0].layer[1].DenseReluDense.wo.weight)
         record("umt5 text encoder fsdp", reference, output, shard)
+
+        # Loaded as the sessions load it: bf16, with the modules diffusers keeps in fp32 (its modulation
+        # tables and norms) beside bf16 weights in every block.
+        def as_loaded():
+            model = tiny_wan().to(torch.bfloat16)
+            for name, module in model.named_modules():
+                if any(keep in name.split(".") for keep in model._keep_in_fp32_modules):
+                    module.to(torch.float32)
+            for name, parameter in model.named_parameters():
+                if name.split(".")[-1] in model._keep_in_fp32_modules:
+                    parameter.data = parameter.data.float()
+            return model
+
+        bf16_inputs = {**wan_inputs, "hidden_states": latents.bfloat16(), "encoder_hidden_states": text.bfloat16()}
+        reference = as_loaded()(**bf16_inputs)[0]
+        model = as_loaded()
+        dtypes = sorted({str(parameter.dtype) for parameter in model.parameters()})
+        shard_weights(model, layout(cfg=2)[1].everyone)
+        output = model(**bf16_inputs)[0]
+        record("wan bf16 with diffusers' fp32 modules, fsdp", reference.float(), output.float(),
+               [local_size(model.blocks[0].ffn.net[0].proj.weight), dtypes])
 
     if rank == 0:
         Path(out_path).write_text(json.dumps(results, indent=2))

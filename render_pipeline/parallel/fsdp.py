@@ -23,6 +23,10 @@ def shard_weights(model: torch.nn.Module, mesh: DeviceMesh) -> None:
     """Shard ``model`` over ``mesh``; each block gathers its full weights only while it runs."""
     if mesh.device_type == "cuda":
         _refuse_fp32(model)
+    # Inference only. FSDP2 insists on one dtype per shard unit only for weights that train, and
+    # diffusers keeps a few of each block's weights in fp32 (Wan: its modulation table and norms)
+    # beside bf16 ones: with gradients on, the first forward fails ("uniform original parameter dtype").
+    model.requires_grad_(False)
     for block in repeated_blocks(model):
         fully_shard(block, mesh=mesh)
     fully_shard(model, mesh=mesh)
