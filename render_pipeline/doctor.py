@@ -106,17 +106,20 @@ def check_flash_attention() -> list[Check]:
     return [Check("FlashAttention-4", "ok", "installed: attention uses it on Hopper and Blackwell GPUs")]
 
 
-def check_weights(models_dir: Path) -> list[Check]:
+def check_weights(models_dir: Path, storyboard_dir: Path) -> list[Check]:
     """Per backend: where its weights are and in which format (per component for files in place), or
     exactly what to download or add."""
     from render_pipeline.backends.specs import SPECS
-    from render_pipeline.backends.weights import describe_weights, locate_weights
+    from render_pipeline.backends.weights import describe_weights, locate_weights, storyboard_confinement
 
     checks = []
     for name in SPECS:
         if name == "animatic":
             continue
-        weights, problem = locate_weights(name, models_dir)
+        try:
+            weights, problem = locate_weights(name, models_dir, storyboard_confinement(models_dir, storyboard_dir))
+        except UserError as error:
+            weights, problem = None, str(error)
         if problem is None:
             checks.append(Check(f"weights {name}", "ok", describe_weights(weights)))
         else:
@@ -126,4 +129,4 @@ def check_weights(models_dir: Path) -> list[Check]:
 
 def run_checks(out_dir: Path, storyboard_dir: Path, models_dir: Path) -> list[Check]:
     return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_python_extras(),
-            check_gpus(), *check_flash_attention(), *check_weights(models_dir), check_disk(out_dir)]
+            check_gpus(), *check_flash_attention(), *check_weights(models_dir, storyboard_dir), check_disk(out_dir)]

@@ -109,7 +109,7 @@ def test_comfyui_folder_names_the_formats_and_one_line_picks_another_file(tmp_pa
         gguf_header(models / "diffusion_models" / f"wan2.2_t2v_{expert}_noise_14B_Q4_K_M.gguf", q4_k_m(expert_shapes))
     small_files(models)
 
-    checks = {check.name: check for check in check_weights(models)}
+    checks = {check.name: check for check in check_weights(models, tmp_path / 'storyboards')}
     found = checks[f"weights {A14B}"]
     assert found.status == "ok"
     # The highest precision found is used; the other files are named with the way to choose them.
@@ -173,6 +173,40 @@ def test_weights_yaml_can_name_a_diffusers_folder_elsewhere(tmp_path):
     (tmp_path / "models").mkdir()
     (tmp_path / "models" / "weights.yaml").write_text(f"{A14B}: {elsewhere}\n")
     assert locate_weights(A14B, tmp_path / "models") == (elsewhere, None)
+
+
+def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path):
+    """A storyboard is untrusted: the weights.yaml in its models/ folder (the default models folder)
+    cannot make the tool read files elsewhere; the same line in a models folder the user names can."""
+    from test_backends_specs import _fake_diffusers_folder
+    from typer.testing import CliRunner
+
+    from render_pipeline.backends.specs import SPECS
+    from render_pipeline.cli import app
+    from render_pipeline.planner import make_plan
+    from render_pipeline.storyboard import load_storyboard
+
+    elsewhere = tmp_path / "disk2" / "wan-a14b"
+    _fake_diffusers_folder(elsewhere, "WanPipeline", SPECS[A14B].components)
+    film = tmp_path / "film"
+    (film / "models").mkdir(parents=True)
+    (film / "models" / "weights.yaml").write_text(f"{A14B}: {elsewhere}\n")
+    board = load_storyboard(_board(film))
+    with pytest.raises(UserError, match="outside the storyboard's folder .* --models-dir"):
+        make_plan(board, gpus="1xH200")
+    result = CliRunner().invoke(app, ["plan", str(film / "board.yaml"), "--gpus", "1xH200"])
+    assert result.exit_code == 2 and "outside the storyboard's folder" in result.output
+    # A link inside the storyboard's folder leading out is refused the same way.
+    (film / "models" / "weights.yaml").write_text(f"{A14B}: linked\n")
+    (film / "models" / "linked").symlink_to(elsewhere)
+    with pytest.raises(UserError, match="outside the storyboard's folder"):
+        make_plan(board, gpus="1xH200")
+
+    mine = tmp_path / "my-models"
+    mine.mkdir()
+    (mine / "weights.yaml").write_text(f"{A14B}: {elsewhere}\n")
+    plan = make_plan(board, gpus="1xH200", models_dir=mine)
+    assert plan.backend(A14B).weights_problem is None
 
 
 def _board(tmp_path: Path) -> Path:

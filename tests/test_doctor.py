@@ -27,7 +27,7 @@ def test_missing_ffmpeg_fails_with_the_fix(tmp_path, monkeypatch):
 
 
 def test_missing_weights_name_the_repository_to_download(tmp_path):
-    checks = {check.name: check for check in check_weights(tmp_path)}
+    checks = {check.name: check for check in check_weights(tmp_path, tmp_path / 'storyboards')}
     wan = checks["weights wan2.2-t2v-a14b"]
     assert wan.status == "warn"
     assert "Wan-AI/Wan2.2-T2V-A14B-Diffusers" in wan.fix and "GB" in wan.fix

@@ -28,6 +28,7 @@ from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
 MAPPING_FILE = "weights.yaml"
+MODELS_ENV = "RENDER_PIPELINE_MODELS"  # names the models folder when --models-dir does not
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
 _COMFYUI_FOLDERS = ("diffusion_models", "unet", "text_encoders", "clip", "vae")
 _TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
@@ -148,11 +149,13 @@ def wanted_parts(spec: ModelSpec) -> list[_Wanted]:
     return []
 
 
-def read_mapping(models_dir: Path) -> dict[str, Path]:
+def read_mapping(models_dir: Path, confine_to: Path | None = None) -> dict[str, Path]:
     """``<models dir>/weights.yaml``: one line per backend, ``wan2.2-t2v-a14b: /path/to/files``.
 
     The path is a folder (searched like a models folder) or a file (the transformer; an A14B
     expert's twin is found beside it). Relative paths are read from the models folder.
+    ``confine_to``: the storyboard's folder, when the models folder is inside it. A storyboard is
+    untrusted, so a weights.yaml it ships may not point the tool at files outside its folder.
     """
     path = Path(models_dir) / MAPPING_FILE
     if not path.is_file():
@@ -170,7 +173,13 @@ def read_mapping(models_dir: Path) -> dict[str, Path]:
     if unknown:
         raise UserError(f"{path}: unknown backend {', '.join(map(repr, unknown))}; the backends are "
                         f"{', '.join(name for name, spec in SPECS.items() if spec.needs_gpu)}")
-    return {name: (Path(models_dir) / os.path.expanduser(value)) for name, value in mapping.items()}
+    named = {name: (Path(models_dir) / os.path.expanduser(value)) for name, value in mapping.items()}
+    for name, target in named.items():
+        if confine_to is not None and not target.resolve().is_relative_to(Path(confine_to).resolve()):
+            raise UserError(f"{path}: {name}: {target} is outside the storyboard's folder {confine_to}, and a "
+                            f"storyboard may not point the tool at other files; to use weights elsewhere, name "
+                            f"your models folder with --models-dir or ${MODELS_ENV} and put weights.yaml there")
+    return named
 
 
 def official_folders(spec: ModelSpec, models_dir: Path) -> list[Path]:
@@ -186,13 +195,13 @@ def official_folders(spec: ModelSpec, models_dir: Path) -> list[Path]:
             if folder.is_dir() and not (folder / "model_index.json").is_file()]
 
 
-def search(backend: str, models_dir: Path) -> Search:
+def search(backend: str, models_dir: Path, confine_to: Path | None = None) -> Search:
     spec = SPECS[backend]
     wanted = wanted_parts(spec)
     if not wanted:
         return Search(None, None, False)
     models_dir = Path(models_dir)
-    mapped = read_mapping(models_dir).get(backend)
+    mapped = read_mapping(models_dir, confine_to).get(backend)
     if mapped is not None and not mapped.exists():
         return Search(None, f"{backend}: {models_dir / MAPPING_FILE} points at {mapped}, which does not exist", True)
     places = [mapped] if mapped is not None else [*official_folders(spec, models_dir), models_dir]

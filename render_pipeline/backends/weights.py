@@ -18,16 +18,20 @@ import json
 import os
 from pathlib import Path
 
-from render_pipeline.backends.checkpoint_search import MAPPING_FILE, CheckpointSet, read_mapping, search
+from render_pipeline.backends.checkpoint_search import MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
-MODELS_ENV = "RENDER_PIPELINE_MODELS"
 
 # Files that only the original (non-diffusers) releases have at their top level.
 _ORIGINAL_RELEASE_MARKERS = ("high_noise_model", "low_noise_model", "Wan2.1_VAE.pth", "Wan2.2_VAE.pth",
                              "models_t5_umt5-xxl-enc-bf16.pth", "hunyuan-video-t2v-720p", "transformer_config.json")
 _WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf")
+
+
+def storyboard_confinement(models_dir: Path, storyboard_dir: Path) -> Path | None:
+    """The storyboard's folder when the models folder lies inside it (its weights.yaml is the storyboard's)."""
+    return storyboard_dir if Path(models_dir).resolve().is_relative_to(Path(storyboard_dir).resolve()) else None
 
 
 def resolve_models_dir(option: Path | None, storyboard_dir: Path) -> Path:
@@ -50,26 +54,28 @@ def find_model_folder(backend: str, models_dir: Path) -> Path:
     return candidates[0]
 
 
-def locate_weights(backend: str, models_dir: Path) -> tuple[Path | CheckpointSet | None, str | None]:
+def locate_weights(backend: str, models_dir: Path,
+                   confine_to: Path | None = None) -> tuple[Path | CheckpointSet | None, str | None]:
     """(the loadable weights, None), or (None, what to download or add).
 
     The weights are a diffusers-layout folder, or the files found in place. A line in weights.yaml
     comes first, then a complete diffusers folder, then the official release and single files.
+    ``confine_to``: see checkpoint_search.read_mapping (the planner passes it; every render plans first).
     """
     models_dir = Path(models_dir)
     spec = SPECS[backend]
-    mapped = read_mapping(models_dir).get(backend)
+    mapped = read_mapping(models_dir, confine_to).get(backend)
     if mapped is not None:  # the user named the files: only those count
         if (mapped / "model_index.json").is_file():  # a diffusers-layout folder elsewhere
             problem = _folder_problem(spec, mapped)
             return (mapped, None) if problem is None else (None, f"{backend}: {problem}")
-        named = search(backend, models_dir)
+        named = search(backend, models_dir, confine_to)
         return named.found, named.problem
     folder = find_model_folder(backend, models_dir)
     problem = _folder_problem(spec, folder)
     if problem is None:
         return folder, None
-    in_place = search(backend, models_dir)
+    in_place = search(backend, models_dir, confine_to)
     if in_place.anything:
         return in_place.found, in_place.problem
     return None, (

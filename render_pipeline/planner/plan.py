@@ -169,7 +169,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     """``gpus``: "auto" (this machine), a what-if spec like "2xA6000", or the GPUs themselves (a cluster's node)."""
     if backend is not None and backend != "auto" and backend not in SPECS:
         raise UserError(f"--backend {backend!r}: unknown; choose auto or one of {', '.join(SPECS)}")
-    from render_pipeline.backends.weights import resolve_models_dir
+    from render_pipeline.backends.weights import resolve_models_dir, storyboard_confinement
 
     models = resolve_models_dir(models_dir, storyboard.base_dir)
     wanted = {shot.id: (backend or shot.backend) for shot in storyboard.shots if shot.source is None}
@@ -192,7 +192,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
         key = f"{name}:{','.join(shot_ids)}"
         if key not in planned:
             planned[key] = _plan_backend(SPECS[name], [by_id[i] for i in shot_ids], machine, host_ram,
-                                         storyboard.delivery, models)
+                                         storyboard.delivery, models, storyboard_confinement(models, storyboard.base_dir))
         return planned[key]
 
     concrete: dict[str, str] = {}
@@ -311,7 +311,7 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
 
 
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
-                  models_dir: Path) -> BackendPlan:
+                  models_dir: Path, confine_to: Path | None = None) -> BackendPlan:
     from render_pipeline.backends.lora_files import changed_parameters
     from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer
 
@@ -319,7 +319,7 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
     lora_parameters = max((changed_parameters(spec.name, shot.loras) for shot in shots), default=0)
     largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps, s.windows))
-    weights, problem = locate_weights(spec.name, models_dir)
+    weights, problem = locate_weights(spec.name, models_dir, confine_to)
     plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb, problem,
                        spec.download_gb / DISK_GBPS, weights_found=None if weights is None else describe_weights(weights),
                        windows={shot_id: shape.windows for shot_id, shape in shapes.items() if shape.windows > 1})
