@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 
 EXIT_USER_ERROR = 2
+OUT_HELP = ("Output folder (default: outputs/<title-slug>/, unless another storyboard's film is there). "
+            "One run at a time writes a folder.")
 
 
 @app.callback()
@@ -44,13 +46,19 @@ def _stderr(line: str) -> None:
 @contextmanager
 def _user_errors() -> Iterator[None]:
     """Report a user's mistake as plain lines on stderr and exit 2, never a traceback."""
-    from render_pipeline.errors import UserError
+    from render_pipeline.errors import DiskFault, UserError
+    from render_pipeline.output_folder.files import DISK_ERRNOS
     from render_pipeline.storyboard import StoryboardError
 
     try:
         yield
     except (StoryboardError, UserError) as exc:
         _report_problem(exc)
+        raise typer.Exit(EXIT_USER_ERROR) from None
+    except OSError as exc:  # a disk that filled up or turned read-only under a writer of its own
+        if exc.errno not in DISK_ERRNOS:
+            raise
+        _report_problem(DiskFault.from_os_error(exc))
         raise typer.Exit(EXIT_USER_ERROR) from None
 
 
@@ -104,7 +112,7 @@ GLYPHS_HELP = ("Draw overlay characters that no installed font has as empty boxe
 @app.command()
 def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
@@ -115,8 +123,7 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug,
-                                   allow_missing_glyphs=allow_missing_glyphs)
+            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None
@@ -237,7 +244,7 @@ def render_shot(
     quality: Optional[str] = typer.Option(None, "--quality", help="draft or final, instead of the shot's."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed instead of the shot's."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps instead of the plan's."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
@@ -268,7 +275,7 @@ def render_shot(
 @app.command("render-all")
 def render_all(
     storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),

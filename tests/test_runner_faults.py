@@ -132,7 +132,7 @@ def test_killed_run_resumes_without_redoing_finished_shots(tmp_path, how):
 def test_unwritable_output_folder_and_full_disk_are_clear_errors_up_front(tmp_path, monkeypatch):
     board = write_storyboard(tmp_path, shots=1)
     (tmp_path / "a-file").write_text("")
-    with pytest.raises(UserError, match="cannot write to the output folder"):
+    with pytest.raises(UserError, match="cannot write .*a-file/out: part of the path is a file"):
         run(board, tmp_path / "a-file" / "out")
 
     import shutil

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from render_pipeline.output_folder.files import write_file
 
 # Bump when the audio this code produces changes for the same inputs.
 FORMAT_VERSION = 1
@@ -51,7 +52,4 @@ def cached_record(wav_path: Path, key: str) -> dict[str, Any] | None:
 
 def write_record(wav_path: Path, record: dict[str, Any]) -> None:
     """Write the sidecar after its WAV, so a crash between the two leaves a cache miss, not a wrong hit."""
-    sidecar = wav_path.with_suffix(".json")
-    partial = sidecar.with_name(sidecar.name + ".partial")
-    partial.write_text(json.dumps(record, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(partial, sidecar)
+    write_file(wav_path.with_suffix(".json"), json.dumps(record, indent=2, ensure_ascii=False))

@@ -48,8 +48,12 @@ def split_sentences(text: str) -> list[str]:
     return [piece for piece in pieces if re.search(r"\w", piece)]
 
 
-def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None, models_dir: Path) -> Narration:
-    """Speak every shot's narration (or reuse the cache); raise UserError if any runs past its shot."""
+def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None, models_dir: Path,
+            scratch: Path | None = None) -> Narration:
+    """Speak every shot's narration (or reuse the cache); raise UserError if any runs past its shot.
+
+    ``scratch``: where the engine's files are made (the output folder's tmp/; None: the system's).
+    """
     narrated = [shot for shot in storyboard.shots if shot.narration]
     _remove_stale(narration_dir, {shot.id for shot in narrated})
     if not narrated:
@@ -75,8 +79,8 @@ def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None
             pending.append((shot, written, spoken, key))
 
     if pending:
-        with tempfile.TemporaryDirectory(prefix="rp-tts-") as scratch:
-            speech = engine.speak([sentence for _, _, spoken, _ in pending for sentence in spoken], Path(scratch))
+        with tempfile.TemporaryDirectory(prefix="tts-", dir=scratch) as speaking:
+            speech = engine.speak([sentence for _, _, spoken, _ in pending for sentence in spoken], Path(speaking))
         for shot, written, spoken, key in pending:
             mine, speech = speech[: len(spoken)], speech[len(spoken):]
             clips[shot.id] = _write_clip(narration_dir / f"{shot.id}.wav", written, mine, key)

@@ -3,7 +3,8 @@
 Writes, under ``<out>/audio/``: ``narration/<shot id>.wav`` (48 kHz mono, one per
 narrated shot), ``music/<NN>-<cue>.wav`` (each cue's own audio) and ``music_bed.wav``
 (48 kHz stereo, the whole film's length). Everything is cached; a rerun with nothing
-changed synthesises nothing.
+changed synthesises nothing. Files are written whole and never through a link
+(output_folder/files.py); speech in the making lives in the output folder's tmp/.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from pathlib import Path
 
 from render_pipeline.audio.music.bed import render_bed
 from render_pipeline.audio.narration import NarrationClip, narrate
+from render_pipeline.output_folder.claim import SCRATCH_NAME
+from render_pipeline.output_folder.files import make_folder
 from render_pipeline.storyboard import Cue, Storyboard
 
 MODELS_ENV = "RENDER_PIPELINE_MODELS"
@@ -36,9 +39,11 @@ def render_audio(storyboard: Storyboard, out_dir: Path, engine: str | None = Non
     weights (``xtts-v2/``, ``musicgen/``); default ``$RENDER_PIPELINE_MODELS``, else the
     storyboard's ``models/`` folder. Raises UserError when narration runs past its shot.
     """
-    audio_dir = Path(out_dir) / "audio"
+    audio_dir = make_folder(Path(out_dir), "audio")
+    for folder in ("narration", "music"):
+        make_folder(Path(out_dir), "audio", folder)
     models = models_dir or Path(os.environ.get(MODELS_ENV) or storyboard.base_dir / "models")
-    narration = narrate(storyboard, audio_dir / "narration", engine, models)
+    narration = narrate(storyboard, audio_dir / "narration", engine, models, make_folder(Path(out_dir), SCRATCH_NAME))
     bed = render_bed(storyboard, audio_dir, models)
     messages = ([narration.engine_line] if narration.engine_line else []) + bed.messages
     synthesized = [f"narration {shot_id}" for shot_id in narration.synthesized] + [f"music {cue}" for cue in bed.made]

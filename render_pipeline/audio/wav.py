@@ -6,14 +6,13 @@ Everything the pipeline writes is 48 kHz, the rate video editors and the final m
 
 from __future__ import annotations
 
-import os
-import tempfile
 import wave
 from pathlib import Path
 
 import numpy as np
 
-from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
+from render_pipeline.media.ffmpeg import MediaKind, ffmpeg_output, media_input
+from render_pipeline.output_folder.files import writing
 
 SAMPLE_RATE = 48_000
 
@@ -31,17 +30,15 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    """Write 16-bit PCM through a temporary name, so a half-written file never looks finished."""
+    """Write 16-bit PCM through a temporary name, so a half-written file never looks finished (never through a link)."""
     channels = 1 if samples.ndim == 1 else samples.shape[1]
     pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).round().astype("<i2")
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with wave.open(str(partial), "wb") as target:
+    with writing(path) as partial, wave.open(str(partial), "wb") as target:
         target.setnchannels(channels)
         target.setsampwidth(2)
         target.setframerate(rate)
         target.writeframes(pcm.tobytes())
-    os.replace(partial, path)
 
 
 def decode_audio(path: Path, channels: int, seconds: float | None = None, loop: bool = False) -> np.ndarray:
@@ -50,10 +47,8 @@ def decode_audio(path: Path, channels: int, seconds: float | None = None, loop: 
     args += [*media_input(path, MediaKind.AUDIO), "-map", "0:a:0", "-ac", str(channels), "-ar", str(SAMPLE_RATE)]
     if seconds is not None:
         args += ["-t", f"{seconds:.6f}"]
-    with tempfile.TemporaryDirectory(prefix="rp-audio-") as scratch:
-        raw = Path(scratch) / "decoded.f32"
-        run_ffmpeg([*args, "-f", "f32le", str(raw)], what=f"decoding audio from {path.name}")
-        samples = np.fromfile(raw, dtype="<f4")
+    raw = ffmpeg_output([*args, "-f", "f32le", "-"], what=f"decoding audio from {path.name}")  # no scratch file
+    samples = np.frombuffer(raw, dtype="<f4").copy()
     return samples if channels == 1 else samples.reshape(-1, channels)
 
 

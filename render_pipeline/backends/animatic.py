@@ -14,6 +14,7 @@ first rendered frame of the shot (handles included).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -26,6 +27,7 @@ from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
 from render_pipeline.media.fonts import find_font
+from render_pipeline.output_folder.claim import SCRATCH_ENV
 
 # The still is soft (gradients and hills), so drawing it at half size and letting FFmpeg
 # scale it up once costs nothing visible and keeps the numpy part well under 0.1 s at 720p.
@@ -194,10 +196,13 @@ class AnimaticSession:
 
     def render(self, request: RenderRequest, out_path: Path, progress: Progress) -> None:
         progress(0, request.frames)
-        with tempfile.TemporaryDirectory(prefix="animatic-") as scratch_name:
+        # In the output folder's tmp/ when the runner started this worker (it removes what a
+        # killed worker leaves); FFmpeg runs inside it, so the filter graph names its files
+        # plainly, whatever characters the folder's own path holds.
+        with tempfile.TemporaryDirectory(prefix="animatic-", dir=os.environ.get(SCRATCH_ENV)) as scratch_name:
             scratch = Path(scratch_name)
             args = self._ffmpeg_args(request, scratch, out_path)
-            run_ffmpeg(args, what=f"drawing the animatic of shot {request.shot_id}")
+            run_ffmpeg(args, what=f"drawing the animatic of shot {request.shot_id}", cwd=scratch)
         progress(request.frames, request.frames)
 
     def close(self) -> None:
@@ -208,7 +213,7 @@ class AnimaticSession:
         camera = request.settings.get("camera") or {}
         move = move_for(camera.get("movement"))
         if request.image is not None:
-            picture = media_input(request.image, MediaKind.IMAGE)
+            picture = media_input(Path(request.image).absolute(), MediaKind.IMAGE)
             # Cover the frame (crop what overhangs), then move over it; a still image with no
             # movement asked for still gets the gentle push-in of a Ken Burns move.
             fit = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
@@ -218,7 +223,7 @@ class AnimaticSession:
             still = scratch / "still.ppm"
             draw_width, draw_height = max(16, round(width * DRAW_SCALE)), max(16, round(height * DRAW_SCALE))
             write_ppm(still, draw_still(draw_width, draw_height, request.prompt, request.seed))
-            picture = media_input(still, MediaKind.IMAGE)
+            picture = media_input(Path(still.name), MediaKind.IMAGE)
             fit = f"scale={width}:{height}:flags=bicubic,"
 
         header = [request.shot_id + (f" · scene {request.settings['scene']}" if request.settings.get("scene") is not None else ""),
@@ -227,10 +232,9 @@ class AnimaticSession:
         body = "\n".join(textwrap.wrap(request.prompt or "(no prompt)", wrap_columns)[:6])
         (scratch / "header.txt").write_text("\n".join(header), encoding="utf-8")
         (scratch / "prompt.txt").write_text(body, encoding="utf-8")
-        for path in (self.font, scratch):
-            if not _FILTER_SAFE_PATH.fullmatch(str(path)):
-                raise UserError(f"the animatic cannot pass the path {path} to FFmpeg's text filter; "
-                                "use a font and temporary folder whose paths have only letters, digits, '_', '.', '/' and '-'")
+        if not _FILTER_SAFE_PATH.fullmatch(str(self.font)):
+            raise UserError(f"the animatic cannot pass the font path {self.font} to FFmpeg's text filter; "
+                            "use a font whose path has only letters, digits, '_', '.', '/' and '-'")
 
         last = max(request.frames - 1, 1)
         zoom, x, y = (expr.format(p=f"(on/{last})") for expr in (move.zoom, move.x, move.y))
@@ -244,14 +248,14 @@ class AnimaticSession:
         # work on half the bytes and the encoder needs no per-frame conversion.
         graph = (
             f"[0:v]{fit}setsar=1,format=yuv420p,zoompan=z='{zoom}':x='{x}':y='{y}':d={request.frames}:s={width}x{height}:fps={rate},"
-            f"drawtext={text_style}:textfile={scratch / 'header.txt'}:expansion=none:fontsize={large}:"
+            f"drawtext={text_style}:textfile=header.txt:expansion=none:fontsize={large}:"
             f"line_spacing={small // 3}:x={small}:y={small},"
-            f"drawtext={text_style}:textfile={scratch / 'prompt.txt'}:expansion=none:fontsize={small}:"
+            f"drawtext={text_style}:textfile=prompt.txt:expansion=none:fontsize={small}:"
             f"line_spacing={small // 3}:x={small}:y={prompt_top},"
             f"drawtext={text_style}:timecode='{timecode(0, request.fps).replace(':', chr(92) + ':')}':"
             f"timecode_rate={rate}:fontsize={large}:x=w-tw-{small}:y={small}[out]"
         )
         return [*picture, "-filter_complex", graph, "-map", "[out]", "-frames:v", str(request.frames),
                 "-r", str(rate), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-an",
-                "-f", "mp4", str(out_path)]
+                "-f", "mp4", str(out_path.absolute())]
 

@@ -20,7 +20,6 @@ import contextlib
 import gc
 import itertools
 import json
-import os
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
@@ -37,6 +36,7 @@ from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, f
                                             reset_step_cache, speed_options)
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.ffmpeg import write_rgb_frames
+from render_pipeline.output_folder.files import writing
 
 
 T = TypeVar("T")
@@ -400,9 +400,8 @@ def _saved_latents(path: Path, request: RenderRequest) -> torch.Tensor | None:
 
 
 def _save_latents(path: Path, request: RenderRequest, latents: torch.Tensor) -> None:
-    partial = path.with_name(path.name + ".partial")
-    torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
-    os.replace(partial, path)
+    with writing(path) as partial:
+        torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
 
 
 def _free_memory() -> None:

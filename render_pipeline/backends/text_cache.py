@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from render_pipeline.output_folder.files import writing
+
 FORMAT_VERSION = 1
 
 
@@ -58,7 +60,5 @@ class TextEmbeddingCache:
 
     def put(self, text: str, tensors: dict[str, torch.Tensor]) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self._path(text)
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # ranks of a group may write at once
-        torch.save({"text": text, "tensors": tensors}, partial)
-        os.replace(partial, path)
+        with writing(self._path(text), tag=f".{os.getpid()}") as partial:  # ranks of a group may write at once
+            torch.save({"text": text, "tensors": tensors}, partial)

@@ -13,7 +13,6 @@ from rank 0 (DiffusionSession.first_rank).
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import replace
 from itertools import islice
@@ -27,6 +26,7 @@ from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.diffusion import DiffusionSession, HeldLatents, _fingerprint, eight_bit
 from render_pipeline.backends.windows import Continuation, Windows, window_seed, windows_folder
 from render_pipeline.media.ffmpeg import write_rgb_frames
+from render_pipeline.output_folder.files import writing
 
 
 def render_windows(session: DiffusionSession, request: RenderRequest, out_path: Path, progress: Progress) -> None:
@@ -144,6 +144,5 @@ def _save_png(frame: np.ndarray, path: Path) -> None:
 
 
 def _write_atomically(path: Path, write) -> None:
-    partial = path.with_name(path.name + ".partial")
-    write(partial)
-    os.replace(partial, path)
+    with writing(path) as partial:  # output_folder/files.py: never through a link planted in the folder
+        write(partial)

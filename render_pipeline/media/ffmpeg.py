@@ -10,19 +10,24 @@ a concat list, an image-name pattern) or open a network address.
 
 from __future__ import annotations
 
+import errno
 import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Callable
 
-from render_pipeline.errors import UserError
+from render_pipeline.errors import WRITE_FAULTS, DiskFault, UserError
+from render_pipeline.output_folder.files import append_text
 
 FFMPEG_ENV = "RENDER_PIPELINE_FFMPEG"
 
@@ -46,38 +51,109 @@ FFMPEG_FIX = ("install a full FFmpeg build (Debian/Ubuntu: apt install ffmpeg) o
 
 @lru_cache(maxsize=1)
 def ffmpeg_exe() -> str:
-    """The ffmpeg to use: $RENDER_PIPELINE_FFMPEG, then ffmpeg on PATH, then imageio-ffmpeg's."""
+    """The ffmpeg to use: $RENDER_PIPELINE_FFMPEG, then ffmpeg on PATH, then imageio-ffmpeg's; checked to run."""
     configured = os.environ.get(FFMPEG_ENV)
     if configured:
         if not Path(configured).is_file():
             raise UserError(f"{FFMPEG_ENV}={configured} does not exist; point it at an ffmpeg binary or unset it")
-        return configured
+        return _check_runs(configured, f"{FFMPEG_ENV}={configured}")
     on_path = shutil.which("ffmpeg")
     if on_path:
-        return on_path
+        return _check_runs(on_path, f"the ffmpeg on PATH ({on_path})")
     try:
         import imageio_ffmpeg
 
-        return imageio_ffmpeg.get_ffmpeg_exe()
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
     except (ImportError, RuntimeError):
         raise UserError(
             "ffmpeg not found: install it (apt install ffmpeg, brew install ffmpeg) "
             "or `pip install imageio-ffmpeg`, or set " + FFMPEG_ENV
         ) from None
+    return _check_runs(exe, f"imageio-ffmpeg's ffmpeg ({exe})")
+
+
+def _check_runs(exe: str, named: str) -> str:
+    """``exe`` if it runs and says it is FFmpeg; else UserError blaming it, before any media is blamed instead."""
+    try:
+        result = subprocess.run([exe, "-hide_banner", "-version"], stdin=subprocess.DEVNULL, capture_output=True,
+                                text=True, errors="replace", timeout=30)
+        said = (result.stdout + result.stderr).strip()
+        if result.returncode == 0 and said.startswith("ffmpeg version"):
+            return exe
+        problem = f"exit {result.returncode}" + (f": {said.splitlines()[0]}" if said else ", printing nothing")
+    except (OSError, subprocess.TimeoutExpired) as error:
+        problem = getattr(error, "strerror", None) or str(error)
+    raise UserError(f"{named} does not run as FFmpeg (`-version` gave {problem}); {FFMPEG_FIX}")
 
 
 def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None, cwd: Path | None = None) -> str:
-    """Run ffmpeg with ``args`` (no shell) in ``cwd``; return its stderr; raise FfmpegError on failure."""
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
-    result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
-                            cwd=cwd)
+    """Run ffmpeg with ``args`` (no shell); return its stderr.
+
+    Raises DiskFault when an output could not be written (full disk, size limit, read-only),
+    FfmpegError for any other failure. ``cwd``: the folder relative names in ``args`` (and in
+    a filter graph, where they need no escaping) are read from.
+    """
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, errors="replace", cwd=cwd, preexec_fn=die_with_parent())
     if log_path is not None:
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write("$ " + " ".join(command) + "\n" + result.stderr + "\n")
+        append_text(log_path, "$ " + " ".join(result.args) + "\n" + result.stderr + "\n")
     if result.returncode != 0:
-        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
-        raise FfmpegError(what, result.returncode, tail)
+        _raise_failure(what, result.returncode, result.stderr, args, cwd=cwd)
     return result.stderr
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn that has the kernel kill the child when the thread that started it dies (Linux; else None).
+
+    So FFmpeg stops writing when the runner is killed with kill -9. The thread that starts
+    FFmpeg here always waits for it, so that thread never ends first.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl, parent = _prctl(), os.getpid()
+
+    def set_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        if os.getppid() != parent:  # the parent died before the line above
+            os._exit(1)
+
+    return set_signal
+
+
+@lru_cache(maxsize=1)
+def _prctl():
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl
+
+
+# How FFmpeg reports a failed write: the strerror text at the end of a line.
+_WRITE_ERRORS = {os.strerror(number): number for number in WRITE_FAULTS}
+
+
+def _raise_failure(what: str, returncode: int, stderr: str, args: list[str], output: Path | None = None,
+                   cwd: Path | None = None) -> None:
+    """DiskFault when FFmpeg could not write an output, else FfmpegError with the end of what it said.
+
+    The output named is the one FFmpeg names, else ``output``, else the last argument.
+    """
+    output = str(output if output is not None else args[-1])
+    if returncode == -signal.SIGXFSZ:  # killed on passing the file size limit, before it could say anything
+        raise DiskFault(Path(cwd or "") / output, *WRITE_FAULTS[errno.EFBIG])
+    inputs = {args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "-i"}
+    for line in reversed(stderr.strip().splitlines()[-15:]):
+        for text, number in _WRITE_ERRORS.items():
+            if not line.endswith(f": {text}"):
+                continue
+            named = line[: -len(text) - 2]
+            if named in inputs:
+                break  # an input FFmpeg could not read: not the disk's fault
+            if named in args or number not in (errno.EACCES, errno.EPERM):
+                raise DiskFault(Path(cwd or "") / (named if named in args else output), *WRITE_FAULTS[number])
+    raise FfmpegError(what, returncode, "\n".join(stderr.strip().splitlines()[-15:]))
 
 
 @lru_cache(maxsize=4)
@@ -164,7 +240,8 @@ def _probe_output(path: Path, kind: MediaKind, decode: bool) -> str:
     """What FFmpeg prints opening ``path`` (and decoding its first frame, if ``decode``); FfmpegError if it cannot."""
     decode_args = ["-map", "0:v:0", "-frames:v", "1", "-f", "null", "-"] if decode else []
     result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *media_input(path, kind), *decode_args],
-                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+                            stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                            preexec_fn=die_with_parent())
     text = result.stderr
     if ("Duration:" not in text and "Stream #" not in text) or (decode and result.returncode != 0):
         raise FfmpegError(f"reading {path}", result.returncode, "\n".join(text.strip().splitlines()[-5:]))
@@ -221,12 +298,18 @@ def count_frames(path: Path) -> int:
     Not read from the "frame=" of ffmpeg's statistics line: ffmpeg 7.0 leaves it out for a
     stream copy, so a shot written correctly would look unreadable.
     """
-    with tempfile.TemporaryDirectory(prefix="frames-") as scratch:
-        listing = Path(scratch) / "frames.crc"
-        run_ffmpeg([*media_input(path, MediaKind.VIDEO), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", str(listing)],
-                   what=f"counting frames of {path}")
-        lines = listing.read_text(encoding="utf-8", errors="replace").splitlines()
-    return sum(1 for line in lines if line and not line.startswith("#"))
+    listing = ffmpeg_output([*media_input(path, MediaKind.VIDEO), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"],
+                            what=f"counting frames of {path}").decode(errors="replace")
+    return sum(1 for line in listing.splitlines() if line and not line.startswith("#"))
+
+
+def ffmpeg_output(args: list[str], what: str) -> bytes:
+    """Run ffmpeg with ``args``, whose output is "-", and return what it wrote there: no scratch file."""
+    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], stdin=subprocess.DEVNULL,
+                            capture_output=True, preexec_fn=die_with_parent())
+    if result.returncode != 0:
+        _raise_failure(what, result.returncode, result.stderr.decode(errors="replace"), args)
+    return result.stdout
 
 
 # Frames handed over but not yet taken by ffmpeg (a 1280x720 frame is 2.8 MB).
@@ -254,7 +337,7 @@ def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path
                "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", *SHOT_ENCODE,
                "-f", "mp4", str(out_path)]
     with tempfile.TemporaryFile() as errors:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors)
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors, preexec_fn=die_with_parent())
         pending: queue.Queue = queue.Queue(maxsize=FRAMES_IN_FLIGHT)
         ffmpeg_gone = threading.Event()
         feeder = threading.Thread(target=_feed, args=(pending, process.stdin, ffmpeg_gone), daemon=True)
@@ -275,10 +358,9 @@ def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")
     if log_path is not None:
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write("$ " + " ".join(command) + "\n" + stderr + "\n")
+        append_text(log_path, "$ " + " ".join(command) + "\n" + stderr + "\n")
     if returncode != 0:
-        raise FfmpegError(what, returncode, "\n".join(stderr.strip().splitlines()[-15:]))
+        _raise_failure(what, returncode, stderr, command, output=out_path)
 
 
 def _feed(pending: queue.Queue, pipe, ffmpeg_gone: threading.Event) -> None:

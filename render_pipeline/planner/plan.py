@@ -17,6 +17,7 @@ from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
 from render_pipeline.backends.windows import Windows, plan_windows
 from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
+from render_pipeline.planner.delivery import DeliveryCost, delivery_cost
 from render_pipeline.planner.gpus import GIB, Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import (
     QUANTISED_BYTES_PER_PARAM,
@@ -137,6 +138,7 @@ class Plan:
     concurrent_groups: int
     total_seconds: float
     warnings: list[str] = field(default_factory=list)
+    delivery: DeliveryCost | None = None  # disk and host memory besides the GPUs (planner/delivery.py)
 
     def backend(self, name: str) -> BackendPlan:
         return next(plan for plan in self.backends if plan.name == name)
@@ -152,6 +154,7 @@ class Plan:
             "concurrent_groups": self.concurrent_groups,
             "shots": [asdict(shot) for shot in self.shots],
             "warnings": self.warnings,
+            "delivery": self.delivery.to_json() if self.delivery is not None else None,
         }
 
 
@@ -221,8 +224,11 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     considered = list({id(p): p for p in list(planned.values())}.values())
     chosen_backend = chosen_auto or next(iter(used), "animatic")
     groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
+    delivery = storyboard.delivery
+    cost = delivery_cost([(shot.frames, shot.width, shot.height, shot.backend) for shot in shots], delivery.width,
+                         delivery.height, round(storyboard.duration * delivery.fps), len(shots))
     return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total,
-                _single_pass_warnings(storyboard, shots))
+                _single_pass_warnings(storyboard, shots), cost)
 
 
 def _single_pass_warnings(storyboard, shots: list[PlannedShot]) -> list[str]:

@@ -69,6 +69,17 @@ def windows_line(plan: BackendPlan) -> str:
             f"frames it was trained on: each is rendered as {many} windows, each continuing the last.")
 
 
+def outside_gpus(plan: Plan) -> str:
+    """Disk for the shots and the film, and host memory to assemble it (planner/delivery.py)."""
+    cost = plan.delivery
+    text = (f"Disk: about {cost.disk_bytes / 1e9:.1f} GB ({cost.shot_bytes / 1e9:.1f} GB of shots, "
+            f"{cost.film_bytes / 1e9:.1f} GB for the film and its intermediate). Assembling the {len(plan.shots)} "
+            f"shot(s) takes about {cost.assembly_memory_bytes / 1024**3:.1f} GiB of host memory")
+    if plan.host_ram_gib is not None and cost.assembly_memory_bytes > plan.host_ram_gib * 1024**3:
+        text += f", more than the {plan.host_ram_gib:.0f} GiB here: deliver a smaller size or assemble elsewhere"
+    return text + "."
+
+
 def verdict(plan: BackendPlan) -> str:
     """One paragraph: what fits, how, and what the obvious alternatives would cost."""
     shape = plan.largest
@@ -140,6 +151,8 @@ def print_plan(plan: Plan, console) -> None:
         console.print(verdict(backend), soft_wrap=True)
     console.print(f"Backend: [bold]{plan.chosen_backend}[/bold]; whole film about {duration(plan.total_seconds)}"
                   f" with {plan.concurrent_groups} shot group(s) at once.")
+    if plan.delivery is not None:
+        console.print(outside_gpus(plan), soft_wrap=True)
     if plan.fallback_reason:
         console.print(f"[yellow]Animatic:[/yellow] {plan.fallback_reason}", soft_wrap=True)
     for warning in plan.warnings:
@@ -150,6 +163,8 @@ def markdown(plan: Plan, title: str, picture: str | None) -> str:
     lines = [f"# Render plan: {title}", "", f"Machine: {machine_line(plan)}.", "",
              f"Backend: **{plan.chosen_backend}**; whole film about {duration(plan.total_seconds)} "
              f"with {plan.concurrent_groups} shot group(s) at once.", ""]
+    if plan.delivery is not None:
+        lines += [outside_gpus(plan), ""]
     if plan.fallback_reason:
         lines += [f"Animatic fallback: {plan.fallback_reason}", ""]
     lines += [f"Warning: {warning}" for warning in plan.warnings] + ([""] if plan.warnings else [])

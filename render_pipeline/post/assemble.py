@@ -3,7 +3,9 @@
 Reads `<out>/shots/<id>.mp4` (with handles) and the audio stage's narration and music
 bed; writes final.mp4 (picture encoded once), final.srt, final.vtt, timeline.otio,
 timeline.xml (FCP XML) and review.html. Each file is written under a temporary name and
-renamed, so a file that exists is complete.
+renamed, so a file that exists is complete, and never through a link (output_folder/files.py);
+the output folder is held while it is written (output_folder/claim.py), and scratch files
+live in its tmp/.
 
 The soundtrack is mixed, normalised and encoded on a second thread while FFmpeg encodes
 the picture (which also writes the review page's thumbnails); a last FFmpeg call joins
@@ -23,6 +25,8 @@ from typing import Callable, Protocol
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, media_input, probe, run_ffmpeg
+from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
+from render_pipeline.output_folder.files import make_folder, writing
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
@@ -71,15 +75,19 @@ class AssemblyResult:
     missing_glyphs: tuple[str, ...] = ()  # overlays drawn with boxes, allowed by --allow-missing-glyphs
 
 
-def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = None,
+def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLike | None = None,
              allow_missing_glyphs: bool = False) -> AssemblyResult:
-    """Build the film from ``out_dir``; ``audio`` is the audio stage's result (made here when None).
+    """Build the film from ``out_dir`` (None: outputs/<title-slug>/); ``audio`` is the audio stage's result (made here when None).
 
     UserError, before anything is made, when an overlay holds characters no installed font
-    draws, unless ``allow_missing_glyphs``.
+    draws, unless ``allow_missing_glyphs``. The folder is held while it is written (output_folder/claim.py).
     """
+    with hold_output_folder(out_dir, storyboard) as held:
+        return _assemble(storyboard, held, audio, allow_missing_glyphs)
+
+
+def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, allow_missing_glyphs: bool) -> AssemblyResult:
     began = time.perf_counter()
-    out_dir = Path(out_dir)
     missing_glyphs = check_glyphs(storyboard, allow_missing_glyphs)
     edit = make_edit(storyboard)
     shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
@@ -88,9 +96,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
         from render_pipeline.audio import render_audio
 
         audio = render_audio(storyboard, out_dir)
-    logs = out_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    log_path = logs / "assemble.log"
+    log_path = make_folder(out_dir, "logs") / "assemble.log"
 
     overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
     placed_overlays = place_overlays(edit, overlays_by_shot)
@@ -98,8 +104,9 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
                  for shot_id, clip in audio.narration.items()]
     narration.sort(key=lambda clip: clip.start)
 
-    # A scratch folder with a name we choose, so the paths inside the filter graph need no escaping.
-    with tempfile.TemporaryDirectory(prefix="render_pipeline_assemble_") as scratch_name:
+    # FFmpeg encodes the picture inside the scratch folder, so the filter graph names the
+    # overlays and fonts plainly (no escaping), whatever the output folder's path holds.
+    with tempfile.TemporaryDirectory(prefix="assemble-", dir=scratch_dir(out_dir)) as scratch_name:
         scratch = Path(scratch_name)
         ass_path = fonts_dir = None
         if placed_overlays:
@@ -114,7 +121,7 @@ def assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None = No
         with ThreadPoolExecutor(max_workers=1) as sound_thread:
             sound = sound_thread.submit(_soundtrack, narration, audio.music_bed, duration,
                                         storyboard.delivery.loudness_lufs, scratch)
-            _encode_picture(edit, shot_files, ass_path, fonts_dir, picture, thumbnails_dir, log_path)
+            _encode_picture(edit, shot_files, ass_path, fonts_dir, scratch, log_path)
             soundtrack, loudness, peak = sound.result()
         film = out_dir / "final.mp4"
         _mux(picture, soundtrack, film, log_path)
@@ -191,17 +198,19 @@ def _soundtrack(narration: list[PlacedNarration], music_bed: Path | None, durati
 
 
 def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | None, fonts_dir: Path | None,
-                    picture: Path, thumbnails_dir: Path, log_path: Path) -> None:
-    """Encode the picture (no sound) to ``picture`` and each shot's thumbnail to ``thumbnails_dir``/<index>.jpg."""
-    thumbnails_dir.mkdir()
-    inputs = [argument for edited in edit.shots for argument in media_input(shot_files[edited.shot.id], MediaKind.VIDEO)]
-    # passthrough: one image per selected frame (an image sequence is otherwise filled to a constant rate)
-    args = [*inputs, "-filter_complex", video_graph(edit, ass_path, fonts_dir),
-            "-map", "[video]", *VIDEO_ENCODE, str(picture),
-            "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0",
-            str(thumbnails_dir / "%d.jpg")]
+                    scratch: Path, log_path: Path) -> None:
+    """Encode the picture (no sound) to ``scratch``/picture.mp4 and each shot's thumbnail to thumbnails/<index>.jpg there."""
+    (scratch / "thumbnails").mkdir()
+    inputs = [argument for edited in edit.shots
+              for argument in media_input(shot_files[edited.shot.id].absolute(), MediaKind.VIDEO)]
+    graph = video_graph(edit, Path(ass_path.name) if ass_path else None, Path(fonts_dir.name) if fonts_dir else None)
+    # passthrough: one image per selected frame (an image sequence is otherwise filled to a constant rate).
+    # The picture goes last: the output a full disk or a size limit is named by (media/ffmpeg.py).
+    args = [*inputs, "-filter_complex", graph,
+            "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0", "thumbnails/%d.jpg",
+            "-map", "[video]", *VIDEO_ENCODE, "picture.mp4"]
     try:
-        run_ffmpeg(args, what="assembling the film", log_path=log_path)
+        run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch)
     except FfmpegError as exc:
         named = [shot_id for shot_id, path in shot_files.items() if re.search(re.escape(str(path)), exc.tail)]
         if named:
@@ -211,18 +220,13 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
 
 def _mux(picture: Path, soundtrack: Path, film: Path, log_path: Path) -> None:
     """Join picture and soundtrack by stream copy, index first (+faststart) so players can start at once."""
-    partial = film.with_name(film.stem + ".partial.mp4")
-    try:
-        run_ffmpeg([*media_input(picture, MediaKind.VIDEO), *media_input(soundtrack, MediaKind.AUDIO), "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
+    with writing(film) as partial:
+        run_ffmpeg([*media_input(picture, MediaKind.VIDEO), *media_input(soundtrack, MediaKind.AUDIO), "-map", "0:v:0",
+                    "-map", "1:a:0", "-c", "copy",
                     "-movflags", "+faststart", str(partial)], what="joining the film's picture and sound",
                    log_path=log_path)
-    except FfmpegError:
-        partial.unlink(missing_ok=True)
-        raise
-    partial.replace(film)
 
 
 def _write_then_rename(target: Path, write: Callable[[Path], None]) -> None:
-    partial = target.with_name(target.name + ".partial")
-    write(partial)
-    partial.replace(target)
+    with writing(target) as partial:
+        write(partial)

@@ -1,4 +1,8 @@
-"""manifest.json: what was rendered, how, and whether it finished; rewritten atomically after every change."""
+"""manifest.json: what was rendered, how, and whether it finished; rewritten atomically after every change.
+
+Written only through output_folder.files (never through a link planted in the folder); a
+full disk leaves the previous manifest whole and no temporary file behind.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from render_pipeline import __version__
+from render_pipeline.output_folder.files import fault, open_for_append, read_text, write_file
 
 MANIFEST_NAME = "manifest.json"
 LIBRARIES = ("torch", "diffusers", "transformers", "accelerate", "numpy")
@@ -40,7 +45,7 @@ class Manifest:
     def load(cls, out_dir: Path) -> Manifest:
         path = out_dir / MANIFEST_NAME
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_text(path))
             shots = data["shots"] if isinstance(data.get("shots"), dict) else {}
         except (OSError, ValueError, AttributeError):
             # Missing or unreadable: every shot is checked and re-rendered as needed, so nothing is lost.
@@ -49,17 +54,18 @@ class Manifest:
 
     def record(self, shot_id: str, **fields) -> None:
         """Update one shot's entry; entries other processes (other cluster nodes) wrote meanwhile are kept."""
-        with open(self.path.with_name(self.path.name + ".lock"), "w") as lock:
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        lock = open_for_append(lock_path)  # opened without truncating and never through a link
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self.shots = {**self.shots, **Manifest.load(self.path.parent).shots}
             self.shots.setdefault(shot_id, {}).update(fields)
             self.save()
+        except OSError as error:
+            raise fault(error, lock_path) from None
+        finally:
+            os.close(lock)
 
     def save(self) -> None:
         payload = {"versions": versions(), "command": " ".join(sys.argv), "shots": self.shots}
-        temporary = self.path.with_name(self.path.name + ".part")
-        with open(temporary, "w", encoding="utf-8") as file:
-            json.dump(payload, file, indent=2, ensure_ascii=False)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, self.path)
+        write_file(self.path, json.dumps(payload, indent=2, ensure_ascii=False))

@@ -3,36 +3,64 @@
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 from render_pipeline.errors import UserError
+from render_pipeline.output_folder.claim import SCRATCH_NAME
+from render_pipeline.output_folder.files import create_empty, make_folder, refuse_links
+from render_pipeline.planner.delivery import MARGIN_BYTES, delivery_cost, shot_bytes
+from render_pipeline.planner.gpus import detect_host_ram_gib
 
-# Generous for H.264 at the qualities used (final renders run near 0.02 bytes per pixel).
-BYTES_PER_PIXEL = 0.1
-# Room for the assembled film, the audio and the logs beside the shots.
-MARGIN_BYTES = 500 * 1024**2
+
+def needed_bytes(shots: list[tuple[int, int, int, str]]) -> int:
+    """Disk the shots need: ``shots`` holds (frames, width, height, backend) per shot to render."""
+    return shot_bytes(shots) + MARGIN_BYTES
 
 
-def needed_bytes(frame_sizes: list[tuple[int, int, int]]) -> int:
-    """Disk the shots need: ``frame_sizes`` holds (frames, width, height) per shot to render."""
-    return int(sum(frames * width * height * BYTES_PER_PIXEL for frames, width, height in frame_sizes)) + MARGIN_BYTES
+def check_film_fits(storyboard, plan, out_dir: Path, assemble: bool, warn) -> None:
+    """Before anything is rendered: disk for the shots not yet on disk and the film, and memory to assemble it.
+
+    Raises UserError when the disk is short; ``warn``s when the assembly's estimated memory
+    is more than this machine has (it would fail after every shot was rendered).
+    """
+    delivery = storyboard.delivery
+    missing = [(shot.frames, shot.width, shot.height, shot.backend) for shot in plan.shots
+               if not (out_dir / "shots" / f"{shot.shot_id}.mp4").exists()]
+    cost = delivery_cost(missing, delivery.width, delivery.height, round(storyboard.duration * delivery.fps),
+                         len(plan.shots))
+    check_free_space(out_dir, cost.shot_bytes + (cost.film_bytes if assemble else 0) + MARGIN_BYTES)
+    host = (detect_host_ram_gib() or float("inf")) * 1024**3
+    if assemble and cost.assembly_memory_bytes > host:
+        warn(f"assembling {len(plan.shots)} shots at {delivery.width}x{delivery.height} needs about "
+             f"{cost.assembly_memory_bytes / 1024**3:.1f} GiB of memory and this machine has {host / 1024**3:.1f} GiB: "
+             f"the film may fail to assemble after every shot is rendered; deliver a smaller size, or render with "
+             f"--no-assemble and assemble on a bigger machine")
+
+
+# The folders a run writes in (besides audio/ and cache/, made by the stages that use them).
+RUN_FOLDERS = ("shots", "logs", "frames", SCRATCH_NAME)
 
 
 def check_output_folder(out_dir: Path, needed: int) -> None:
-    """Raise UserError unless ``out_dir`` can be created, written, and has ``needed`` bytes free."""
-    try:
-        for folder in (out_dir, out_dir / "shots", out_dir / "logs", out_dir / "frames"):
-            folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test-"):
-            pass
-    except OSError as error:
-        raise UserError(f"cannot write to the output folder {out_dir}: {error.strerror or error}; "
-                        "choose another with --out or fix its permissions") from None
+    """Raise UserError unless ``out_dir`` and each of its folders can be written, and ``needed`` bytes are free.
+
+    A folder that is a link, or holds one, is refused (output_folder/files.py); a read-only
+    one is named with its cause, so a run never fails shot after shot on it.
+    """
+    refuse_links(out_dir)
+    for folder in [out_dir] + [make_folder(out_dir, name) for name in RUN_FOLDERS]:
+        probe = folder / ".write-test"
+        create_empty(probe)
+        probe.unlink()
+    check_free_space(out_dir, needed)
+
+
+def check_free_space(out_dir: Path, needed: int) -> None:
+    """Raise UserError unless ``needed`` bytes are free where ``out_dir`` is."""
     free = shutil.disk_usage(out_dir).free
     if free < needed:
-        raise UserError(f"not enough disk space in {out_dir}: {free / 1024**3:.1f} GB free, about "
-                        f"{needed / 1024**3:.1f} GB needed; free some space or choose another folder with --out")
+        raise UserError(f"not enough disk space in {out_dir}: {free / 1e9:.1f} GB free, about "
+                        f"{needed / 1e9:.1f} GB needed; free some space or choose another folder with --out")
 
 
 # Cards of the planner's catalogue without fp8 matrix units (older than Ada and Hopper).

@@ -11,6 +11,11 @@ Nothing finished is ever lost: a shot is rendered to ``shots/.<id>.mp4.part``, i
 count is checked, and only then is it renamed to ``shots/<id>.mp4`` and recorded in
 manifest.json, which is itself replaced atomically. A later run skips every shot whose
 file is valid and whose key matches, so a killed or interrupted run simply resumes.
+
+render_all and render_shot hold the output folder (output_folder/claim.py): one run at a
+time, and a default folder only for the storyboard that made it. Every file goes through
+output_folder/files.py, never through a link; a fault of the disk (full, size limit,
+read-only) stops the run at once with one line naming the path, and the next run resumes.
 """
 
 from __future__ import annotations
@@ -30,13 +35,15 @@ from typing import Callable, Iterator
 from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
+from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
+from render_pipeline.output_folder.files import append_text, create_empty, digest, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.order import grouped_by_lora_set
-from render_pipeline.runner.preflight import (check_fast_modes_fit, check_loras_fit_fast_modes, check_output_folder,
-                                              needed_bytes)
+from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_loras_fit_fast_modes,
+                                              check_output_folder, needed_bytes)
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
@@ -75,20 +82,25 @@ class RunResult:
     assembly: object | None = None  # post's AssemblyResult when render_all assembled the film
 
 
-def default_out_dir(storyboard: Storyboard) -> Path:
-    return Path("outputs") / storyboard.slug
-
-
 def text_cache_dir(out_dir: Path) -> Path:
     """Where a film's prompt embeddings are kept between runs (backends/text_cache.py)."""
     return out_dir / "cache" / "text"
 
 
-def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str = "auto",
-               backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
-               quiet: bool = False, options: RunOptions = RunOptions(),
-               reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
-               allow_missing_glyphs: bool = False) -> RunResult:
+def render_all(storyboard: Storyboard, out_dir: Path | None = None, **options) -> RunResult:
+    """Render every shot of the plan that is not already finished, then assemble the film (options: _render_all).
+
+    ``out_dir`` None is outputs/<title-slug>/. The folder is held for the whole run (output_folder/claim.py).
+    """
+    with hold_output_folder(out_dir, storyboard) as held:
+        return _render_all(storyboard, held, **options)
+
+
+def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
+                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
+                quiet: bool = False, options: RunOptions = RunOptions(),
+                reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
+                allow_missing_glyphs: bool = False) -> RunResult:
     """Render every shot of the plan that is not already finished, then assemble the film.
 
     ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
@@ -97,7 +109,6 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
     cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
     ``allow_missing_glyphs``: draw overlay characters no font has as boxes instead of stopping first.
     """
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     reporter = reporter or make_reporter(quiet)
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
     from render_pipeline.planner.plan import needs_gpu
@@ -111,6 +122,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
+    check_film_fits(storyboard, plan, out_dir, assemble, reporter.warn)
     audio = None
     if assemble:
         from render_pipeline.audio import render_audio
@@ -141,25 +153,30 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
     return result
 
 
-def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = None, *, backend: str | None = None,
-                quality: str | None = None, seed: int | None = None, steps: int | None = None,
-                gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
-                options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
-                fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None,
-                allow_missing_glyphs: bool = False) -> RunResult:
-    """Render one shot (skipped if already finished with these settings); other shots are untouched.
-
-    ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
-    """
+def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = None, **options) -> RunResult:
+    """Render one shot (options: _render_shot), holding the output folder (output_folder/claim.py)."""
     try:
         storyboard.shot(shot_id)
     except KeyError as error:
         raise UserError(error.args[0]) from None
+    with hold_output_folder(out_dir, storyboard) as held:
+        return _render_shot(storyboard, shot_id, held, **options)
+
+
+def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend: str | None = None,
+                 quality: str | None = None, seed: int | None = None, steps: int | None = None,
+                 gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
+                 options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
+                 fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None,
+                 allow_missing_glyphs: bool = False) -> RunResult:
+    """Render one shot (skipped if already finished with these settings); other shots are untouched.
+
+    ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
+    """
     reporter = reporter or make_reporter(quiet)
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids={shot_id})
     if quality is not None:
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
-    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
@@ -207,6 +224,13 @@ def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_
     return make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir), models_dir
 
 
+def _failure(event: dict) -> Exception:
+    """What a worker's "failed" event raises: a fault of the disk, which every shot would meet, stops the run."""
+    if event["kind"] == "disk":
+        return UserError(event["message"])
+    return ShotFailed(event["kind"], event["message"], event.get("restart", False))
+
+
 @contextmanager
 def _signals_as_interrupt() -> Iterator[None]:
     """SIGTERM (a scheduler or `kill`) stops the run exactly like Ctrl-C does."""
@@ -250,15 +274,22 @@ def output_stamp(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def is_finished(job: Job, manifest: Manifest) -> bool:
-    """Finished when the manifest says so with the same key and the file is a valid video of the right length.
+def is_finished(job: Job, manifest: Manifest, changed: Callable[[Job, str], None] = lambda job, why: None) -> bool:
+    """Finished when the manifest says so with the same key and the file holds the bytes it recorded.
 
-    A file whose size and modification time are the ones recorded when it was checked and
-    renamed is that same file; anything else (truncated, replaced, corrupted) is counted
-    again, frame by frame.
+    The manifest keeps the SHA-256 of each shot as it was checked and renamed: a file whose
+    bytes differ (truncated, replaced, corrupted in place even at the same size and time) is
+    rendered again, and ``changed`` is told why. An entry from before digests were kept
+    trusts the recorded size and modification time, else counts the frames.
     """
     entry = manifest.shots.get(job.id) or {}
     if entry.get("status") != "done" or entry.get("key") != job.key or not job.output.is_file():
+        return False
+    if "sha256" in entry:
+        if digest(job.output) == entry["sha256"]:
+            return True
+        changed(job, f"{job.output} is not the file that was rendered (its SHA-256 differs from the manifest's); "
+                     f"rendering it again")
         return False
     if entry.get("output_stamp") == output_stamp(job.output):
         return True
@@ -289,13 +320,13 @@ class _Run:
         began = time.monotonic()
         self.result.fallback_reason = fallback_reason
         self.manifest = Manifest.load(self.out_dir)
-        todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest)]
+        todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest, self._changed)]
         self.result.cached = [job.id for job in jobs if job not in todo]
         # Each lane keeps one windowed shot's frames on disk while it renders.
         in_flight = max((kept_bytes(j.request.windows, j.request.width, j.request.height) * j.groups for j in todo),
                         default=0)
         check_output_folder(self.out_dir, in_flight + needed_bytes([(j.request.frames, j.request.width,
-                                                                     j.request.height) for j in todo]))
+                                                                     j.request.height, j.backend) for j in todo]))
         if todo:
             check_features()  # an ffmpeg without drawtext or libx264 would fail every shot, three times
         if fallback_reason and todo:
@@ -311,12 +342,16 @@ class _Run:
                 self._render_with_workers([job for job in todo if job.backend != FOOTAGE])
         except KeyboardInterrupt:
             self._interrupted()
+        except (UserError, OSError):  # a fault of the disk or the folder, which every shot would meet
+            self._stop(record=False)
+            raise
         finally:
             self.reporter.stop()
         self.result.seconds = time.monotonic() - began
         return self.result
 
-    def _interrupted(self) -> None:
+    def _stop(self, record: bool) -> None:
+        """Kill the workers and remove what they were writing; ``record`` the shots cut short in the manifest."""
         with self.lock:
             self.stopping.set()  # lanes record nothing more and take no further shot
             for lane in self.lanes:
@@ -324,8 +359,12 @@ class _Run:
                     lane.worker.kill()
                 if lane.current is not None:
                     self._partial(lane.current).unlink(missing_ok=True)
-                    self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
-                                         error="interrupted; the next run renders it again")
+                    if record:
+                        self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
+                                             error="interrupted; the next run renders it again")
+
+    def _interrupted(self) -> None:
+        self._stop(record=True)
         finished = len(self.result.rendered)
         raise RunInterrupted(f"stopped after {finished} shot(s) this run; run the same command again to resume "
                              f"(finished shots are kept in {self.out_dir / 'shots'})")
@@ -337,8 +376,11 @@ class _Run:
         return self.out_dir / "logs" / f"{job.id}.log"
 
     def _write_log(self, job: Job, text: str) -> None:
-        with open(self._log(job), "a", encoding="utf-8") as log:
-            log.write(f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] {text}\n")
+        append_text(self._log(job), f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] {text}\n")
+
+    def _changed(self, job: Job, why: str) -> None:
+        self._write_log(job, why)
+        self.reporter.warn(f"{job.id}: {why}")
 
     # Footage -----------------------------------------------------------------------------
 
@@ -349,6 +391,7 @@ class _Run:
         self.reporter.shot_started(job)
         began = time.monotonic()
         partial = self._partial(job)
+        create_empty(partial)
         request = job.request
         try:
             conform_footage(job.shot, request.width, request.height, request.fps, request.frames, partial,
@@ -396,7 +439,7 @@ class _Run:
         for thread in threads:
             thread.start()
         for thread in threads:
-            while thread.is_alive():
+            while thread.is_alive() and not errors:  # a full disk in one lane stops them all at once
                 thread.join(timeout=0.2)  # short waits: Ctrl-C and SIGTERM reach this thread at once
         if errors:
             raise errors[0]
@@ -412,11 +455,12 @@ class _Run:
     def _start_worker(self, lane: _Lane, head: Job) -> WorkerProcess:
         name = head.backend if lane.devices is None else f"{head.backend}.group{lane.index}"
         worker_log = self.out_dir / "logs" / f"{name}.worker.log"
-        command, env = list(self.options.worker_command), None
+        command, env = list(self.options.worker_command), dict(os.environ)
         if lane.devices is not None:
             env = worker_env(lane.devices)
             if len(lane.devices) > 1:
                 command = torchrun_command(len(lane.devices), command[1:])
+        env[SCRATCH_ENV] = str(scratch_dir(self.out_dir).absolute())
         return WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log, command, env)
 
     def _run_worker(self, lane: _Lane, queue: list[Job]) -> list[Job]:
@@ -468,7 +512,7 @@ class _Run:
 
     def _expect(self, event: dict, wanted: str) -> None:
         if event.get("event") == "failed":
-            raise ShotFailed(event["kind"], event["message"], event.get("restart", False))
+            raise _failure(event)
         if event.get("event") != wanted:
             raise ShotFailed("error", f"the worker said {event!r} instead of {wanted!r}")
 
@@ -551,11 +595,9 @@ class _Run:
         self._wait_for(upstream)
         if upstream.id in self.result.failed or not upstream.output.is_file():
             raise ShotFailed("upstream", f"it continues from shot {upstream.id}, which did not render")
-        target = last_frame_path(self.out_dir, upstream.id)
-        partial = target.with_name(target.name + ".part.png")
-        run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1", str(partial)],
-                   what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
-        os.replace(partial, target)
+        with writing(last_frame_path(self.out_dir, upstream.id)) as partial:
+            run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1",
+                        str(partial)], what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
 
     def _wait_for(self, upstream: Job) -> None:
         """Another lane may still be rendering the shot this one continues from."""
@@ -564,7 +606,7 @@ class _Run:
 
     def _attempt(self, lane: _Lane, job: Job) -> dict | None:
         partial = self._partial(job)
-        partial.unlink(missing_ok=True)
+        create_empty(partial)  # ours, a regular file: the worker's FFmpeg never writes through a planted link
         if self.options.force and job.attempts == 0:  # windows kept from an earlier run are not reused either
             shutil.rmtree(windows_folder(partial), ignore_errors=True)
         lane.worker.send(op="render", request=request_to_json(job.request), out=str(partial),
@@ -585,7 +627,7 @@ class _Run:
                 self._check_frames(job, partial)
                 return event.get("peak_memory")
             elif kind == "failed":
-                raise ShotFailed(event["kind"], event["message"], event.get("restart", False))
+                raise _failure(event)
 
     def _check_frames(self, job: Job, path: Path) -> None:
         try:
@@ -621,10 +663,11 @@ class _Run:
                 self.result.failed[job.id] = error
                 self.reporter.shot_finished(job, seconds, error)
                 return
+            sha256 = digest(partial)
             os.replace(partial, job.output)
             self._write_log(job, f"done in {seconds:.2f} s")
             self._record(lane, job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
-                         output_stamp=output_stamp(job.output),
+                         sha256=sha256,
                          timings={"seconds": round(seconds, 3),
                                   **{name: round(value, 3) for name, value in lane.phases.items()},
                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})

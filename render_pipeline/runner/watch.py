@@ -5,16 +5,19 @@ worker and load the model again (for Wan A14B, minutes of weights before the fir
 the worker of the last render waits, loaded, for the next one (runner.worker_process.IdleWorkers).
 A save that leaves the shot as it was renders nothing (the cache key is the same), and a
 storyboard that does not validate is reported and waited on, as a user mid-edit expects.
+The output folder is held from the first render to the end of the watch (output_folder/claim.py).
 """
 
 from __future__ import annotations
 
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Callable
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError
+from render_pipeline.output_folder.claim import hold_output_folder
 from render_pipeline.runner.run import RunInterrupted, RunResult, render_shot
 from render_pipeline.runner.worker_process import IdleWorkers
 
@@ -32,22 +35,28 @@ def watch_shot(path: Path, shot_id: str, *, on_result: Callable[[RunResult], Non
     stop = stop or threading.Event()
     workers = IdleWorkers()
     seen = None
-    try:
-        while not stop.is_set():
-            stamp = _stamp(path)
-            if stamp is not None and stamp != seen:
-                seen = stamp
-                try:
-                    on_result(render_shot(load_storyboard(path), shot_id, idle_workers=workers, **options))
-                except RunInterrupted:
-                    raise  # Ctrl-C during a render: it is recorded as interrupted, and the watch ends
-                except (StoryboardError, UserError, FfmpegError) as error:
-                    on_error(error)
-            stop.wait(poll_seconds)
-    except KeyboardInterrupt:
-        pass  # Ctrl-C between renders is how a watch ends
-    finally:
-        workers.close()
+    with ExitStack() as holding:  # the output folder, from the first render to the end of the watch
+        held = False
+        try:
+            while not stop.is_set():
+                stamp = _stamp(path)
+                if stamp is not None and stamp != seen:
+                    seen = stamp
+                    try:
+                        storyboard = load_storyboard(path)
+                        if not held:
+                            holding.enter_context(hold_output_folder(options.get("out_dir"), storyboard))
+                            held = True
+                        on_result(render_shot(storyboard, shot_id, idle_workers=workers, **options))
+                    except RunInterrupted:
+                        raise  # Ctrl-C during a render: it is recorded as interrupted, and the watch ends
+                    except (StoryboardError, UserError, FfmpegError) as error:
+                        on_error(error)
+                stop.wait(poll_seconds)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C between renders is how a watch ends
+        finally:
+            workers.close()  # before the folder is let go
 
 
 def _stamp(path: Path) -> tuple[int, int] | None:

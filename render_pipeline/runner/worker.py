@@ -22,14 +22,22 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
+import signal
 import sys
+import threading
+import time
 import traceback
 from pathlib import Path
 from typing import IO
 
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import BackendSession
+from render_pipeline.errors import DiskFault, PlantedLink
+from render_pipeline.output_folder.claim import SCRATCH_ENV
+from render_pipeline.output_folder.files import DISK_ERRNOS, open_for_append
 from render_pipeline.runner.jobs import request_from_json
+from render_pipeline.runner.worker_process import RUNNER_PID_ENV
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -64,13 +72,19 @@ class Worker:
         """Point this process's stdout and stderr (and so its libraries' output) at ``path``."""
         sys.stdout.flush()
         sys.stderr.flush()
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        descriptor = open_for_append(path)
         os.dup2(descriptor, 1)
         os.dup2(descriptor, 2)
         os.close(descriptor)
 
-    def fail(self, error: BaseException) -> None:
+    def fail(self, error: BaseException, writing_in: Path | None = None) -> None:
+        """Report ``error``; a full disk or a size limit met writing in ``writing_in`` names that folder."""
         traceback.print_exc()
+        if isinstance(error, OSError) and error.errno in DISK_ERRNOS:
+            error = DiskFault.from_os_error(error, error.filename or writing_in)
+        if isinstance(error, (DiskFault, PlantedLink)):  # the runner stops the run with this one line
+            self.send(event="failed", kind="disk", message=str(error), restart=self.group is not None)
+            return
         kind = "oom" if is_out_of_memory(error) else "error"
         self.send(event="failed", kind=kind, message=f"{type(error).__name__}: {error}",
                   restart=self.group is not None)
@@ -107,7 +121,11 @@ class Worker:
         return True
 
     def render(self, session: BackendSession, message: dict) -> bool:
-        self.log_to(Path(message["log"]))
+        try:
+            self.log_to(Path(message["log"]))
+        except (DiskFault, PlantedLink) as error:
+            self.fail(error)
+            return False
         try:
             request = request_from_json(message["request"])
             out = Path(message["out"])
@@ -119,7 +137,7 @@ class Worker:
             session.render(request, out, lambda done, total: self.send(event="progress", done=done, total=total))
         except Exception as error:
             if type(error).__name__ != "NotThisRanksOutput":  # ranks other than 0 stop before the decode
-                self.fail(error)
+                self.fail(error, Path(os.environ.get(SCRATCH_ENV) or out.parent))
                 return False
         finally:
             self.log_to(self.worker_log)
@@ -127,7 +145,45 @@ class Worker:
         return True
 
 
+def die_with_runner() -> None:
+    """End this process, and FFmpeg with it, the moment the runner that started it ends (RUNNER_PID_ENV).
+
+    A runner killed with kill -9 cannot stop its workers; without this they would finish the
+    shot in hand, writing into the output folder, with nobody to record it. A pidfd becomes
+    readable when the process ends (Linux 5.3+); elsewhere the runner is polled.
+    """
+    runner = int(os.environ.get(RUNNER_PID_ENV) or 0)
+    if not runner:
+        return
+
+    def watch() -> None:
+        try:
+            handle = os.pidfd_open(runner)
+            select.select([handle], [], [])
+        except ProcessLookupError:
+            pass  # already gone
+        except (AttributeError, OSError):  # no pidfd here
+            while _alive(runner):
+                time.sleep(0.5)
+        if os.getpgrp() == os.getpid():  # the leader of a group of its own, as the runner starts it: FFmpeg too
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)  # a rank under torchrun: its FFmpeg dies with it (media/ffmpeg.py)
+
+    threading.Thread(target=watch, daemon=True, name="die-with-runner").start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
+    die_with_runner()
     backend, models_dir, candidate, worker_log = (argv if argv is not None else sys.argv[1:])
     candidate = json.loads(candidate)
     # Keep the real stdout for the protocol; anything else printed lands in the log (see log_to).

@@ -1,4 +1,9 @@
-"""The runner's handle on one worker process, with the watchdog that kills a worker gone silent."""
+"""The runner's handle on one worker process, with the watchdog that kills a worker gone silent.
+
+A worker dies with the runner: it is told the runner's pid (RUNNER_PID_ENV) and kills itself
+and its FFmpeg the moment that process ends (worker.py, die_with_runner), so a runner killed
+with kill -9 leaves nothing writing in the output folder.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,11 @@ import sys
 import threading
 from pathlib import Path
 
+from render_pipeline.output_folder.files import open_for_append
+
 WORKER_COMMAND = (sys.executable, "-m", "render_pipeline.runner.worker")
 TERM_GRACE_SECONDS = 15.0  # torchrun stops its ranks within this, then a kill follows
+RUNNER_PID_ENV = "RENDER_PIPELINE_RUNNER_PID"
 
 
 class WorkerLost(Exception):
@@ -31,13 +39,15 @@ class WorkerProcess:
         # Its own session: Ctrl-C in the terminal reaches the runner only, which stops the
         # worker itself and records what was interrupted. What a launcher such as torchrun
         # prints before the worker takes over its output goes to the worker's log too.
-        worker_log.parent.mkdir(parents=True, exist_ok=True)
-        with open(worker_log, "a", encoding="utf-8") as log:
+        log = open_for_append(worker_log)
+        try:
             self.process = subprocess.Popen(
                 [*command, backend, str(models_dir), json.dumps(candidate), str(worker_log)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, encoding="utf-8",
-                start_new_session=True, env=env,
+                start_new_session=True, env={**(os.environ if env is None else env), RUNNER_PID_ENV: str(os.getpid())},
             )
+        finally:
+            os.close(log)
         self.events: queue.Queue[dict | None] = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
 

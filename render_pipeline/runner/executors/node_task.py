@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
+from render_pipeline.output_folder.files import append_text
 from render_pipeline.runner.executors.shot_claim import ShotClaim
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.manifest import Manifest
@@ -22,10 +23,9 @@ def render_on_this_node(job: Job, out_dir: Path, models_dir: Path, options: RunO
     log.parent.mkdir(parents=True, exist_ok=True)
 
     def waiting(holder: dict) -> None:
-        with open(log, "a", encoding="utf-8") as file:
-            file.write(f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] waiting: shot {job.id} is being "
-                       f"rendered by {holder.get('node', 'another task')} (pid {holder.get('pid', '?')}) since "
-                       f"{holder.get('since', '?')}\n")
+        append_text(log, f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] waiting: shot {job.id} is being "
+                         f"rendered by {holder.get('node', 'another task')} (pid {holder.get('pid', '?')}) since "
+                         f"{holder.get('since', '?')}\n")
 
     with ShotClaim(out_dir, job.id, waiting) as claim:
         manifest = Manifest.load(out_dir)
