@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 import torch
 import torch.distributed as dist
 
+from render_pipeline.output_folder.claim import SCRATCH_ENV
 from render_pipeline.parallel.layout import ParallelLayout
 
 
@@ -33,7 +34,8 @@ class WorkerGroup:
             raise RuntimeError(f"the layout {layout.describe()} is for {layout.world_size} processes, "
                                f"but torchrun started {dist.get_world_size()}")
         self.mesh = build_mesh(layout, "cuda" if cuda else "cpu")
-        self.scratch = Path(tempfile.mkdtemp(prefix=f"render-pipeline-rank{self.rank}-"))
+        # In the output folder's tmp/ (the runner removes it when the run ends), not the system's.
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"rank{self.rank}-", dir=os.environ.get(SCRATCH_ENV)))
         self.applied = False
         self.cfg_hooks: list = []  # the CFG-parallel hooks of the prepared pipeline's transformers
 
