@@ -48,7 +48,7 @@ def rendering(out: Path) -> bool:
 
 
 def test_kill_9_of_render_all_leaves_no_worker_or_ffmpeg_writing_and_the_folder_free(tmp_path):
-    board, out = write_storyboard(tmp_path, shots=2, duration=60.0), tmp_path / "out"
+    board, out = write_storyboard(tmp_path, shots=2, duration=30.0), tmp_path / "out"
     board.write_text(board.read_text().replace("192x108", "1280x720"))  # a shot takes 7 s: killed mid-shot
     runner = subprocess.Popen([*CLI, "render-all", str(board), "--out", str(out), "--no-assemble", "--quiet"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
