@@ -101,6 +101,7 @@ def validate(
 def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: outputs/<title-slug>/)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live (RIFE's in rife/)."),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
     from render_pipeline.media.ffmpeg import FfmpegError
@@ -110,7 +111,7 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug)
+            result = assemble_film(storyboard, out or Path("outputs") / storyboard.slug, models_dir=models_dir)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None

@@ -57,3 +57,20 @@ def check_fast_modes_fit(fast: tuple[str, ...], plan) -> None:
                         f"have them); render without --fast fp8")
     if importlib.util.find_spec("torchao") is None:
         raise UserError("--fast fp8 needs torchao: pip install 'render-pipeline[fast]'")
+
+
+def check_frame_interpolation(storyboard, plan, models_dir: Path) -> None:
+    """Raise UserError, before any shot renders, when `frame_interpolation: rife` cannot run here
+    (no weights, no torch) and some shot's rate differs from the delivery's."""
+    if storyboard.delivery.frame_interpolation != "rife":
+        return  # auto falls back to minterpolate; minterpolate and repeat need nothing
+    from render_pipeline.media.ffmpeg import probe
+    from render_pipeline.media.retime import Interpolation, clip_rate, require_interpolation
+
+    delivery = clip_rate(storyboard.delivery.fps)
+    for planned in plan.shots:
+        source = storyboard.shot(planned.shot_id).source
+        rate = probe(source).fps if source is not None else planned.fps
+        if rate and clip_rate(rate) != delivery:
+            require_interpolation(Interpolation.RIFE, models_dir)
+            return

@@ -32,7 +32,8 @@ from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker
 from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
-from render_pipeline.runner.preflight import check_fast_modes_fit, check_output_folder, needed_bytes
+from render_pipeline.runner.preflight import (check_fast_modes_fit, check_frame_interpolation, check_output_folder,
+                                               needed_bytes)
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
@@ -103,6 +104,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         reporter.note(planned_for)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
+    check_frame_interpolation(storyboard, plan, models_dir)
     audio = None
     if assemble:
         from render_pipeline.audio import render_audio
@@ -129,7 +131,7 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, *, gpus: str
         else:
             from render_pipeline.post import assemble as assemble_film
 
-            result.assembly = assemble_film(storyboard, out_dir, audio=audio)
+            result.assembly = assemble_film(storyboard, out_dir, audio=audio, models_dir=models_dir)
     return result
 
 
@@ -151,6 +153,7 @@ def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = Non
     out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
+    check_frame_interpolation(storyboard, plan, models_dir)
     jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps, fast=fast)
     job = next(j for j in jobs if j.id == shot_id)
     if job.continues is not None and not job.continues.output.is_file():
@@ -320,6 +323,7 @@ class _Run:
     # Footage -----------------------------------------------------------------------------
 
     def _footage(self, lane: _Lane, job: Job) -> None:
+        from render_pipeline.media.retime import Interpolation
         from render_pipeline.runner.footage import conform_footage
 
         lane.current = job
@@ -329,6 +333,7 @@ class _Run:
         request = job.request
         try:
             conform_footage(job.shot, request.width, request.height, request.fps, request.frames, partial,
+                            Interpolation(request.settings["frame_interpolation"]), self.models_dir,
                             log_path=self._log(job))
             self._check_frames(job, partial)
         except (ShotFailed, FfmpegError) as error:
