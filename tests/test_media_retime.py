@@ -16,7 +16,8 @@ from post_film import FakeAudio
 from render_pipeline.doctor import check_frame_interpolation
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe, write_rgb_frames
-from render_pipeline.media.retime import LOSSLESS, Interpolation, retime, retimed, retimed_count
+from render_pipeline.media.retime import (LOSSLESS, Interpolation, choose_interpolation, clip_rate, retime, retimed,
+                                          retimed_count)
 from render_pipeline.post import assemble
 from render_pipeline.runner import render_all, run_jobs
 from render_pipeline.runner.footage import conform_footage
@@ -256,3 +257,16 @@ def test_doctor_says_which_interpolation_auto_uses(tmp_path, rife_models):
     without = check_frame_interpolation(tmp_path)
     assert without.status == "warn" and "minterpolate" in without.detail
     assert str(tmp_path / "rife" / "flownet.pkl") in without.fix and "Practical-RIFE v4.25" in without.fix
+
+
+def test_auto_is_rife_only_where_its_weights_are(tmp_path, rife_models):
+    assert choose_interpolation("auto", rife_models) is Interpolation.RIFE
+    assert choose_interpolation("auto", tmp_path) is Interpolation.MINTERPOLATE
+    assert choose_interpolation("repeat", rife_models) is Interpolation.REPEAT
+
+
+@pytest.mark.parametrize("printed, exact", [(16.0, Fraction(16)), (23.98, Fraction(24000, 1001)),
+                                            (23.976, Fraction(24000, 1001)), (29.97, Fraction(30000, 1001)),
+                                            (12.5, Fraction(25, 2)), (25.0, Fraction(25))])
+def test_rates_as_ffmpeg_prints_them_are_read_exactly(printed, exact):
+    assert clip_rate(printed) == exact
