@@ -8,9 +8,9 @@ position is whole the frame is the clip's own; between two frames it is made by 
 - rife: Practical-RIFE's network (media/rife.py), weights in ``<models dir>/rife/flownet.pkl``;
 - minterpolate: FFmpeg's motion-compensated interpolation (block motion search and
   overlapped-block compensation), which needs no weights;
-- repeat: FFmpeg's fps filter shows the nearest frame again, as assembly did before: cheap,
-  but 16 -> 24 fps shows the clip's frames for 2, 1, 2, 1 ... output frames, so every camera
-  move judders.
+- repeat: FFmpeg's fps filter shows a frame again until the next one is due, as assembly did
+  before: cheap, but 16 -> 24 fps shows the clip's frames for 2, 1, 2, 1 ... output frames, so
+  every camera move judders.
 
 ``auto`` is rife where its weights (and torch) are present, else minterpolate.
 
@@ -44,13 +44,14 @@ class Interpolation(StrEnum):
     REPEAT = "repeat"
 
 
-# Chosen by measurement on 720p clips made at 48 fps, 16 -> 24 fps against the true frames
-# (scripts/bench_retime.py, docs/benchmarks.md): a search range of 128 px instead of FFmpeg's 32
-# follows camera moves of up to a tenth of the frame per source frame, at no measurable cost in
-# speed; adaptive or variable-size blocks and bilateral search gained nothing, so they stay at
-# FFmpeg's defaults. No scene-change detection: a generated shot is one take, and a false
-# detection (a flash, a fast move) would show a repeated frame just where the motion is fastest.
-MINTERPOLATE = "mi_mode=mci:mc_mode=obmc:me_mode=bidir:me=epzs:mb_size=16:search_param=128:vsbmc=0:scd=none"
+# FFmpeg's defaults but two, chosen by measurement on 720p clips made at 48 fps, 16 -> 24 fps
+# against the true frames (scripts/bench_retime.py, docs/benchmarks.md). A search range of 64 px
+# instead of 32: bilateral search looks both ways from the frame being made, so it then follows
+# motion of up to 128 px per source frame (a tenth of a 720p frame's width), where 32 loses a fast
+# pan; 128 measured no better. No scene-change detection: a generated shot is one take, and a
+# false detection (a flash, a fast move) would show a repeated frame just where the motion is
+# fastest. Bidirectional search, adaptive or variable-size blocks gained nothing for their cost.
+MINTERPOLATE = "mi_mode=mci:mc_mode=obmc:me_mode=bilat:me=epzs:mb_size=16:search_param=64:vsbmc=0:scd=none"
 # minterpolate holds back its last input frames; two clones after the end let every real one out.
 MINTERPOLATE_FLUSH = "tpad=stop=2:stop_mode=clone"
 # Lossless: assembly encodes the picture once more, so a conversion adds no loss of its own; and a
