@@ -144,8 +144,8 @@ def rife_network_seconds(models: Path, repeats: int) -> dict:
             if device.type == "cuda":
                 torch.cuda.synchronize()
             timings.append(time.perf_counter() - began)
-    result = {"device": torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads",
-              "batch": batch, "seconds_per_frame": min(timings[1:]) / batch}
+    name = torch.cuda.get_device_name() if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    result = {"device": name, "batch": batch, "seconds_per_frame": min(timings[1:]) / batch}
     if device.type == "cuda":
         result["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
     return result
@@ -190,7 +190,8 @@ def main() -> None:
             ffmpeg("-i", str(clips[next(iter(CLIPS))][0]), "-frames:v", str(args.rife_frames), "-c", "copy", str(short))
             speed, frames = conversion_fps(short, Interpolation.RIFE, models, scratch)
             made_up = frames - (frames + 2) // 3  # every third output frame is the clip's own
-            figures["rife_conversion"] = {"frames_out": frames, "made_up": made_up, "frames_per_second": round(speed, 3)}
+            figures["rife_conversion"] = {"frames_out": frames, "made_up": made_up,
+                                          "frames_per_second": round(speed, 3)}
             print(f"RIFE, whole conversion: {speed:.3f} frames/s ({frames} out, {made_up} made up)", flush=True)
             figures["rife_network"] = rife_network_seconds(models, repeats=2)
             print(f"RIFE network alone: {figures['rife_network']}", flush=True)

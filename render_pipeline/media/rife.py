@@ -115,7 +115,8 @@ class IFNet(nn.Module):
         rows = torch.linspace(-1.0, 1.0, height, device=img0.device, dtype=img0.dtype)
         columns = torch.linspace(-1.0, 1.0, width, device=img0.device, dtype=img0.dtype)
         grid = torch.stack(torch.meshgrid(columns, rows, indexing="xy"), 0).unsqueeze(0)
-        pixels = torch.tensor([(width - 1) / 2, (height - 1) / 2], device=img0.device, dtype=img0.dtype).view(1, 2, 1, 1)
+        pixels = torch.tensor([(width - 1) / 2, (height - 1) / 2], device=img0.device, dtype=img0.dtype)
+        pixels = pixels.view(1, 2, 1, 1)
 
         def warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
             where = (grid + flow / pixels).permute(0, 2, 3, 1)
