@@ -114,6 +114,7 @@ def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live (RIFE's in rife/)."),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
     from render_pipeline.media.ffmpeg import FfmpegError
@@ -123,7 +124,7 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs)
+            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None

@@ -127,6 +127,19 @@ def check_weights(models_dir: Path, storyboard_dir: Path) -> list[Check]:
     return checks
 
 
+def check_frame_interpolation(models_dir: Path) -> Check:
+    """What `frame_interpolation: auto` uses to bring a shot of another rate to the delivery's."""
+    from render_pipeline.media.retime import rife_problem, rife_weights
+
+    problem = rife_problem(models_dir)
+    if problem is None:
+        return Check("frame interpolation", "ok", f"auto uses RIFE ({rife_weights(models_dir)})")
+    return Check("frame interpolation", "warn",
+                 "auto uses FFmpeg's minterpolate (motion-compensated, on the CPU); it would use RIFE (a learned "
+                 "interpolator, on the GPU where there is one) if its weights were present", problem)
+
+
 def run_checks(out_dir: Path, storyboard_dir: Path, models_dir: Path) -> list[Check]:
     return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_python_extras(),
-            check_gpus(), *check_flash_attention(), *check_weights(models_dir, storyboard_dir), check_disk(out_dir)]
+            check_gpus(), *check_flash_attention(), *check_weights(models_dir, storyboard_dir),
+            check_frame_interpolation(models_dir), check_disk(out_dir)]

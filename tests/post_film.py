@@ -1,4 +1,8 @@
-"""A tiny real film for the post tests: solid-colour shots of mixed sizes and rates, tone narration, a tone bed."""
+"""A tiny real film for the post tests: solid-colour shots of mixed sizes and rates, tone narration, a tone bed.
+
+Its rates are converted by repeating frames: motion interpolation of solid colours shows nothing
+and costs most of the run (tests/test_retime.py tests it on moving pictures).
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ TRICKY_TEXT = 'Q: "50%" {x} \\N back\\slash\nשלום ☀'
 STORYBOARD = f"""\
 version: 1
 title: Post Test
-delivery: {{size: {WIDTH}x{HEIGHT}, fps: {FPS}, loudness_lufs: -16}}
+delivery: {{size: {WIDTH}x{HEIGHT}, fps: {FPS}, loudness_lufs: -16, frame_interpolation: repeat}}
 defaults: {{backend: animatic}}
 shots:
   - id: s01

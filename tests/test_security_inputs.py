@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from render_pipeline.audio.lexicon import load_lexicon
+from render_pipeline.media.retime import Interpolation
 from render_pipeline.audio.tts.base import voice_file
 from render_pipeline.audio.wav import decode_audio
 from render_pipeline.backends.animatic import AnimaticSession
@@ -146,7 +147,7 @@ def test_footage_swapped_for_a_playlist_is_not_followed(board, outside, tmp_path
     (tmp_path / "good.mp4").write_text(playlist(outside / "secret.ts"))
     out = tmp_path / "s01.mp4"
     with pytest.raises(FfmpegError, match="Format not on whitelist"):
-        conform_footage(storyboard.shots[0], 64, 36, 24, 24, out)
+        conform_footage(storyboard.shots[0], 64, 36, 24, 24, out, Interpolation.REPEAT, tmp_path)
     assert not out.exists() or out.stat().st_size == 0
 
 

@@ -22,9 +22,10 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from render_pipeline.errors import WRITE_FAULTS, DiskFault, UserError
 from render_pipeline.output_folder.files import append_text
@@ -323,9 +324,9 @@ SHOT_ENCODE = ["-c:v", "libx264", "-preset", "medium", "-crf", "16", "-x264-para
                "-pix_fmt", "yuv420p"]
 
 
-def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path, what: str,
-                     log_path: Path | None = None) -> None:
-    """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an H.264 MP4 file.
+def write_rgb_frames(frames, width: int, height: int, fps: float | Fraction, out_path: Path, what: str,
+                     log_path: Path | None = None, encode: list[str] = SHOT_ENCODE) -> None:
+    """Encode an iterable of packed RGB24 frames (bytes, ``width*height*3`` each) to an MP4 file (``encode``).
 
     The frames go through ffmpeg's stdin, so no image files are written; stderr goes to a
     temporary file so a chatty ffmpeg can never block on a full pipe. A thread of its own feeds
@@ -334,7 +335,7 @@ def write_rgb_frames(frames, width: int, height: int, fps: float, out_path: Path
     ``.<id>.mp4.part`` first.
     """
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", f"{fps:g}", "-i", "pipe:0", "-an", *SHOT_ENCODE,
+               "-s", f"{width}x{height}", "-r", rate_argument(fps), "-i", "pipe:0", "-an", *encode,
                "-f", "mp4", str(out_path)]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors, preexec_fn=die_with_parent())
@@ -372,3 +373,35 @@ def _feed(pending: queue.Queue, pipe, ffmpeg_gone: threading.Event) -> None:
             pipe.write(frame)
         except BrokenPipeError:
             ffmpeg_gone.set()
+
+
+def rate_argument(fps: float | Fraction) -> str:
+    """A frame rate as FFmpeg reads it: a Fraction exactly (24000/1001), a float as written (16)."""
+    return f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else f"{fps:g}"
+
+
+def read_rgb_frames(path: Path, width: int, height: int, what: str) -> Iterator[bytes]:
+    """Decode the first video stream of ``path`` as packed RGB24 frames (bytes, ``width*height*3`` each).
+
+    ``width`` and ``height`` must be the stream's own (probe() gives them). Stopping early ends ffmpeg.
+    """
+    size = width * height * 3
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", *media_input(path, MediaKind.VIDEO), "-map", "0:v:0",
+               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
+                                   preexec_fn=die_with_parent())
+        read_to_the_end = False
+        try:
+            while len(frame := process.stdout.read(size)) == size:
+                yield frame
+            read_to_the_end = True
+        finally:
+            process.stdout.close()
+            if not read_to_the_end:
+                process.kill()  # the consumer stopped early (or failed): nothing more is wanted
+            returncode = process.wait()
+        if returncode != 0 or frame:
+            errors.seek(0)
+            tail = "\n".join(errors.read().decode(errors="replace").strip().splitlines()[-15:])
+            raise FfmpegError(what, returncode, tail or f"a partial frame of {len(frame)} bytes at the end")

@@ -5,7 +5,9 @@ bed; writes final.mp4 (picture encoded once), final.srt, final.vtt, timeline.oti
 timeline.xml (FCP XML) and review.html. Each file is written under a temporary name and
 renamed, so a file that exists is complete, and never through a link (output_folder/files.py);
 the output folder is held while it is written (output_folder/claim.py), and scratch files
-live in its tmp/.
+live in its tmp/. A shot rendered at another frame rate than the delivery's is first converted
+by `delivery.frame_interpolation` (media/retime.py), into `<out>/cache/retime`, where later
+runs find it.
 
 The soundtrack is mixed, normalised and encoded on a second thread while FFmpeg encodes
 the picture (which also writes the review page's thumbnails); a last FFmpeg call joins
@@ -23,8 +25,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+from render_pipeline.backends.weights import resolve_models_dir
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, media_input, probe, run_ffmpeg
+from render_pipeline.media.ffmpeg import (FfmpegError, MediaInfo, MediaKind, check_features, media_input, probe,
+                                          run_ffmpeg)
+from render_pipeline.media.retime import choose_interpolation, clip_rate, require_interpolation, retimed
 from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import make_folder, writing
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
@@ -76,27 +81,31 @@ class AssemblyResult:
 
 
 def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLike | None = None,
-             allow_missing_glyphs: bool = False) -> AssemblyResult:
+             allow_missing_glyphs: bool = False, models_dir: Path | None = None) -> AssemblyResult:
     """Build the film from ``out_dir`` (None: outputs/<title-slug>/); ``audio`` is the audio stage's result (made here when None).
 
     UserError, before anything is made, when an overlay holds characters no installed font
     draws, unless ``allow_missing_glyphs``. The folder is held while it is written (output_folder/claim.py).
+    ``models_dir``: where RIFE's weights are looked for (backends/weights.py resolve_models_dir).
     """
     with hold_output_folder(out_dir, storyboard) as held:
-        return _assemble(storyboard, held, audio, allow_missing_glyphs)
+        return _assemble(storyboard, held, audio, allow_missing_glyphs, models_dir)
 
 
-def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, allow_missing_glyphs: bool) -> AssemblyResult:
+def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, allow_missing_glyphs: bool,
+              models_dir: Path | None) -> AssemblyResult:
     began = time.perf_counter()
     missing_glyphs = check_glyphs(storyboard, allow_missing_glyphs)
     edit = make_edit(storyboard)
-    shot_files, shot_seconds = _rendered_shots(storyboard, out_dir)
+    shot_files, shot_info = _rendered_shots(storyboard, out_dir)
     check_features()
+    log_path = make_folder(out_dir, "logs") / "assemble.log"
+    models_dir = resolve_models_dir(models_dir, storyboard.base_dir)
+    pictures = _at_delivery_rate(storyboard, edit, shot_files, shot_info, out_dir, models_dir, log_path)
     if audio is None:
         from render_pipeline.audio import render_audio
 
         audio = render_audio(storyboard, out_dir)
-    log_path = make_folder(out_dir, "logs") / "assemble.log"
 
     overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
     placed_overlays = place_overlays(edit, overlays_by_shot)
@@ -121,7 +130,7 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
         with ThreadPoolExecutor(max_workers=1) as sound_thread:
             sound = sound_thread.submit(_soundtrack, narration, audio.music_bed, duration,
                                         storyboard.delivery.loudness_lufs, scratch)
-            _encode_picture(edit, shot_files, ass_path, fonts_dir, scratch, log_path)
+            _encode_picture(edit, pictures, ass_path, fonts_dir, scratch, log_path)
             soundtrack, loudness, peak = sound.result()
         film = out_dir / "final.mp4"
         _mux(picture, soundtrack, film, log_path)
@@ -132,7 +141,7 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
         _write_then_rename(srt, lambda path: write_srt(path, captions))
         _write_then_rename(vtt, lambda path: write_vtt(path, captions))
 
-        shot_frames = {shot_id: round(seconds * edit.fps) for shot_id, seconds in shot_seconds.items()}
+        shot_frames = {shot_id: round((info.duration or 0.0) * edit.fps) for shot_id, info in shot_info.items()}
         timeline = build_timeline(storyboard.title, edit, shot_files, shot_frames, narration,
                                   {shot_id: clip.duration for shot_id, clip in audio.narration.items()},
                                   audio.music_bed)
@@ -165,9 +174,9 @@ def _edited(edit: Edit, shot_id: str) -> EditedShot:
     return next(edited for edited in edit.shots if edited.shot.id == shot_id)
 
 
-def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> tuple[dict[str, Path], dict[str, float]]:
-    """Each shot's rendered file and its length in seconds, probed once; UserError naming unreadable shots."""
-    files, seconds, missing = {}, {}, []
+def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> tuple[dict[str, Path], dict[str, MediaInfo]]:
+    """Each shot's rendered file and what probing it once says; UserError naming unreadable shots."""
+    files, infos, missing = {}, {}, []
     for shot in storyboard.shots:
         path = out_dir / "shots" / f"{shot.id}.mp4"
         if not path.is_file():
@@ -181,11 +190,24 @@ def _rendered_shots(storyboard: Storyboard, out_dir: Path) -> tuple[dict[str, Pa
         if not info.has_video:
             raise UserError(f"shot {shot.id}: {path} has no video stream; render it again")
         files[shot.id] = path
-        seconds[shot.id] = info.duration or 0.0
+        infos[shot.id] = info
     if missing:
         raise UserError(f"{len(missing)} shot(s) not rendered yet in {out_dir / 'shots'}: {', '.join(missing)}; "
                         f"run `render-pipeline render-all {storyboard.path.name}` first")
-    return files, seconds
+    return files, infos
+
+
+def _at_delivery_rate(storyboard: Storyboard, edit: Edit, shot_files: dict[str, Path], shot_info: dict[str, MediaInfo],
+                      out_dir: Path, models_dir: Path, log_path: Path) -> dict[str, Path]:
+    """Each shot's file at the delivery rate: its own, or its conversion (made now, or kept from an earlier run)."""
+    rates = {shot_id: clip_rate(info.fps) for shot_id, info in shot_info.items() if info.fps}
+    if all(rate == edit.fps for rate in rates.values()):
+        return shot_files
+    method = choose_interpolation(storyboard.delivery.frame_interpolation, models_dir)
+    require_interpolation(method, models_dir)  # before any shot is converted
+    return {shot_id: retimed(path, rates[shot_id], edit.fps, method, out_dir / "cache" / "retime", models_dir, log_path)
+            if shot_id in rates else path
+            for shot_id, path in shot_files.items()}
 
 
 def _soundtrack(narration: list[PlacedNarration], music_bed: Path | None, duration: float, loudness_lufs: float,

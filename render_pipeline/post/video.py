@@ -1,8 +1,10 @@
 """The picture as one FFmpeg filter graph: conform every shot, join with cuts and xfades, burn overlays.
 
-Each shot is retimed to the delivery fps, extended by repeating its last frame if it is
-short (an animatic or footage without enough handle), trimmed to exactly the frames the
-edit uses, then scaled to fit and padded (never stretched). Each shot is then cut into
+Each shot arrives at the delivery fps (assemble has converted any rendered at another rate,
+media/retime.py; the fps filter here only puts its timestamps on the delivery's frame grid),
+is extended by repeating its last frame if it is short (an animatic or footage without
+enough handle), trimmed to exactly the frames the edit uses, then scaled to fit and padded
+(never stretched). Each shot is then cut into
 the frames under its incoming transition, its body, and the frames under its outgoing
 transition; a transition is an xfade of the two overlapping pieces, and one concat joins
 bodies and transitions in order. xfade works only in formats without chroma subsampling,

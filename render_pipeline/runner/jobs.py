@@ -11,6 +11,7 @@ from pathlib import Path
 from render_pipeline import __version__
 from render_pipeline.backends.base import LoraFile, RenderRequest
 from render_pipeline.backends.windows import Continuation, Windows
+from render_pipeline.media.retime import choose_interpolation
 from render_pipeline.storyboard import Shot, Storyboard
 from render_pipeline.storyboard.summary import _plain
 
@@ -121,6 +122,8 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
         settings = {**planned.settings, "scene": shot.scene, "camera": shot.camera.model_dump()}
         if planned.backend == FOOTAGE:
             frames = round(shot.render_duration * delivery.fps)
+            # Footage at another rate is converted as it is conformed: the method is part of its picture.
+            settings["frame_interpolation"] = str(choose_interpolation(delivery.frame_interpolation, models_dir))
             request = RenderRequest(shot_id=shot.id, prompt="", negative_prompt="", seed=0, width=delivery.width,
                                     height=delivery.height, fps=delivery.fps, frames=frames, steps=0,
                                     quality=shot.quality, settings=settings)

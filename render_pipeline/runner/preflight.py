@@ -94,3 +94,20 @@ def check_loras_fit_fast_modes(fast: tuple[str, ...], plan, storyboard) -> None:
     if "fp8" in fast and with_loras:
         raise UserError(f"--fast fp8 stores the linear layers in fp8, into which LoRAs cannot be fused, and shot "
                         f"{with_loras[0]} uses LoRAs; render without --fast fp8")
+
+
+def check_frame_interpolation(storyboard, plan, models_dir: Path) -> None:
+    """Raise UserError, before any shot renders, when `frame_interpolation: rife` cannot run here
+    (no weights, no torch) and some shot's rate differs from the delivery's."""
+    if storyboard.delivery.frame_interpolation != "rife":
+        return  # auto falls back to minterpolate; minterpolate and repeat need nothing
+    from render_pipeline.media.ffmpeg import probe
+    from render_pipeline.media.retime import Interpolation, clip_rate, require_interpolation
+
+    delivery = clip_rate(storyboard.delivery.fps)
+    for planned in plan.shots:
+        source = storyboard.shot(planned.shot_id).source
+        rate = probe(source).fps if source is not None else planned.fps
+        if rate and clip_rate(rate) != delivery:
+            require_interpolation(Interpolation.RIFE, models_dir)
+            return

@@ -42,8 +42,8 @@ from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_pat
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.order import grouped_by_lora_set
-from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_loras_fit_fast_modes,
-                                              check_output_folder, needed_bytes)
+from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_frame_interpolation,
+                                              check_loras_fit_fast_modes, check_output_folder, needed_bytes)
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
 from render_pipeline.storyboard import Storyboard
@@ -123,6 +123,7 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
     check_film_fits(storyboard, plan, out_dir, assemble, reporter.warn)
+    check_frame_interpolation(storyboard, plan, models_dir)
     audio = None
     if assemble:
         from render_pipeline.audio import render_audio
@@ -149,7 +150,8 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
         else:
             from render_pipeline.post import assemble as assemble_film
 
-            result.assembly = assemble_film(storyboard, out_dir, audio=audio, allow_missing_glyphs=allow_missing_glyphs)
+            result.assembly = assemble_film(storyboard, out_dir, audio=audio, allow_missing_glyphs=allow_missing_glyphs,
+                                            models_dir=models_dir)
     return result
 
 
@@ -180,6 +182,7 @@ def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend
     plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
+    check_frame_interpolation(storyboard, plan, models_dir)
     jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps, fast=fast)
     job = next(j for j in jobs if j.id == shot_id)
     if job.continues is not None and not job.continues.output.is_file():
@@ -385,6 +388,7 @@ class _Run:
     # Footage -----------------------------------------------------------------------------
 
     def _footage(self, lane: _Lane, job: Job) -> None:
+        from render_pipeline.media.retime import Interpolation
         from render_pipeline.runner.footage import conform_footage
 
         lane.current = job
@@ -395,6 +399,7 @@ class _Run:
         request = job.request
         try:
             conform_footage(job.shot, request.width, request.height, request.fps, request.frames, partial,
+                            Interpolation(request.settings["frame_interpolation"]), self.models_dir,
                             log_path=self._log(job))
             self._check_frames(job, partial)
         except (ShotFailed, FfmpegError) as error:
