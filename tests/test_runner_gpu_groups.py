@@ -136,6 +136,21 @@ def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_rende
     assert session.pipeline_for(shots[1]) is not session.pipeline_for(shots[0])
 
 
+def two_render_what_one_renders(jobs_for, models: Path, tmp_path: Path) -> dict[str, Path]:
+    """Render s01 and s02 of ``jobs_for(out, candidate)`` on one GPU and on a CFG-parallel group of two; the
+    same pixels. The two output folders, by name."""
+    outputs = {}
+    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
+        out = tmp_path / name
+        result = run_jobs(jobs_for(out, candidate), out, models, gpus=gpus)
+        assert result.rendered == ["s01", "s02"], result.failed
+        outputs[name] = out
+    for shot_id in ("s01", "s02"):
+        assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
+                              decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+    return outputs
+
+
 @pytest.mark.slow
 def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path):
     """TI2V-5B's image-to-video pipeline, sharing the modules the group spread over two processes."""
@@ -155,15 +170,7 @@ def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path)
             job.request = replace(job.request, fps=24.0, frames=5, negative_prompt=negative, image=still)
         return jobs
 
-    outputs = {}
-    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
-        out = tmp_path / name
-        result = run_jobs(ti2v_jobs(out, candidate), out, models, gpus=gpus)
-        assert result.rendered == ["s01", "s02"], result.failed
-        outputs[name] = out
-    for shot_id in ("s01", "s02"):
-        assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
-                              decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+    two_render_what_one_renders(ti2v_jobs, models, tmp_path)
 
 
 @pytest.mark.slow
@@ -186,15 +193,7 @@ def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path
         jobs[1].request = replace(jobs[1].request, fps=24.0, frames=image.total_frames, windows=image)
         return jobs
 
-    outputs = {}
-    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
-        out = tmp_path / name
-        result = run_jobs(windowed_jobs(out, candidate), out, models, gpus=gpus)
-        assert result.rendered == ["s01", "s02"], result.failed
-        outputs[name] = out
-    for shot_id in ("s01", "s02"):
-        assert np.array_equal(decoded_pixels(outputs["two"] / "shots" / f"{shot_id}.mp4", tmp_path),
-                              decoded_pixels(outputs["one"] / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
+    outputs = two_render_what_one_renders(windowed_jobs, models, tmp_path)
     # Nothing kept once the shots were written: no windows folders, no part files.
     assert sorted(path.name for path in (outputs["two"] / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]
     assert shots(outputs["two"])["s01"]["settings"]["windows"]["count"] == 2  # the manifest says how it was made

@@ -183,23 +183,20 @@ def append_text(path: Path, text: str) -> None:
 
 def read_text(path: Path) -> str:
     """The renderer's own file ``path`` (the manifest), never read through a link."""
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as error:
-        if error.errno == errno.ELOOP:
-            raise PlantedLink(path, _target(path)) from None
-        raise
-    with os.fdopen(descriptor, "r", encoding="utf-8") as file:
+    with os.fdopen(_open_to_read(path), "r", encoding="utf-8") as file:
         return file.read()
 
 
 def digest(path: Path) -> str:
     """SHA-256 of the file at ``path``, never read through a link."""
+    with os.fdopen(_open_to_read(path), "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def _open_to_read(path: Path) -> int:
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise PlantedLink(path, _target(path)) from None
         raise
-    with os.fdopen(descriptor, "rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()
