@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from optional_parts import module_needs
 from render_pipeline.backends.checkpoint_files import gguf_tensors, safetensors_tensors
 from render_pipeline.backends.weights import check_model_folder, locate_weights
 from render_pipeline.doctor import check_weights
@@ -21,6 +22,9 @@ from render_pipeline.errors import UserError
 from render_pipeline.planner import make_plan
 from render_pipeline.planner.gpus import GIB
 from render_pipeline.storyboard import load_storyboard
+
+# The code under test is torch-free; the tests build the full-size models' tensor tables on the meta device.
+pytestmark = module_needs("diffusion")
 
 A14B = "wan2.2-t2v-a14b"
 Q4_K, Q6_K, F32, F16, IQ2_XXS = 12, 14, 0, 1, 16
