@@ -171,7 +171,8 @@ def _hunyuan_wanted(spec: ModelSpec) -> list[_Wanted]:
         _Wanted("text_encoder", "the LLaVA-Llama-3 text encoder", ("text_encoder",), lambda name: "llavallama3" in name,
                 "add llava_llama3_fp16.safetensors or llava_llama3_fp8_scaled.safetensors (ComfyUI's repackaged "
                 f"HunyuanVideo files), or the text_encoder/ folder that {repo}'s ckpts/README.md has you make"),
-        _Wanted("tokenizer", "the LLaVA-Llama-3 tokenizer", ("text_encoder", "tokenizer"), lambda name: False, tokenizers),
+        _Wanted("tokenizer", "the LLaVA-Llama-3 tokenizer", ("text_encoder", "tokenizer"), lambda name: False,
+                tokenizers),
         _Wanted("text_encoder_2", "the CLIP ViT-L/14 text encoder", ("text_encoder_2",),
                 lambda name: name.startswith("clipl"),
                 "add clip_l.safetensors (ComfyUI), or openai/clip-vit-large-patch14 as text_encoder_2/ "
@@ -301,7 +302,8 @@ def _search_folders(place: Path) -> list[Path]:
         root = parent.parent if parent.name in _COMFYUI_FOLDERS else parent
         if parent.name == "transformers" and parent.parent.name == _HUNYUAN_RELEASE:
             root = parent.parent.parent
-        return list(dict.fromkeys([parent, root, *[root / name for name in _COMFYUI_FOLDERS if (root / name).is_dir()]]))
+        comfyui = [root / name for name in _COMFYUI_FOLDERS if (root / name).is_dir()]
+        return list(dict.fromkeys([parent, root, *comfyui]))
     return [place, *[place / name for name in _COMFYUI_FOLDERS if (place / name).is_dir()]]
 
 
