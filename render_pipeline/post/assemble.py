@@ -79,6 +79,11 @@ class AssemblyResult:
     seconds_taken: float
     missing_glyphs: tuple[str, ...] = ()  # overlays drawn with boxes, allowed by --allow-missing-glyphs
 
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the assembly wrote, the film first."""
+        return self.film, self.srt, self.vtt, self.otio, self.fcp_xml, self.review
+
 
 def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLike | None = None,
              allow_missing_glyphs: bool = False, models_dir: Path | None = None) -> AssemblyResult:

@@ -105,6 +105,12 @@ def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str
 FRAMES_FOLDER = "frames"  # the last frames that continued shots start from
 
 
+def shot_path(out_dir: Path, shot_id: str) -> Path:
+    """Where a rendered shot is kept (handles included)."""
+    return out_dir / "shots" / f"{shot_id}.mp4"
+
+
+
 def last_frame_path(out_dir: Path, shot_id: str) -> Path:
     return out_dir / FRAMES_FOLDER / f"{shot_id}.last.png"
 
@@ -153,7 +159,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
         jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),
                             key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
-                            output=out_dir / "shots" / f"{shot.id}.mp4", continues=upstream,
+                            output=shot_path(out_dir, shot.id), continues=upstream,
                             groups=_concurrent_groups(plan, planned))
     return list(jobs.values())
 
