@@ -178,15 +178,18 @@ def prompts(
 
 @app.command()
 def plan(
-    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    gpus: str = typer.Option("auto", "--gpus", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
-    host_ram: Optional[str] = typer.Option(None, "--host-ram", help="Host RAM, e.g. 64GB (auto: this machine's)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Plan every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
+    storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    gpus: str = typer.Option("auto", "--gpus", metavar="GPUS", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
+    host_ram: Optional[str] = typer.Option(None, "--host-ram", metavar="SIZE", help="Host RAM, e.g. 64GB (auto: this machine's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Plan every generated shot with this backend."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report (and an SVG beside it)."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
-    """What fits on the GPUs, how, and how long: before anything is downloaded."""
+    """What fits on the GPUs, how, and how long: before anything is downloaded.
+
+    STORYBOARD: the storyboard's YAML file.
+    """
     from render_pipeline.planner import make_plan
     from render_pipeline.planner.report import print_plan, write_report
     from render_pipeline.storyboard import load_storyboard
@@ -331,11 +334,14 @@ def render_all(
 
 @app.command()
 def doctor(
-    storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: also check its models folder and outputs."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where renders will be written (default: outputs/)."),
+    storyboard: Optional[Path] = typer.Argument(None, metavar="STORYBOARD", hidden=True),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help="Where renders will be written (default: outputs/)."),
 ) -> None:
-    """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix."""
+    """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix.
+
+    STORYBOARD (optional): also check its models folder and outputs.
+    """
     from render_pipeline.backends.weights import resolve_models_dir
     from render_pipeline.doctor import run_checks
 
