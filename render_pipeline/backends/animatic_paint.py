@@ -15,8 +15,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from render_pipeline.backends.animatic_scene import PALETTES, Colour, Scene, Subject
+from render_pipeline.backends.animatic_scene import Scene, Subject
 
+Colour = tuple[int, int, int]
+# The sky by time of day: (its top, at the horizon, the sun or moon).
+SKIES: dict[str, tuple[Colour, Colour, Colour]] = {
+    "dawn": ((58, 64, 120), (246, 170, 140), (255, 226, 180)),
+    "day": ((60, 130, 210), (180, 215, 240), (255, 250, 220)),
+    "golden": ((90, 80, 140), (250, 160, 70), (255, 200, 110)),
+    "night": ((8, 12, 40), (30, 40, 90), (230, 230, 245)),
+    "overcast": ((120, 126, 135), (180, 184, 190), (215, 215, 215)),
+}
 WINDOW_LIGHT = (255, 205, 120)  # lit windows, lamps and portholes
 SPARK = (255, 230, 150)
 # Ground colours by setting, lit by the time of day's light (LIGHT).
@@ -188,12 +197,12 @@ class _Painter:
     def __init__(self, scene: Scene, width: int, height: int):
         self.scene, self.width, self.height = scene, width, height
         self.rng = np.random.default_rng(scene.seed)
-        self.sky_top, self.sky_low, self.ground, self.disc = PALETTES[scene.time_of_day]
+        self.sky_top, self.sky_low, self.disc = SKIES[scene.time_of_day]
         self.disc_x: float | None = None  # where the sun or moon is, for its glitter on water
         self.shore = float(height)  # where the water ends: a harbour's quay
         self.horizon = scene.horizon * height
         self.night = scene.time_of_day == "night"
-        # Silhouettes: the ground's colour darkened, nearly black at night.
+        # Silhouettes: a dark grey in the time of day's light, nearly black at night.
         self.ink = mix(lit((40, 44, 52), scene.time_of_day), (0, 0, 0), 0.3)
 
     def paint(self) -> Painted:
@@ -206,18 +215,21 @@ class _Painter:
             self._interior(backdrop)
         else:
             self._sky(backdrop)
-            getattr(self, f"_{setting}")(backdrop)
-        subjects = list(self.scene.subjects)
-        moving = subjects[:1] if self.scene.moving and subjects else []
+            grounds = {"field": self._field, "snow": self._snow, "desert": self._desert, "forest": self._forest,
+                       "mountains": self._mountains, "city": self._city, "sea": self._sea, "harbor": self._harbor,
+                       "shipyard": self._shipyard}
+            grounds[setting](backdrop)
+        subjects = self.scene.subjects
+        moving = self.scene.moving and bool(subjects)  # the main subject crosses the frame on a layer of its own
         for index in reversed(range(len(subjects))):  # the main subject last: in front of the others
-            if subjects[index] not in moving:
+            if not (index == 0 and moving):
                 self._subject(backdrop, subjects[index], main=index == 0)
         if self.scene.sparks:
             self._sparks(backdrop)
         if not moving:
             return Painted(backdrop.pixels(self.scene.mood), None)
         sprite = Layer(self.width, self.height, transparent=True)
-        self._subject(sprite, moving[0], main=True)
+        self._subject(sprite, subjects[0], main=True)
         pixels = sprite.pixels(self.scene.mood)
         rows, columns = np.nonzero(pixels[..., 3])
         if rows.size == 0:

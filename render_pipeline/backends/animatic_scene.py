@@ -15,16 +15,6 @@ import random
 import re
 from dataclasses import dataclass
 
-Colour = tuple[int, int, int]
-
-# Colours as (sky top, sky at the horizon, ground, sun or moon), chosen by time of day.
-PALETTES: dict[str, tuple[Colour, Colour, Colour, Colour]] = {
-    "dawn": ((58, 64, 120), (246, 170, 140), (60, 62, 80), (255, 226, 180)),
-    "day": ((60, 130, 210), (180, 215, 240), (88, 120, 70), (255, 250, 220)),
-    "golden": ((90, 80, 140), (250, 160, 70), (80, 60, 50), (255, 200, 110)),
-    "night": ((8, 12, 40), (30, 40, 90), (14, 16, 28), (230, 230, 245)),
-    "overcast": ((120, 126, 135), (180, 184, 190), (80, 86, 84), (215, 215, 215)),
-}
 TIME_WORDS = {
     "dawn": ("dawn", "sunrise", "daybreak", "first light", "early morning"),
     "golden": ("sunset", "dusk", "golden hour", "golden light", "evening", "twilight"),
@@ -113,7 +103,7 @@ class Subject:
 
 @dataclass(frozen=True)
 class Scene:
-    time_of_day: str  # a key of PALETTES
+    time_of_day: str  # a key of TIME_WORDS
     mood: tuple[float, int]  # (brightness factor, warmth shift) of the mood words, applied to the whole picture
     setting: str  # a name of SETTING_WORDS, "card" or "light card"
     subjects: tuple[Subject, ...]  # in the order the prompt names them: the first is the main subject
