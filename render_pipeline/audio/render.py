@@ -39,9 +39,12 @@ def render_audio(storyboard: Storyboard, out_dir: Path, engine: str | None = Non
     weights (``xtts-v2/``, ``musicgen/``); default ``$RENDER_PIPELINE_MODELS``, else the
     storyboard's ``models/`` folder. Raises UserError when narration runs past its shot.
     """
-    audio_dir = make_folder(Path(out_dir), "audio")
-    for folder in ("narration", "music"):
-        make_folder(Path(out_dir), "audio", folder)
+    audio_dir = Path(out_dir) / "audio"
+    # Only the folders this film writes in: a run leaves no empty folder behind.
+    for folder, needed in (("narration", any(shot.narration for shot in storyboard.shots)),
+                           ("music", bool(storyboard.music))):
+        if needed:
+            make_folder(Path(out_dir), "audio", folder)
     models = models_dir or Path(os.environ.get(MODELS_ENV) or storyboard.base_dir / "models")
     narration = narrate(storyboard, audio_dir / "narration", engine, models, make_folder(Path(out_dir), SCRATCH_NAME))
     bed = render_bed(storyboard, audio_dir, models)
