@@ -165,3 +165,16 @@ def test_with_flash_attention_4_installed_one_gpu_steps_are_faster_as_measured(m
     assert with_fa4.seconds_per_shot < without.seconds_per_shot
     assert evaluate(arch, spec, two_gpus, shape, H200).seconds_per_shot == group_without
     assert evaluate(arch, spec, _one_gpu(), shape, a100).seconds_per_shot == a100_without
+
+
+def test_wan_decode_peak_does_not_grow_with_the_clip():
+    """The Wan VAEs decode a latent frame at a time: a whole TI2V-5B shot of 241 frames in one pass
+    peaked at the same GPU memory as a shot of 121 frames (28.6 and 28.5 GiB, docs/benchmarks.md),
+    so a longer pass plans the same decode peak; only its time grows."""
+    arch, spec = ARCHITECTURES["wan2.2-ti2v-5b"], SPECS["wan2.2-ti2v-5b"]
+    trained = evaluate(arch, spec, _one_gpu(), Shape(1280, 704, 121, 50), H200)
+    one_pass = evaluate(arch, spec, _one_gpu(), Shape(1280, 704, 241, 50), H200)
+    short = evaluate(arch, spec, _one_gpu(), Shape(1280, 704, 33, 50), H200)
+    assert one_pass.peak_gpu_gib["decode"] == pytest.approx(trained.peak_gpu_gib["decode"])
+    assert short.peak_gpu_gib["decode"] < trained.peak_gpu_gib["decode"]
+    assert one_pass.seconds_per_shot > trained.seconds_per_shot

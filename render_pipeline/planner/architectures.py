@@ -108,6 +108,9 @@ class Vae:
     temporal: int  # frames per latent frame (after the first)
     weights_gib: float  # fp32
     bytes_per_pixel: float  # untiled fp32 decode peak per output pixel (frames x height x width), measured
+    # A causal decoder that runs a latent frame at a time holds no more than this many frames'
+    # activations however long the clip (the frames it was measured at); None: the whole clip's.
+    frames_held: int | None
     flops_per_pixel: float  # decode FLOPs per output pixel, from torch's flop counter
     efficiency: float  # achieved fraction of the card's bf16 datasheet rate (fp32/TF32 convolutions)
 
@@ -121,12 +124,14 @@ VAE_BF16_TIME = 0.63
 # The efficiency of the session's channels-last decode (backends/wan_vae_channels_last.py), measured
 # on an H200: 5.22 s for 1280x720x81 and 7.75 s for 1280x704x121, against diffusers' own decode's
 # 6.54 s (0.099) and 9.10 s (0.219) in the same runs.
-WAN21_VAE = Vae("Wan 2.1 VAE (z16)", 8, 4, 0.47, 290.5, 8.53e6, 0.124)
-WAN22_VAE = Vae("Wan 2.2 VAE (z48)", 16, 4, 2.62, 207.2, 1.845e7, 0.257)
+# Their peak does not grow with the clip: a whole TI2V-5B shot of 241 frames in one pass peaked at
+# the same 28.6 GiB as one of 121 (docs/benchmarks.md, long shots in windows).
+WAN21_VAE = Vae("Wan 2.1 VAE (z16)", 8, 4, 0.47, 290.5, 81, 8.53e6, 0.124)
+WAN22_VAE = Vae("Wan 2.2 VAE (z48)", 16, 4, 2.62, 207.2, 121, 1.845e7, 0.257)
 # Not measured here: taken as the Wan 2.1 VAE's figures per pixel under diffusers' own decode, which
 # these VAEs run (same 8x8x4 causal 3D design).
-HUNYUAN_VAE = Vae("HunyuanVideo VAE", 8, 4, 0.92, 290.5, 8.53e6, 0.099)
-COGVIDEOX_VAE = Vae("CogVideoX VAE", 8, 4, 0.80, 290.5, 8.53e6, 0.099)
+HUNYUAN_VAE = Vae("HunyuanVideo VAE", 8, 4, 0.92, 290.5, None, 8.53e6, 0.099)
+COGVIDEOX_VAE = Vae("CogVideoX VAE", 8, 4, 0.80, 290.5, None, 8.53e6, 0.099)
 
 WAN_A14B_EXPERT = Transformer(
     layers=40, width=5120, heads=40, ffn=13824, in_channels=16, patch=(1, 2, 2), text_width=4096,

@@ -175,7 +175,8 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
 
     pixels = shape.frames * shape.width * shape.height
     vae_bytes = 4 if layout.vae_dtype == "fp32" else 2
-    vae_activations = pixels * arch.vae.bytes_per_pixel * vae_bytes / 4 / GIB
+    frames_held = min(shape.frames, arch.vae.frames_held or shape.frames)
+    vae_activations = frames_held * shape.width * shape.height * arch.vae.bytes_per_pixel * vae_bytes / 4 / GIB
     if layout.vae_tiling:
         vae_activations *= VAE_TILED_MEMORY
     weights_at_decode = weights if layout.offload in ("none", "inactive_expert") else 0.0
