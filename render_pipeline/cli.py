@@ -141,6 +141,8 @@ def assemble(
             raise typer.Exit(1) from None
     for line in result.missing_glyphs:
         _stderr(f"warning: drawn as boxes: {line}")
+    if result.reused:
+        print("nothing the assembly reads changed since the last run: kept the files below")
     print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
           f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP, in {result.seconds_taken:.1f} s")
     for path in result.files[1:]:
@@ -217,6 +219,9 @@ def _print_summary(result) -> None:
           f"in {result.seconds:.1f} s -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
+    if result.assembly is not None and result.assembly.reused:
+        print(f"assembly: nothing it reads changed; kept {result.assembly.film} and the files beside it "
+              f"({result.assembly.seconds_taken:.2f} s)")
     for path in result.shot_files + list(result.assembly.files if result.assembly is not None else ()):
         print(f"wrote {path}")
 
