@@ -123,6 +123,8 @@ def assemble(
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER",
                                               help="Where model weights live (RIFE's in rife/)."),
+    absolute_paths: bool = typer.Option(False, "--absolute-paths",
+                                        help="Timelines name media by absolute file URLs (default: relative to the folder)."),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots.
 
@@ -135,7 +137,8 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir)
+            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
+                                   absolute_paths=absolute_paths)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None

@@ -32,8 +32,9 @@ def digests(paths: dict[str, Path]) -> dict[str, str]:
     return {name: file_digest(path) for name, path in paths.items()}
 
 
-def _stamps(files: tuple[Path, ...]) -> dict[str, list[int]]:
-    return {path.name: [path.stat().st_size, path.stat().st_mtime_ns] for path in files}
+def _stamps(out_dir: Path, files: tuple[Path, ...]) -> dict[str, list[int]]:
+    """Each file (named from ``out_dir``) with its size and modification time."""
+    return {path.relative_to(out_dir).as_posix(): [path.stat().st_size, path.stat().st_mtime_ns] for path in files}
 
 
 def cached_assembly(out_dir: Path, key: str) -> dict[str, Any] | None:
@@ -45,7 +46,7 @@ def cached_assembly(out_dir: Path, key: str) -> dict[str, Any] | None:
     if not isinstance(record, dict) or record.get("key") != key:
         return None
     try:
-        stamps = _stamps(tuple(out_dir / name for name in record.get("files", {})))
+        stamps = _stamps(out_dir, tuple(out_dir / name for name in record.get("files", {})))
     except OSError:
         return None
     return record if stamps == record["files"] else None
@@ -53,5 +54,5 @@ def cached_assembly(out_dir: Path, key: str) -> dict[str, Any] | None:
 
 def record_assembly(out_dir: Path, key: str, files: tuple[Path, ...], measured: dict[str, Any]) -> None:
     """Written last, after every file, so a crash part way leaves a miss, not a wrong hit."""
-    record = {"key": key, "files": _stamps(files), **measured}
+    record = {"key": key, "files": _stamps(out_dir, files), **measured}
     write_file(make_folder(out_dir, "cache") / RECORD_NAME, json.dumps(record, indent=2, ensure_ascii=False))
