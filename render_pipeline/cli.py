@@ -123,6 +123,8 @@ def assemble(
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER",
                                               help="Where model weights live (RIFE's in rife/)."),
+    absolute_paths: bool = typer.Option(False, "--absolute-paths",
+                                        help="Timelines name media by absolute file URLs (default: relative to the folder)."),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots.
 
@@ -135,12 +137,15 @@ def assemble(
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir)
+            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
+                                   absolute_paths=absolute_paths)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None
     for line in result.missing_glyphs:
         _stderr(f"warning: drawn as boxes: {line}")
+    if result.reused:
+        print("nothing the assembly reads changed since the last run: kept the files below")
     print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
           f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP, in {result.seconds_taken:.1f} s")
     for path in result.files[1:]:
@@ -217,6 +222,9 @@ def _print_summary(result) -> None:
           f"in {result.seconds:.1f} s -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
+    if result.assembly is not None and result.assembly.reused:
+        print(f"assembly: nothing it reads changed; kept {result.assembly.film} and the files beside it "
+              f"({result.assembly.seconds_taken:.2f} s)")
     for path in result.shot_files + list(result.assembly.files if result.assembly is not None else ()):
         print(f"wrote {path}")
 

@@ -111,3 +111,17 @@ def test_the_slate_never_reaches_the_last_frame_and_skips_a_shot_shorter_than_it
     assert slate_frames(request(24, [0.0, 0.0])) == range(0, 23)
     assert slate_frames(request(42, [0.5, 0.25])) == range(12, 35)
     assert not slate_frames(request(24, [0.5, 0.5]))
+
+
+def test_a_long_prompt_on_the_slate_stays_inside_the_title_safe_area(tmp_path):
+    # Wide capitals and a word longer than a line: the worst a prompt can ask of the wrap.
+    prompt = ("WIDE MAXIMUM WW MM " * 6 + "Antidisestablishmentarianismwhichgoesonandon " +
+              "an empty field under a flat grey sky, " * 4).strip()
+    out = render(tmp_path, prompt, frames=3)
+    slate, clean = frame(out, 0), frame(out, 2)  # the last frame carries no slate
+    rows, columns = np.nonzero(np.abs(slate - clean).max(axis=2) > 24)
+    safe_x, safe_y = round(0.05 * WIDTH), round(0.05 * HEIGHT)
+    assert rows.size > 500  # the slate was drawn
+    assert safe_x <= columns.min() and columns.max() < WIDTH - safe_x, (columns.min(), columns.max())
+    assert safe_y <= rows.min() and rows.max() < HEIGHT - safe_y, (rows.min(), rows.max())
+    assert columns.max() > 0.7 * WIDTH  # the lines do run across the frame

@@ -40,6 +40,10 @@ def test_render_all_prints_each_shot_and_each_file_of_the_film(tmp_path):
              "review.html"]
     assert wrote(result.output) == [str(out / name) for name in names]
     assert all((out / name).is_file() for name in names)
+    again = CliRunner().invoke(app, ["render-all", str(board), "--out", str(out), "--quiet"])
+    assert again.exit_code == 0, again.output
+    assert "0 rendered, 2 already done" in again.output
+    assert f"assembly: nothing it reads changed; kept {out / 'final.mp4'}" in again.output
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -45,7 +45,8 @@ shots:
 PLANTED = ["manifest.json.lock", "manifest.json.part", "manifest.json", "logs/s01.log", "logs/animatic.worker.log",
            "logs/assemble.log", "shots/.s01.mp4.part", "shots/s01.mp4", "frames", "shots", "logs",
            "audio/narration/s01.wav.partial", "audio/music_bed.json.partial", "final.partial.mp4",
-           "review.html.partial", "timeline.xml.partial", "cache"]
+           "review.html.partial", "timeline.xml.partial", "cache", "cache/assembly.json", "stems",
+           "stems/narration.wav"]
 
 
 @pytest.mark.parametrize("name", PLANTED)

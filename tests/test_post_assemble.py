@@ -107,6 +107,19 @@ def test_music_is_ducked_under_narration(film):
     assert 10 <= open_level - ducked_level <= 15, (open_level, ducked_level)
 
 
+def test_the_stems_summed_are_the_films_mix(film, tmp_path):
+    """The timelines' sound: the stems played together measure as final.mp4 does, the music stem ducked."""
+    narration, music = (film.film.parent / "stems" / name for name in ("narration.wav", "music.wav"))
+    assert film.stems == (narration, music)
+    summed = tmp_path / "summed.wav"
+    ffmpeg("-i", str(narration), "-i", str(music), "-filter_complex", "amix=inputs=2:normalize=0", str(summed))
+    assert abs(integrated_loudness(summed)[0] - integrated_loudness(film.film)[0]) <= 0.5
+    open_level = band_level_db(music, 150, 300, 0.5, 1.5)
+    ducked_level = band_level_db(music, 150, 300, 2.3, 2.9)
+    assert 10 <= open_level - ducked_level <= 15, (open_level, ducked_level)
+    assert band_level_db(narration, 900, 1100, 2.2, 2.8) > band_level_db(narration, 900, 1100, 0.5, 1.5) + 40
+
+
 def test_captions_follow_the_measured_sentences(film):
     assert film.srt.read_text(encoding="utf-8") == (
         "1\n00:00:02,000 --> 00:00:02,500\nHello there.\n\n2\n00:00:02,500 --> 00:00:03,000\nSecond one.\n")

@@ -19,7 +19,8 @@ from render_pipeline.media.ffmpeg import ffmpeg_exe
 from render_pipeline.media.fonts import find_font
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, make_edit
-from render_pipeline.post.otio_export import build_timeline, write_timeline
+from render_pipeline.post.fcp_xml import fcp_xml
+from render_pipeline.post.otio_export import build_timeline, write_otio
 from render_pipeline.post.overlays_ass import PlacedOverlay, write_ass
 from render_pipeline.post.review import SCRIPT as REVIEW_SCRIPT
 from render_pipeline.post.review import ShotNotes, write_review
@@ -171,11 +172,11 @@ def test_every_delivery_rate_exports_both_timelines(tmp_path, fps):
     edit = make_edit(storyboard)
     files = {shot.id: tmp_path / f"{shot.id}.mp4" for shot in storyboard.shots}
     frames = {edited.shot.id: edited.used_frames + edited.source_start for edited in edit.shots}
-    timeline = build_timeline(storyboard.title, edit, files, frames, [], {}, None)
-    write_timeline(timeline, tmp_path / "timeline.otio", "otio_json")
-    write_timeline(timeline, tmp_path / "timeline.xml", "fcp_xml")
+    timeline = build_timeline(storyboard.title, edit, files, frames, {}, tmp_path)
+    write_otio(timeline, tmp_path / "timeline.otio")
+    (tmp_path / "timeline.xml").write_bytes(fcp_xml(storyboard.title, edit, files, frames, {}, tmp_path))
     root = ElementTree.parse(tmp_path / "timeline.xml").getroot()
-    sequence = root.find("./project/children/sequence")
+    sequence = root.find("./sequence")
     assert sequence.find("name").text == HOSTILE_TITLE
     rate = sequence.find("rate")
     assert int(rate.find("timebase").text) == round(fps) and (rate.find("ntsc").text == "TRUE") == (fps != round(fps))

@@ -22,7 +22,7 @@ from render_pipeline.media.ffmpeg import ffmpeg_exe
 from render_pipeline.media.fonts import find_font, needs_glyph
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import make_edit
-from render_pipeline.post.otio_export import build_timeline, write_timeline
+from render_pipeline.post.fcp_xml import fcp_xml
 from render_pipeline.post.overlays_ass import WORD_JOINER, place_overlays, write_ass
 from render_pipeline.post.review import SCRIPT as REVIEW_SCRIPT
 from render_pipeline.post.review import ShotNotes, write_review
@@ -190,10 +190,10 @@ def test_every_writer_keeps_the_text_or_validate_refuses_it(tmp_path, title, ove
     assert "".join(page.text.get("h1", [])) == storyboard.title
     assert shot.narration in "".join(page.text["dd"]) and shot.overlays[0].text in "".join(page.text["dd"])
 
-    timeline = build_timeline(storyboard.title, edit, {"s01": tmp_path / "s01.mp4"}, {"s01": 48}, [], {}, None)
-    write_timeline(timeline, tmp_path / "timeline.xml", "fcp_xml")
+    (tmp_path / "timeline.xml").write_bytes(fcp_xml(storyboard.title, edit, {"s01": tmp_path / "s01.mp4"}, {"s01": 48},
+                                                    {}, tmp_path))
     root = ElementTree.parse(tmp_path / "timeline.xml").getroot()
-    assert root.find("./project/children/sequence/name").text == (storyboard.title or None)
+    assert (root.find("./sequence/name").text or "") == storyboard.title
 
 
 def frame_at(film: Path, seconds: float, width: int, height: int) -> np.ndarray:

@@ -35,7 +35,7 @@ from render_pipeline.backends.animatic_scene import read_scene
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
-from render_pipeline.media.fonts import find_font
+from render_pipeline.media.fonts import TITLE_SAFE, find_font
 from render_pipeline.output_folder.claim import SCRATCH_ENV
 
 # The pictures are soft (gradients and silhouettes with anti-aliased edges), so painting them
@@ -48,6 +48,10 @@ CONTINUE_DISSOLVE_SECONDS = 1.0
 BOB_PERIOD, BOB_HEIGHT = 3.0, 0.004
 # Paths placed inside an FFmpeg filter graph must need no escaping.
 _FILTER_SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
+# The slate's lines are wrapped taking every character as wide as drawtext's font size: DejaVu
+# Sans's widest Latin glyph (W) advances 0.99 of it, a CJK ideograph 1.0.
+SLATE_ADVANCE = 1.0
+SLATE_PROMPT_LINES = 6
 
 
 def write_ppm(path: Path, pixels) -> None:
@@ -254,27 +258,47 @@ class AnimaticSession:
                   camera_notes(camera), "camera: " + move.label]
         if request.settings.get("continues"):
             header[0] += f" · continues {request.settings['continues']}"
-        wrap_columns = max(20, int(width / (height / 40) / 0.62))
-        body = "\n".join(textwrap.wrap(request.prompt or "(no prompt)", wrap_columns)[:6])
+        small, large = max(12, height // 40), max(14, height // 26)
+        # Every line inside the title-safe area, its dark box (border small // 2) included; the
+        # header's first line leaves room at the right for the timecode (11 characters).
+        left, top = math.ceil(TITLE_SAFE * width) + small // 2, math.ceil(TITLE_SAFE * height) + small // 2
+        usable = width - 2 * left
+        first = textwrap.wrap(header[0], _columns(usable - 12 * large, large))
+        header = first + [line for note in header[1:] for line in textwrap.wrap(note, _columns(usable, large))]
+        # The prompt sits under the header, in the top of the frame: the bottom belongs to the
+        # lower thirds and captions that post-production burns in over the animatic.
+        prompt_top = top + len(header) * _pitch(large, small) + small
+        room = max(1, min(SLATE_PROMPT_LINES, (height - top - prompt_top) // _pitch(small, small)))
+        columns = _columns(usable, small)
+        prompt = textwrap.wrap(request.prompt or "(no prompt)", columns)
+        if len(prompt) > room:
+            prompt = prompt[:room - 1] + [prompt[room - 1][:columns - 2] + " …"]
         (scratch / "header.txt").write_text("\n".join(header), encoding="utf-8")
-        (scratch / "prompt.txt").write_text(body, encoding="utf-8")
+        (scratch / "prompt.txt").write_text("\n".join(prompt), encoding="utf-8")
         if not _FILTER_SAFE_PATH.fullmatch(str(self.font)):
             raise UserError(f"the animatic cannot pass the font path {self.font} to FFmpeg's text filter; "
                             "use a font whose path has only letters, digits, '_', '.', '/' and '-'")
         frames = slate_frames(request)
         if not frames:
             return "null"
-        small, large = max(12, height // 40), max(14, height // 26)
-        # The prompt sits under the header, in the top third: the bottom of the frame belongs
-        # to the lower thirds and captions that post-production burns in over the animatic.
-        prompt_top = 2 * small + len(header) * (large + small // 3) + small
         shown = f"enable='between(n,{frames.start},{frames.stop - 1})'"
         text_style = f"fontfile={self.font}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={small // 2}:{shown}"
         return (
             f"drawtext={text_style}:textfile=header.txt:expansion=none:fontsize={large}:"
-            f"line_spacing={small // 3}:x={small}:y={small},"
+            f"line_spacing={small // 3}:x={left}:y={top},"
             f"drawtext={text_style}:textfile=prompt.txt:expansion=none:fontsize={small}:"
-            f"line_spacing={small // 3}:x={small}:y={prompt_top},"
+            f"line_spacing={small // 3}:x={left}:y={prompt_top},"
             f"drawtext={text_style}:timecode='{timecode(0, request.fps).replace(':', chr(92) + ':')}':"
-            f"timecode_rate={rate}:fontsize={large}:x=w-tw-{small}:y={small}"
+            f"timecode_rate={rate}:fontsize={large}:x=w-tw-{left}:y={top}"
         )
+
+
+def _columns(width: int, size: int) -> int:
+    """How many characters of font ``size`` surely fit in ``width`` pixels (SLATE_ADVANCE)."""
+    return max(1, int(width / (SLATE_ADVANCE * size)))
+
+
+def _pitch(size: int, small: int) -> int:
+    """The height of a slate line of font ``size``: DejaVu Sans's ascent plus descent (1.16 of the size),
+    rounded up, and the line spacing."""
+    return math.ceil(1.2 * size) + small // 3

@@ -31,6 +31,9 @@ FONT_FOLDERS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.h
 PREFERRED = (("NotoSans-Regular.ttf", "Noto Sans"), ("DejaVuSans.ttf", "DejaVu Sans"),
              ("NotoSansCJK-Regular.ttc", "Noto Sans CJK SC"))
 CJK_FONT_FILE = "NotoSansCJK-Regular.ttc"
+# Text on a frame (titles, the animatic's slate) stays inside the title-safe area: EBU R 95,
+# this fraction of the width and of the height in from each edge.
+TITLE_SAFE = 0.05
 
 
 @dataclass(frozen=True)

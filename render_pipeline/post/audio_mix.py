@@ -5,6 +5,11 @@ the music sees the same speech level whatever the voice; its threshold then sits
 12 dB below that level, which ducks the music by 11-13 dB while someone speaks.
 The mix is then normalised in two loudnorm passes (measure, then apply linearly) and
 resampled to 48 kHz, as loudnorm works at 192 kHz internally.
+
+Beside the soundtrack, the mix leaves its stems: the narration (each clip levelled, at its
+place) and the music bed as ducked in the mix, both whole-film long and brought by the gain
+the normaliser gave the mix, so the stems played together sound as the soundtrack does
+(the timelines reference them; only the limiter's touch on rare peaks is missing).
 """
 
 from __future__ import annotations
@@ -42,9 +47,15 @@ def mean_volume_db(path: Path, what: str) -> float | None:
     return float(match[1])
 
 
+@dataclass(frozen=True)
+class Mix:
+    soundtrack: Path  # normalised, 48 kHz, exactly the film's length
+    stems: dict[str, Path]  # "narration", "music" (those the film has): each as it sounds in the soundtrack
+
+
 def mix_soundtrack(narration: list[PlacedNarration], music_bed: Path | None, duration: float,
-                   loudness_lufs: float, work_dir: Path) -> Path:
-    """Write the normalised 48 kHz soundtrack of exactly ``duration`` seconds; return its path."""
+                   loudness_lufs: float, work_dir: Path) -> Mix:
+    """Write the normalised 48 kHz soundtrack of exactly ``duration`` seconds and its stems."""
     mix_path = work_dir / "mix.wav"
     inputs: list[str] = []
     parts: list[str] = []
@@ -66,21 +77,39 @@ def mix_soundtrack(narration: list[PlacedNarration], music_bed: Path | None, dur
         index = inputs.count("-i")
         inputs += media_input(music_bed, MediaKind.AUDIO)
         parts.append(f"[{index}:a]{fit},{length}[music]")
+    stems = (["narration"] if voices else []) + (["music"] if music_bed is not None else [])
     if voices and music_bed is not None:
-        parts.append("[voice]asplit=2[voice_mix][voice_key]")
+        parts.append("[voice]asplit=3[voice_mix][voice_key][narration_stem]")
         parts.append(f"[music][voice_key]sidechaincompress=threshold={DUCK_THRESHOLD}:ratio={DUCK_RATIO}:"
-                     "attack=20:release=400:knee=2[ducked]")
+                     "attack=20:release=400:knee=2,asplit=2[ducked][music_stem]")
         parts.append("[ducked][voice_mix]amix=inputs=2:normalize=0:duration=first[mix]")
     elif voices:
-        parts.append("[voice]anull[mix]")
+        parts.append("[voice]asplit=2[mix][narration_stem]")
     elif music_bed is not None:
-        parts.append("[music]anull[mix]")
+        parts.append("[music]asplit=2[mix][music_stem]")
     else:
         inputs += ["-f", "lavfi", "-i", f"anullsrc=r={SAMPLE_RATE}:cl=stereo"]
         parts.append(f"[0:a]atrim=0:{duration}[mix]")
+    stem_outputs = [argument for name in stems
+                    for argument in ("-map", f"[{name}_stem]", "-c:a", "pcm_f32le", str(work_dir / f"{name}_stem.wav"))]
     run_ffmpeg([*inputs, "-filter_complex", ";".join(parts), "-map", "[mix]", "-c:a", "pcm_f32le",
-                str(mix_path)], what="mixing narration and music")
-    return normalise_loudness(mix_path, loudness_lufs, work_dir / "soundtrack.wav")
+                str(mix_path), *stem_outputs], what="mixing narration and music")
+    soundtrack = normalise_loudness(mix_path, loudness_lufs, work_dir / "soundtrack.wav")
+    gain = _gain_db(mix_path, soundtrack)
+    levelled = {}
+    for name in stems:
+        levelled[name] = work_dir / f"{name}.wav"
+        run_ffmpeg([*media_input(work_dir / f"{name}_stem.wav", MediaKind.AUDIO), "-af", f"volume={gain:.3f}dB",
+                    "-c:a", "pcm_s24le", str(levelled[name])], what=f"levelling the {name} stem")
+    return Mix(soundtrack, levelled)
+
+
+def _gain_db(before: Path, after: Path) -> float:
+    """The gain normalising gave: the integrated loudness after less before (0 for silence)."""
+    level_before, _ = integrated_loudness(before)
+    if level_before <= SILENCE_LUFS:
+        return 0.0
+    return integrated_loudness(after)[0] - level_before
 
 
 def normalise_loudness(source: Path, loudness_lufs: float, target: Path) -> Path:

@@ -20,6 +20,9 @@ from render_pipeline.storyboard.resolve import frame_bounds
 
 # The storyboard's "dissolve" is an editor's cross-dissolve; "pixel_dissolve" is xfade's dissolve.
 XFADE_NAMES = {"dissolve": "fade", "pixel_dissolve": "dissolve"}
+# Dips to a colour, drawn as an editor's dip (post/video.py), not as xfade's fadeblack/fadewhite,
+# which reach the colour off the cut (a short fade-out, a long fade-in).
+DIP_COLOURS = {"fadeblack": "black", "fadewhite": "white"}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.media.ffmpeg import run_ffmpeg
-from render_pipeline.media.fonts import Font
+from render_pipeline.media.fonts import TITLE_SAFE, Font
 from render_pipeline.post.edit import Edit
 from render_pipeline.post.styles import OverlayStyle
 from render_pipeline.storyboard.schema import Overlay
@@ -36,7 +36,6 @@ from render_pipeline.storyboard.text import check_text
 ALIGNMENT = {"lower_left": 1, "bottom": 2, "lower_right": 3, "left": 4, "center": 5, "right": 6,
              "upper_left": 7, "top": 8, "upper_right": 9}
 WORD_JOINER = "\u2060"
-TITLE_SAFE = 0.05  # of the width and of the height, at each edge
 # libass sizes a font so its ascent plus descent is the font size. Against that size, the widest
 # Latin glyphs of DejaVu Sans Bold (W, M) and Noto Sans CJK's ideographs advance less than 1.0,
 # which estimates a character; a line is about one size below the last.

@@ -1,19 +1,20 @@
-"""Overlay style presets (title, lower_third, caption and named presets) from prompts/overlay_styles.yaml."""
+"""Overlay style presets (title, lower_third, caption and named presets) from presets/overlay_styles.yaml."""
 
 from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from render_pipeline.errors import UserError
+from render_pipeline.presets import preset_file
 from render_pipeline.storyboard.schema import OVERLAY_POSITIONS
 
-STYLES_FILE = Path(__file__).resolve().parents[2] / "prompts" / "overlay_styles.yaml"
+STYLES_FILE = preset_file("overlay_styles.yaml")
 
 
 class OverlayStyle(BaseModel):
@@ -30,7 +31,7 @@ class OverlayStyle(BaseModel):
 
 
 @lru_cache(maxsize=4)
-def load_overlay_styles(path: Path = STYLES_FILE) -> dict[str, OverlayStyle]:
+def load_overlay_styles(path: Traversable = STYLES_FILE) -> dict[str, OverlayStyle]:
     """Every named style; raise UserError naming the file and the bad entry."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))

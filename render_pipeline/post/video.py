@@ -7,7 +7,10 @@ enough handle), trimmed to exactly the frames the edit uses, then scaled to fit 
 (never stretched). Each shot is then cut into
 the frames under its incoming transition, its body, and the frames under its outgoing
 transition; a transition is an xfade of the two overlapping pieces, and one concat joins
-bodies and transitions in order. xfade works only in formats without chroma subsampling,
+bodies and transitions in order. A dip to a colour (fadeblack, fadewhite) is instead the
+outgoing piece fading to the colour until the cut and the incoming one fading from it: the
+colour is whole on the cut frame, with fades of equal length either side (one frame longer
+after the cut for an odd length). xfade works only in formats without chroma subsampling,
 so keeping it to the overlapping frames spares every other frame two format conversions.
 """
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-from render_pipeline.post.edit import XFADE_NAMES, Edit, EditedShot
+from render_pipeline.post.edit import DIP_COLOURS, XFADE_NAMES, Edit, EditedShot
 from render_pipeline.post.review import THUMBNAIL_WIDTH
 
 
@@ -58,9 +61,12 @@ def video_graph(edit: Edit, ass_path: Path | None, fonts_dir: Path | None) -> st
                       for label, start, end in spans]
         if incoming:
             kind = edit.shots[index - 1].shot.transition_out.type
-            parts.append(f"[out{index - 1}][in{index}]xfade=transition={XFADE_NAMES.get(kind, kind)}:"
-                         f"duration={edit.seconds(incoming)!r}:offset=0,format=yuv420p[x{index}]")
-            pieces.append(f"x{index}")
+            if kind in DIP_COLOURS:
+                pieces += _dip(index, incoming, DIP_COLOURS[kind], parts)
+            else:
+                parts.append(f"[out{index - 1}][in{index}]xfade=transition={XFADE_NAMES.get(kind, kind)}:"
+                             f"duration={edit.seconds(incoming)!r}:offset=0,format=yuv420p[x{index}]")
+                pieces.append(f"x{index}")
         if body_end > incoming:
             pieces.append(f"body{index}")
     picture = _concat(pieces, "picture", parts, edit.fps)
@@ -71,6 +77,25 @@ def video_graph(edit: Edit, ass_path: Path | None, fonts_dir: Path | None) -> st
     parts.append(f"[{picture}]split=2[video][thumb_source]")
     parts.append(f"[thumb_source]select='{middles}',scale={THUMBNAIL_WIDTH}:-2[thumbs]")
     return ";\n".join(parts)
+
+
+def _dip(index: int, frames: int, colour: str, parts: list[str]) -> list[str]:
+    """The pieces of a dip over the ``frames`` overlapping frames of [out<index-1>] and [in<index>].
+
+    The cut falls ``frames // 2`` frames in (edit.py centres transitions on their cut): the
+    outgoing shot fades to ``colour`` over the frames before it, the incoming one fades from
+    ``colour``, which fills the cut frame, over the rest.
+    """
+    before = frames // 2
+    after = frames - before
+    parts.append(f"[in{index}]trim=start_frame={before},setpts=PTS-STARTPTS,"
+                 f"fade=t=in:start_frame=0:nb_frames={after}:color={colour}[dipin{index}]")
+    if not before:
+        parts.append(f"[out{index - 1}]nullsink")
+        return [f"dipin{index}"]
+    parts.append(f"[out{index - 1}]trim=end_frame={before},"
+                 f"fade=t=out:start_frame=0:nb_frames={before}:color={colour}[dipout{index}]")
+    return [f"dipout{index}", f"dipin{index}"]
 
 
 def _concat(labels: list[str], out: str, parts: list[str], fps: Fraction) -> str:

@@ -6,9 +6,13 @@ caption belongs in post-production. This module reads a prompt the way an editor
 - a quoted string is on-screen text when a cue says so: before it ("a banner reading",
   "with the words", "the headline", "a sign:") or after it (a "STOP" sign, "HOPE" painted
   on a wall);
-- a sentence that is wholly a card ("Title card: Ten years later", "Text: Day 1") is text;
+- a sentence that is wholly a card ("Title card: Ten years later", "Text: Day 1") is text; a
+  label whose quoted text the scene follows ('Title: "The Deal" as two men shake hands') gives
+  the quoted words to the overlay and the scene to the prompt;
 - a card described in words ('A dark title card over slow moving water, a logo titled "X"') becomes
-  a plain background, and the rest of its sentence stays ("... over slow moving water");
+  a plain background in the card's own colour or texture, and the rest of its sentence stays
+  ("... over slow moving water"); a card of no colour of its own laid on something ('A title
+  card over a rust-red textured wall') leaves that something as the picture;
 - apostrophes are not quotes ("a sailor's hands", "the sailors' caps").
 
 The words that only served the text go with it ("a banner reading"), and the thing that
@@ -120,8 +124,11 @@ _COLOUR = re.compile(r"\b(black|white|dark|grey|gray|red|blue|navy|cream|gold)\b
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“«'‘„「『])")
 _ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Mt|Prof|Capt|Lt|Col|Gen|Sgt|No|vs|Jr|Sr)\.$")
 _CARD_NOUN = re.compile(r"\b(?:title\s+card|intertitle|end\s+card|text\s+card)\b", re.IGNORECASE)
-_CARD_START = re.compile(r"^(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}(?:title\s+card|intertitle|end\s+card|text\s+card)\b",
-                         re.IGNORECASE)
+_CARD_START = re.compile(r"^(?:(?:a|an|the)\s+)?(?P<looks>(?:[\w-]+\s+){0,2})"
+                         r"(?:title\s+card|intertitle|end\s+card|text\s+card)\b", re.IGNORECASE)
+# Words leading from a card to what lies behind it; from a label's quoted text, also "as" and "while".
+_GROUND = re.compile(r"^(?:,\s*)?(?:over|above|on|onto|against|across|atop|upon|with|under|below)\s+", re.IGNORECASE)
+_LABEL_TO_SCENE = re.compile(rf"^(?:,\s*)?(?:as|while)\s+|{_GROUND.pattern}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -234,14 +241,17 @@ def _card_sentence(sentence: str) -> tuple[str, str] | None:
         return None
     text = match["text"].strip()
     quotes, _ = find_quotes(text)
-    if len(quotes) == 1 and quotes[0].start == 0 and quotes[0].end >= len(text.rstrip(".!? ")):
+    scene = ""
+    if quotes and quotes[0].start == 0:
+        # 'Title: "The Deal" as two men shake hands': the quoted words are the text, the rest is the scene.
+        scene = text[quotes[0].end:].strip(" .")
         text = quotes[0].text
     elif text.endswith(".") and not text.endswith(".."):
         text = text[:-1].rstrip()
     visual = match["visual"].strip(" ,")
     if visual and not _CARD_WORDS.fullmatch(visual):
-        return _tidy(visual), text
-    return "", text
+        return _tidy(f"{visual} {scene}"), text
+    return _tidy(_LABEL_TO_SCENE.sub("", scene)), text
 
 
 def _clean_sentence(sentence: str, findings: TextFindings) -> str:
@@ -401,13 +411,17 @@ def _has_content(cleaned: str) -> bool:
 
 
 def _card_scene(sentence: str, cleaned: str) -> str:
-    """What the camera sees of a sentence that starts with a card: a plain background, and whatever
-    else the sentence shows ("A dark title card over slow moving water" keeps the water)."""
+    """What the camera sees of a sentence that starts with a card: a plain background in the card's
+    own looks, and whatever else the sentence shows ("A dark title card over slow moving water"
+    keeps the water); a card with no looks of its own laid on something shows that something."""
     card = _CARD_NOUN.search(cleaned)
-    rest = cleaned[card.end():] if card else ""
+    rest = cleaned[card.end():].strip() if card else ""
+    looks = _CARD_START.match(sentence)["looks"].strip()
     if not _has_content(_COLOUR.sub("", rest)):  # "with black text", "in gold": the card alone
-        return _blank_card(sentence)
-    return _tidy(_blank_card(sentence) + rest)
+        return f"A plain {looks.lower()} background" if looks else _blank_card(sentence)
+    if not looks and _GROUND.match(rest):  # "A title card over a rust-red textured wall": the wall
+        return _tidy(_GROUND.sub("", rest))
+    return _tidy((f"A plain {looks.lower()} background " if looks else _blank_card(sentence)) + " " + rest)
 
 
 def _blank_card(prompt: str) -> str:

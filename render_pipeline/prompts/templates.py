@@ -1,4 +1,4 @@
-"""Per-backend prompt templates: the YAML files in the repository's top-level prompts/ folder.
+"""Per-backend prompt templates: YAML files shipped in the package (render_pipeline/presets/).
 
 generic.yaml is the template for backend "auto" and the base of every other one: a model's
 file replaces only the values it names (and, for the camera words, only the entries it lists).
@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
 from render_pipeline.errors import UserError
+from render_pipeline.presets import PRESETS_DIR, preset_file
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "prompts"
+TEMPLATES_DIR = PRESETS_DIR
 GENERIC = "generic"
 _KEYS = {"prefix", "suffix", "negative", "text_encoder", "max_text_tokens", "camera"}
 _CAMERA_KEYS = {"size", "angle", "movement", "lens"}
@@ -59,9 +59,9 @@ def load_template(backend: str) -> PromptTemplate:
     name = GENERIC if backend == "auto" else text_to_video_twin(backend)
     data = _read(GENERIC)
     if name != GENERIC:
-        path = TEMPLATES_DIR / f"{name}.yaml"
-        if not path.is_file():
-            known = sorted(p.stem for p in TEMPLATES_DIR.glob("*.yaml") if p.stem not in (GENERIC, "overlay_styles"))
+        if not preset_file(f"{name}.yaml").is_file():
+            known = sorted(p.name.removesuffix(".yaml") for p in TEMPLATES_DIR.iterdir()
+                           if p.name.endswith(".yaml") and p.name not in (f"{GENERIC}.yaml", "overlay_styles.yaml"))
             raise UserError(f"no prompt template for backend {backend!r} in {TEMPLATES_DIR} "
                             f"(templates: auto, {', '.join(known)})")
         override = _read(name)
@@ -73,7 +73,7 @@ def load_template(backend: str) -> PromptTemplate:
 
 
 def _read(name: str) -> dict[str, Any]:
-    path = TEMPLATES_DIR / f"{name}.yaml"
+    path = preset_file(f"{name}.yaml")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -17,6 +17,7 @@ import yaml
 from pydantic import ValidationError
 
 from render_pipeline.media.ffmpeg import MediaInfo, MediaKind, UnusableMedia, check_media
+from render_pipeline.presets import preset_file
 from render_pipeline.storyboard.schema import (
     BACKENDS,
     Camera,
@@ -168,7 +169,7 @@ def slugify(text: str) -> str:
 
 BUILTIN_OVERLAY_STYLES = ("title", "lower_third", "caption")
 # The project's style presets (shared with post, which draws them); a storyboard may name any of them.
-OVERLAY_STYLES_FILE = Path(__file__).resolve().parents[2] / "prompts" / "overlay_styles.yaml"
+OVERLAY_STYLES_FILE = preset_file("overlay_styles.yaml")
 
 
 @lru_cache(maxsize=1)
