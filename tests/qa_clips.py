@@ -68,8 +68,9 @@ def pseudo_letters(seed: int) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(5, 10)))
 
 
-def make_clip(scene: Scene, out: Path, kind: str = "clean") -> Path:
-    """Write the scene as ``kind``: clean, lettered, frozen, looping, flicker or seam."""
+def make_clip(scene: Scene, out: Path, kind: str = "clean", scratch: Path | None = None) -> Path:
+    """Write the scene as ``kind``: clean, lettered, frozen, looping, flicker or seam (``scratch``: where
+    the letters' text file goes; beside ``out`` by default)."""
     grain = np.random.default_rng(scene.seed)
     duration = scene.seconds
 
@@ -98,8 +99,7 @@ def make_clip(scene: Scene, out: Path, kind: str = "clean") -> Path:
 
     encode = SHOT_ENCODE
     if kind == "lettered":
-        out.parent.mkdir(parents=True, exist_ok=True)
-        text_file = out.with_suffix(".txt")
+        text_file = (scratch or out.parent) / f"{out.name}.letters.txt"
         text_file.write_text(pseudo_letters(scene.seed))
         x0, y0, x1, y1 = scene.sign
         size = int((y1 - y0) * 0.6)

@@ -11,11 +11,11 @@ from render_pipeline.qa.findings import Check, ShotQa
 
 
 def check_shot(path: Path, windows: Windows | None = None, lettering: bool = True,
-               report_lettering_only: bool = False) -> ShotQa:
+               report_only: tuple[Check, ...] = ()) -> ShotQa:
     """Score ``path`` on every check; ``windows``: how it was rendered (seams), from the manifest.
 
-    ``lettering`` False skips the text detector (not installed, or the storyboard keeps text in
-    the prompt); ``report_lettering_only``: text is reported but never fails the shot (footage).
+    ``lettering`` False skips the text detector (not installed, or the animatic, whose slate is
+    text on purpose); ``report_only``: checks reported that never fail the shot (footage's text).
     """
     from render_pipeline.qa.flicker import flicker_score
     from render_pipeline.qa.frames import small_frames
@@ -33,5 +33,4 @@ def check_shot(path: Path, windows: Windows | None = None, lettering: bool = Tru
         scores.append(seam)
     if lettering:
         scores.append(lettering_score(path, info, len(frames)))
-    return ShotQa(tuple(scores), time.monotonic() - began,
-                  report_only=(Check.LETTERING,) if report_lettering_only else ())
+    return ShotQa(tuple(scores), time.monotonic() - began, report_only=report_only)

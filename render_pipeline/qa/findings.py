@@ -40,7 +40,8 @@ class Score:
         return self.value > self.threshold
 
     def describe(self) -> str:
-        where = f" at frame {self.frame}" if self.frame is not None else ""
+        where = "" if self.frame is None else (f" (repeats every {self.frame} frames)" if self.check is Check.LOOP
+                                               else f" at frame {self.frame}")
         read = f" ({self.text!r})" if self.text else ""
         return f"{self.check}{read} {self.value:.3g} > {self.threshold:g}{where}"
 

@@ -72,4 +72,6 @@ def lettering_score(path: Path, info: MediaInfo, frame_count: int) -> Score:
                   min(info.height, round(max(ys))))
         best = Score(Check.LETTERING, confidence, LETTERING_MAX, frame=index, box=box,
                      text=" ".join(text for _, text, _ in shown))
+        if best.flagged:
+            break  # found: the frames left would only cost time
     return best
