@@ -12,7 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from render_pipeline.cli import app
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.qa.attempts import NO_LETTERING, qa_seed
 from render_pipeline.qa.check import check_shot
@@ -23,7 +25,7 @@ from render_pipeline.storyboard import load_storyboard
 FAKE_WORKER = (sys.executable, str(Path(__file__).with_name("qa_fake_worker.py")))
 
 
-def render(tmp_path: Path, monkeypatch, attempts: dict, qa: str, shots: int = 1):
+def render(tmp_path: Path, monkeypatch, attempts: dict, qa: str, shots: int = 1, check: bool = True):
     lines = ["version: 1", "title: QA Test", "delivery: {size: 320x180, fps: 24}",
              f"defaults: {{backend: animatic, qa: {qa}}}", "shots:"]
     lines += [f'  - {{id: s0{n}, duration: 1.5, prompt: "a harbor at dawn {n}"}}' for n in range(1, shots + 1)]
@@ -36,10 +38,20 @@ def render(tmp_path: Path, monkeypatch, attempts: dict, qa: str, shots: int = 1)
     jobs = build_jobs(storyboard, make_plan(storyboard, models_dir=models), tmp_path / "out", models)
     for job in jobs:
         job.backend = "wan2.2-ti2v-5b"  # a generated shot (the animatic is only reported on); the fake draws it
-    result = run_jobs(jobs, tmp_path / "out", models, RunOptions(worker_command=FAKE_WORKER))
+    result = run_jobs(jobs, tmp_path / "out", models, RunOptions(worker_command=FAKE_WORKER, qa=check))
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())["shots"]
     renders = [json.loads(line) for line in (tmp_path / "renders.jsonl").read_text().splitlines()]
     return result, manifest, renders, jobs[0].shot.seed
+
+
+def test_qa_command_checks_rendered_shots_and_exits_1_on_a_failure(tmp_path, monkeypatch):
+    render(tmp_path, monkeypatch, {"s02": ["looping"]}, "{on_fail: warn}", shots=3, check=False)
+    (tmp_path / "out" / "shots" / "s03.mp4").unlink()
+    result = CliRunner().invoke(app, ["qa", str(tmp_path / "board.yaml"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("s01: passed (") and lines[1].startswith("s02: FAILED: loop ")
+    assert "s03: not rendered" in result.stderr
 
 
 def test_rerender_uses_a_new_seed_and_keeps_the_passing_attempt(tmp_path, monkeypatch):
