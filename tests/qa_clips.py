@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 import string
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -42,25 +43,43 @@ class Scene:
         return x0, y0, x0 + w, y0 + h
 
 
-def _picture(scene: Scene, t: float, rng_grain: np.random.Generator) -> np.ndarray:
+@lru_cache(maxsize=4)
+def _still_parts(scene: Scene) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """What does not move: the sky, ground and sign; and a pool of grain frames drawn from it."""
     rng = random.Random(scene.seed)
     top, bottom = np.array([rng.randint(40, 140) for _ in range(3)]), np.array([rng.randint(120, 230) for _ in range(3)])
     h, w = scene.height, scene.width
-    rows = np.linspace(0, 1, h)[:, None, None]
+    rows = np.linspace(0, 1, h, dtype=np.float32)[:, None, None]
     frame = np.broadcast_to(top + (bottom - top) * rows, (h, w, 3)).astype(np.float32).copy()
     horizon = int(h * rng.uniform(0.6, 0.75))
     frame[horizon:] = [rng.randint(20, 90) for _ in range(3)]
     x0, y0, x1, y1 = scene.sign
     frame[y0:y1, x0:x1] = [rng.randint(170, 240)] * 3
-    yy, xx = np.mgrid[0:h, 0:w]
+    noise = np.random.default_rng(scene.seed)
+    return frame, tuple(noise.normal(0, 3, frame.shape).astype(np.float32) for _ in range(GRAIN_FRAMES))
+
+
+GRAIN_FRAMES = 16
+
+
+def _picture(scene: Scene, t: float, grain: int) -> np.ndarray:
+    """The scene at ``t`` seconds with grain frame ``grain`` of the pool."""
+    background, grains = _still_parts(scene)
+    rng = random.Random(scene.seed + 1)
+    frame = background.copy()
+    h, w = scene.height, scene.width
+    speed = w / 320  # pixels per second scale with the frame, so every size shows the same motion
     for _ in range(3):
         radius = rng.uniform(0.06, 0.12) * h
-        x = (rng.uniform(0, w) + rng.uniform(30, 80) * t * rng.choice((-1, 1))) % w
-        y = rng.uniform(0.5, 0.9) * h + 8 * np.sin(2 * t + rng.uniform(0, 6))
-        inside = np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1)[..., None]  # anti-aliased edge
-        frame = frame * (1 - inside) + inside * np.array([rng.randint(0, 255) for _ in range(3)])
-    frame += rng_grain.normal(0, 3, frame.shape)
-    return frame
+        x = (rng.uniform(0, w) + rng.uniform(30, 80) * speed * t * rng.choice((-1, 1))) % w
+        y = rng.uniform(0.5, 0.9) * h + 8 * speed * np.sin(2 * t + rng.uniform(0, 6))
+        colour = np.array([rng.randint(0, 255) for _ in range(3)], dtype=np.float32)
+        x0, x1 = max(0, int(x - radius) - 1), min(w, int(x + radius) + 2)
+        y0, y1 = max(0, int(y - radius) - 1), min(h, int(y + radius) + 2)
+        yy, xx = np.mgrid[y0:y1, x0:x1]
+        inside = np.clip(radius + 0.5 - np.hypot(xx - x, yy - y), 0, 1)[..., None].astype(np.float32)  # anti-aliased
+        frame[y0:y1, x0:x1] = frame[y0:y1, x0:x1] * (1 - inside) + inside * colour
+    return frame + grains[grain]
 
 
 def pseudo_letters(seed: int) -> str:
@@ -68,36 +87,31 @@ def pseudo_letters(seed: int) -> str:
     return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(rng.randint(5, 10)))
 
 
-def make_clip(scene: Scene, out: Path, kind: str = "clean", scratch: Path | None = None) -> Path:
+def make_clip(scene: Scene, out: Path, kind: str = "clean", scratch: Path | None = None,
+              encode: list[str] = SHOT_ENCODE) -> Path:
     """Write the scene as ``kind``: clean, lettered, frozen, looping, flicker or seam (``scratch``: where
     the letters' text file goes; beside ``out`` by default)."""
-    grain = np.random.default_rng(scene.seed)
+    grain = random.Random(scene.seed)
     duration = scene.seconds
-
-    def time_of(n: int) -> float:
-        t = n / FPS
-        if kind == "frozen":
-            return min(t, duration / 4)
-        if kind == "looping":
-            return t % 0.75
-        if kind == "seam" and n >= SEAM_WINDOWS.start(1):
-            return t + 0.4
-        return t
+    seam = SEAM_WINDOWS.start(1)
 
     def frames():
         for n in range(scene.frames):
-            still = kind == "frozen" and n / FPS >= duration / 4
-            frame = _picture(scene, time_of(n), np.random.default_rng(0) if still else grain)
+            t = n / FPS
+            if kind == "frozen" and t >= duration / 4:
+                frame = _picture(scene, duration / 4, 0)  # the picture and its grain stop
+            elif kind == "looping":
+                frame = _picture(scene, t % 0.75, grain.randrange(GRAIN_FRAMES))
+            else:
+                frame = _picture(scene, t, grain.randrange(GRAIN_FRAMES))
             if kind == "flicker":
                 frame = frame * (1.08 if n % 2 else 0.94)
-            if kind == "seam" and n >= SEAM_WINDOWS.start(1):
-                later = frame + np.array([18, 4, -14])
-                blend = min(1.0, (n - SEAM_WINDOWS.start(1) + 1) / SEAM_WINDOWS.overlap)
-                earlier = _picture(scene, n / FPS, grain)
-                frame = earlier * (1 - blend) + later * blend
+            if kind == "seam" and n >= seam:  # the second window: later in time, another colour, blended in
+                later = _picture(scene, t + 0.4, grain.randrange(GRAIN_FRAMES)) + np.array([18, 4, -14])
+                blend = min(1.0, (n - seam + 1) / SEAM_WINDOWS.overlap)
+                frame = frame * (1 - blend) + later * blend
             yield np.clip(frame, 0, 255).astype(np.uint8).tobytes()
 
-    encode = SHOT_ENCODE
     if kind == "lettered":
         text_file = (scratch or out.parent) / f"{out.name}.letters.txt"
         text_file.write_text(pseudo_letters(scene.seed))
@@ -105,7 +119,7 @@ def make_clip(scene: Scene, out: Path, kind: str = "clean", scratch: Path | None
         size = int((y1 - y0) * 0.6)
         font = find_font().path
         encode = ["-vf", f"drawtext=fontfile={font}:textfile={text_file}:fontsize={size}:fontcolor=0x202020"
-                         f":x={x0}+({x1 - x0}-text_w)/2:y={y0}+({y1 - y0}-text_h)/2", *SHOT_ENCODE]
+                         f":x={x0}+({x1 - x0}-text_w)/2:y={y0}+({y1 - y0}-text_h)/2", *encode]
     write_rgb_frames(frames(), scene.width, scene.height, FPS, out, what=f"writing the {kind} clip", encode=encode)
     return out
 
