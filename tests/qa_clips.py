@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from render_pipeline.backends.windows import Continuation, Windows
-from render_pipeline.media.ffmpeg import SHOT_ENCODE, write_rgb_frames
+from render_pipeline.media.ffmpeg import SHOT_ENCODE, MediaInfo, read_rgb_frames, write_rgb_frames
 from render_pipeline.media.fonts import find_font
 
 FPS = 24
@@ -126,3 +126,11 @@ def make_clip(scene: Scene, out: Path, kind: str = "clean", scratch: Path | None
 
 # The seam clip's windows: two of 29 frames sharing 5 (a 2 s shot at 24 fps is 53 frames long at most).
 SEAM_WINDOWS = Windows(count=2, frames=29, overlap=5, continuation=Continuation.LATENT_OVERLAP)
+
+
+def frames_at(path: Path, info: MediaInfo, indices: list[int], width: int, height: int) -> list[np.ndarray]:
+    """The frames numbered ``indices`` (sorted, from 0) scaled to ``width`` x ``height``, uint8 RGB (height, width, 3)."""
+    picks = "+".join(f"eq(n,{index})" for index in indices)
+    frames = read_rgb_frames(path, width, height, f"reading frames of {path}",
+                             filters=f"select='{picks}',scale={width}:{height}:flags=area")
+    return [np.frombuffer(frame, dtype=np.uint8).reshape(height, width, 3) for frame in frames]

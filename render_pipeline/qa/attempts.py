@@ -62,6 +62,12 @@ def attempt_file(partial: Path, number: int) -> Path:
     return partial.with_name(f".{shot}.qa{number}.mp4")
 
 
+def remove_attempt_files(partial: Path, attempts: int) -> None:
+    """The attempts kept for comparison, when a run stops before the shot is settled."""
+    for number in range(1, attempts + 1):
+        attempt_file(partial, number).unlink(missing_ok=True)
+
+
 class ShotAttempts:
     """One shot's attempts in this run."""
 

@@ -18,19 +18,22 @@ def check_shot(path: Path, windows: Windows | None = None, lettering: bool = Tru
     text on purpose); ``report_only``: checks reported that never fail the shot (footage's text).
     """
     from render_pipeline.qa.flicker import flicker_score
-    from render_pipeline.qa.frames import small_frames
-    from render_pipeline.qa.lettering import lettering_score
+    from render_pipeline.qa.frames import read_frames
+    from render_pipeline.qa.lettering import lettering_score, sample_indices
     from render_pipeline.qa.motion import frame_differences, frozen_score, loop_score
     from render_pipeline.qa.seams import seam_score
 
     began = time.monotonic()
     info = probe(path)
-    frames = small_frames(path, info)
-    differences = frame_differences(frames)
-    scores = [frozen_score(differences), loop_score(frames, differences, info.fps or 24.0), flicker_score(frames)]
-    seam = seam_score(frames, differences, windows)
+    fps = info.fps or 24.0
+    # The frame count from the container's duration: close enough to spread the samples.
+    picks = sample_indices(max(1, int((info.duration or 0) * fps))) if lettering else []
+    frames = read_frames(path, info, picks)
+    differences = frame_differences(frames.small)
+    scores = [frozen_score(differences), loop_score(frames.small, differences, fps), flicker_score(frames.small)]
+    seam = seam_score(frames.small, differences, windows)
     if seam is not None:
         scores.append(seam)
     if lettering:
-        scores.append(lettering_score(path, info, len(frames)))
+        scores.append(lettering_score(frames, info.width, info.height))
     return ShotQa(tuple(scores), time.monotonic() - began, report_only=report_only)

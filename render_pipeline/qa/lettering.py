@@ -5,9 +5,9 @@ model still draws letter-like shapes on signs, hulls and screens. RapidOCR's ONN
 `qa` extra: rapidocr-onnxruntime, Apache-2.0, its PP-OCRv4 detection and recognition models
 inside the wheel) works offline on the CPU. It is imported only here, when a shot is checked.
 
-Frames are read at OCR_WIDTH at most and detected at that size (RapidOCR would otherwise scale
-a frame up to 736 pixels on its short side: four times the work on a 720p frame, for lettering
-too small to notice). A region counts when it reads as at least MIN_CHARACTERS letters or
+Frames are read at frames.OCR_WIDTH at most and detected at that size (RapidOCR would otherwise
+scale a frame up to 736 pixels on its short side: four times the work on a 720p frame, for
+lettering too small to notice). A region counts when it reads as at least MIN_CHARACTERS letters or
 digits: a lone "O" is what a ball or a porthole reads as. The score is the recogniser's
 confidence in the most certain region; the box around every region over the threshold on that
 frame (in the shot's pixels) and the text read are reported.
@@ -19,14 +19,11 @@ from __future__ import annotations
 
 from functools import cache
 from importlib.util import find_spec
-from pathlib import Path
 
-from render_pipeline.media.ffmpeg import MediaInfo
 from render_pipeline.qa.findings import Box, Check, Score
-from render_pipeline.qa.frames import frames_at
+from render_pipeline.qa.frames import ShotFrames
 
 SAMPLES = 3  # frames read, spread evenly over the shot
-OCR_WIDTH = 640
 MIN_CHARACTERS = 2
 LETTERING_MAX = 0.75  # recogniser confidence (0-1)
 INSTALL = 'pip install -e ".[qa]" (rapidocr-onnxruntime)'
@@ -52,13 +49,11 @@ def _reads_as_text(text: str) -> bool:
     return sum(character.isalnum() for character in text) >= MIN_CHARACTERS
 
 
-def lettering_score(path: Path, info: MediaInfo, frame_count: int) -> Score:
-    width = min(OCR_WIDTH, info.width)
-    height = max(2, round(width * info.height / info.width / 2) * 2)
-    scale_x, scale_y = info.width / width, info.height / height
-    indices = sample_indices(frame_count)
+def lettering_score(frames: ShotFrames, width: int, height: int) -> Score:
+    """Text on the picked frames of ``frames``; the box in the shot's pixels (``width`` x ``height``)."""
+    scale_x, scale_y = frames.scale
     best = Score(Check.LETTERING, 0.0, LETTERING_MAX)
-    for index, frame in zip(indices, frames_at(path, info, indices, width, height)):
+    for index, frame in sorted(frames.picked.items()):
         found, _ = _engine()(frame[:, :, ::-1].copy(), use_cls=False)  # it takes BGR
         regions = [(float(confidence), text, points) for points, text, confidence in found or ()
                    if _reads_as_text(text)]
@@ -68,8 +63,7 @@ def lettering_score(path: Path, info: MediaInfo, frame_count: int) -> Score:
         shown = [region for region in regions if region[0] > LETTERING_MAX] or [max(regions, key=lambda r: r[0])]
         xs = [x * scale_x for _, _, points in shown for x, _ in points]
         ys = [y * scale_y for _, _, points in shown for _, y in points]
-        box = Box(max(0, int(min(xs))), max(0, int(min(ys))), min(info.width, round(max(xs))),
-                  min(info.height, round(max(ys))))
+        box = Box(max(0, int(min(xs))), max(0, int(min(ys))), min(width, round(max(xs))), min(height, round(max(ys))))
         best = Score(Check.LETTERING, confidence, LETTERING_MAX, frame=index, box=box,
                      text=" ".join(text for _, text, _ in shown))
         if best.flagged:

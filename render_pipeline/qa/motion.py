@@ -6,8 +6,8 @@ living scene still has leaves, water and grain moving, so its frames differ by m
 STILL_DIFF.
 
 Looping: a shot that repeats itself comes back to a picture it showed before. For every lag,
-the mean difference between each frame and the frame that far ahead (each frame's mean
-brightness taken out first). A shot that moves on differs more, or as much, the further apart
+the mean difference between each frame and the frame that far ahead (each frame's brightness
+and contrast taken out first). A shot that moves on differs more, or as much, the further apart
 two frames are; a loop comes back: at its period (at least MIN_LAG_SECONDS) the difference
 falls far below what it was at a shorter lag. The score is the largest difference at a shorter
 lag over the difference at the lag, at its worst lag (the frame reported is that lag: the period).
@@ -51,7 +51,8 @@ def loop_score(frames, differences, fps: float) -> Score:
     if count < 2 * min_lag or float(np.median(differences)) < STILL_DIFF:  # too short to repeat, or frozen
         return Score(Check.LOOP, 0.0, LOOP_MAX)
     gray = frames.mean(axis=3)
-    gray = gray - gray.mean(axis=(1, 2), keepdims=True)  # brightness that flickers is not a repeat of content
+    # Brightness and contrast that flicker are not a repeat of content: each frame is standardised.
+    gray = (gray - gray.mean(axis=(1, 2), keepdims=True)) / (gray.std(axis=(1, 2), keepdims=True) + 1e-3) * gray.std()
     flat = (gray[:, ::2, ::2] + gray[:, 1::2, 1::2]).reshape(count, -1) / 2  # half size is plenty to see a repeat
     lagged = np.array([np.abs(flat[lag:] - flat[:-lag]).mean() for lag in range(1, count - min_lag + 1)])
     farthest_before = np.maximum.accumulate(lagged)  # at index i: the largest difference at lags 1..i+1

@@ -9,8 +9,11 @@ next rung of the memory ladder).
 
 Nothing finished is ever lost: a shot is rendered to ``shots/.<id>.mp4.part``, its frame
 count is checked, and only then is it renamed to ``shots/<id>.mp4`` and recorded in
-manifest.json, which is itself replaced atomically. A later run skips every shot whose
-file is valid and whose key matches, so a killed or interrupted run simply resumes.
+manifest.json, which is itself replaced atomically. Before that, shot QA checks it
+(render_pipeline/qa/): under the shot's `qa: {on_fail: rerender}` a failing shot is rendered
+again with a new seed, and the attempt that passes, or the best, is the one renamed. A later
+run skips every shot whose file is valid and whose key matches, so a killed or interrupted run
+simply resumes.
 
 render_all and render_shot hold the output folder (output_folder/claim.py): one run at a
 time, and a default folder only for the storyboard that made it. Every file goes through
@@ -39,7 +42,7 @@ from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features,
 from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
-from render_pipeline.qa.attempts import ShotAttempts, requests_to_encode
+from render_pipeline.qa.attempts import ShotAttempts, remove_attempt_files, requests_to_encode
 from render_pipeline.qa.lettering import ocr_installed
 from render_pipeline.runner.jobs import (FOOTAGE, FRAMES_FOLDER, Job, build_jobs, last_frame_path, request_to_json,
                                          shot_path)
@@ -373,6 +376,8 @@ class _Run:
                     lane.worker.kill()
                 if lane.current is not None:
                     self._partial(lane.current).unlink(missing_ok=True)
+                    attempts = self.qa.get(lane.current.id)
+                    remove_attempt_files(self._partial(lane.current), len(attempts.attempts) if attempts else 0)
                     if record:
                         self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
                                              error="interrupted; the next run renders it again")
