@@ -29,6 +29,12 @@ def test_each_attempt_is_a_line_with_its_seed_and_what_it_failed():
                                  "attempt 2 (kept), seed 22: failed: lettering 'ab' 0.81 > 0.75"]
 
 
+def test_a_passing_attempt_names_what_was_only_reported():
+    qa = {"kept": 1, "attempts": [{"attempt": 1, "seed": 5, "passed": True, "scores": [
+        {"check": "frozen", "value": 0.9, "threshold": 0.25, "frame": 0, "flagged": True}]}]}
+    assert attempt_lines(qa) == ["attempt 1, seed 5: passed (reported: frozen 0.9 > 0.25)"]
+
+
 def test_the_box_is_drawn_in_red_where_the_text_was(tmp_path):
     shot = make_clip(Scene(seed=3), tmp_path / "s01.mp4")
     picture = boxed_frame(shot, QA)

@@ -17,8 +17,8 @@ def attempt_lines(qa: dict) -> list[str]:
         found = "; ".join(_score(score) for score in flagged)
         verdict = {True: "passed", False: "failed", None: "not checked"}[attempt.get("passed")]
         kept = " (kept)" if attempt.get("attempt") == qa.get("kept") and len(qa.get("attempts")) > 1 else ""
-        lines.append(f"attempt {attempt.get('attempt')}{kept}, seed {attempt.get('seed')}: {verdict}"
-                     + (f": {found}" if found else ""))
+        said = (f" (reported: {found})" if attempt.get("passed") else f": {found}") if found else ""
+        lines.append(f"attempt {attempt.get('attempt')}{kept}, seed {attempt.get('seed')}: {verdict}{said}")
     if qa.get("lettering_checked") is False:
         lines.append("lettering not checked (the qa extra is not installed, or the animatic)")
     return lines
