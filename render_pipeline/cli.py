@@ -153,6 +153,41 @@ def assemble(
 
 
 @app.command()
+def qa(
+    storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print every shot's scores as JSON."),
+) -> None:
+    """Check the rendered shots for lettering, frozen or looping motion, flicker and seams.
+
+    STORYBOARD: the storyboard's YAML file. Exit 1 when a shot fails.
+    """
+    from render_pipeline.output_folder.claim import default_out_dir
+    from render_pipeline.qa.film import check_film
+    from render_pipeline.qa.lettering import INSTALL, ocr_installed
+    from render_pipeline.storyboard import load_storyboard
+
+    with _user_errors():
+        storyboard = load_storyboard(storyboard_path)
+        lettering = ocr_installed()
+        if not lettering:
+            _stderr(f"warning: lettering not checked: {INSTALL}")
+        checks = check_film(storyboard, out or default_out_dir(storyboard), lettering)
+    if as_json:
+        print(json.dumps({c.shot_id: c.qa.to_json() if c.qa else None for c in checks}, indent=2))
+    for check in checks:
+        if check.qa is None:
+            _stderr(f"{check.shot_id}: not rendered")
+        elif not as_json:
+            flagged = "; ".join(score.describe() + (f" box {score.box.x0},{score.box.y0}-{score.box.x1},{score.box.y1}"
+                                                    if score.box else "") for score in check.qa.flagged)
+            verdict = "passed" + (f", reported: {flagged}" if flagged else "") if check.qa.passed else f"FAILED: {flagged}"
+            print(f"{check.shot_id}: {verdict} ({check.qa.seconds:.2f} s)")
+    if any(check.qa is not None and not check.qa.passed for check in checks):
+        raise typer.Exit(1)
+
+
+@app.command()
 def prompts(
     storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
     backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),

@@ -37,6 +37,7 @@ PARTS = {
     "diffusion": Part(modules("torch", "diffusers", "transformers"), extra("diffusion")),
     "music": Part(modules("torch", "transformers"), extra("music")),
     "cluster": Part(modules("ray", "submitit"), extra("cluster")),
+    "qa": Part(modules("rapidocr_onnxruntime"), extra("qa")),
     "ffmpeg": Part(lambda: shutil.which("ffmpeg") is not None, "a system FFmpeg (apt install ffmpeg)"),
     "espeak-ng": Part(lambda: shutil.which("espeak-ng") is not None, "espeak-ng (apt install espeak-ng)"),
     "chromium": Part(lambda: shutil.which("chromium") is not None, "chromium (apt install chromium)"),

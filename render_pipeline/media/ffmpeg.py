@@ -380,14 +380,17 @@ def rate_argument(fps: float | Fraction) -> str:
     return f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else f"{fps:g}"
 
 
-def read_rgb_frames(path: Path, width: int, height: int, what: str) -> Iterator[bytes]:
+def read_rgb_frames(path: Path, width: int, height: int, what: str, filters: str | None = None) -> Iterator[bytes]:
     """Decode the first video stream of ``path`` as packed RGB24 frames (bytes, ``width*height*3`` each).
 
-    ``width`` and ``height`` must be the stream's own (probe() gives them). Stopping early ends ffmpeg.
+    ``width`` and ``height`` must be the stream's own (probe() gives them), or those ``filters``
+    (a constant filter graph, never user text) turns it into; a graph that drops frames (select)
+    has them left out rather than repeated. Stopping early ends ffmpeg.
     """
     size = width * height * 3
+    graph = ["-vf", filters, "-fps_mode", "passthrough"] if filters else []
     command = [ffmpeg_exe(), "-hide_banner", "-nostdin", *media_input(path, MediaKind.VIDEO), "-map", "0:v:0",
-               "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+               *graph, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
                                    preexec_fn=die_with_parent())

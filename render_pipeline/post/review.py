@@ -49,6 +49,7 @@ main { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr
 button.seek { display: block; width: 100%; padding: 0; border: 0; background: #000; cursor: pointer; }
 button.seek img { display: block; width: 100%; height: auto; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: .2rem .6rem; font-size: .85rem; }
+img.qa { display: block; width: 100%; height: auto; }
 dt { font-weight: bold; color: #555; } dd { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; }
 """
 
@@ -102,9 +103,25 @@ def _row(label: str, value: str | None) -> str:
     return f"<dt>{escape(label)}</dt><dd>{escape(value)}</dd>"
 
 
+def _qa_rows(entry: dict[str, Any], shot_file: Path) -> str:
+    """Shot QA (render_pipeline/qa/): every attempt's scores, and the frame with the text found boxed in red."""
+    from render_pipeline.qa.review_card import attempt_lines, boxed_frame
+
+    qa = entry.get("qa")
+    if not isinstance(qa, dict):
+        return ""
+    picture = boxed_frame(shot_file, qa)
+    image = ("" if picture is None else '<dt>QA box</dt><dd><img class="qa" alt="text found" '
+             f'src="data:image/jpeg;base64,{base64.b64encode(picture).decode("ascii")}"></dd>')
+    return _row("QA", "\n".join(attempt_lines(qa))) + image
+
+
 def write_review(path: Path, title: str, edit: Edit, thumbnails: dict[str, bytes], notes: dict[str, ShotNotes],
                  film: str) -> None:
-    """Write the page to ``path``; ``film`` is the film's path relative to the page (final.mp4 beside it)."""
+    """Write the page to ``path``; ``film`` is the film's path relative to the page (final.mp4 beside it).
+
+    ``path`` is beside the shots' folder (the output folder): QA's boxed frames are taken from the shots.
+    """
     cards = []
     for edited in edit.shots:
         shot = edited.shot
@@ -127,6 +144,7 @@ def write_review(path: Path, title: str, edit: Edit, thumbnails: dict[str, bytes
             _row("peak memory", _peak_memory(entry)),
             _row("status", str(entry.get("status", "not in manifest"))),
             _row("error", str(entry["error"]) if entry.get("error") else None),
+            _qa_rows(entry, path.parent / "shots" / f"{shot.id}.mp4"),
         ])
         shot_id = escape(shot.id)
         cards.append(f'<article class="shot" id="shot-{shot_id}" data-start="{start:.6f}" data-end="{end:.6f}">'

@@ -17,7 +17,7 @@ from render_pipeline.storyboard.summary import _plain
 
 FOOTAGE = "footage"  # the plan's backend for shots with `source`: the footage is conformed, nothing generated
 # Shot fields that only later stages read: changing them must not re-render the picture.
-NOT_PICTURE = ("index", "narration", "narration_overflow", "overlays")
+NOT_PICTURE = ("index", "narration", "narration_overflow", "overlays", "qa")
 
 
 @dataclass

@@ -9,8 +9,11 @@ next rung of the memory ladder).
 
 Nothing finished is ever lost: a shot is rendered to ``shots/.<id>.mp4.part``, its frame
 count is checked, and only then is it renamed to ``shots/<id>.mp4`` and recorded in
-manifest.json, which is itself replaced atomically. A later run skips every shot whose
-file is valid and whose key matches, so a killed or interrupted run simply resumes.
+manifest.json, which is itself replaced atomically. Before that, shot QA checks it
+(render_pipeline/qa/): under the shot's `qa: {on_fail: rerender}` a failing shot is rendered
+again with a new seed, and the attempt that passes, or the best, is the one renamed. A later
+run skips every shot whose file is valid and whose key matches, so a killed or interrupted run
+simply resumes.
 
 render_all and render_shot hold the output folder (output_folder/claim.py): one run at a
 time, and a default folder only for the storyboard that made it. Every file goes through
@@ -32,12 +35,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
 from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
+from render_pipeline.qa.attempts import ShotAttempts, remove_attempt_files, requests_to_encode
+from render_pipeline.qa.lettering import ocr_installed
 from render_pipeline.runner.jobs import (FOOTAGE, FRAMES_FOLDER, Job, build_jobs, last_frame_path, request_to_json,
                                          shot_path)
 from render_pipeline.runner.manifest import Manifest
@@ -70,6 +76,7 @@ class RunOptions:
     # How to start a worker: a Python program, interpreter first (tests wrap it to inject faults);
     # a group of k GPUs runs the same program under torchrun.
     worker_command: tuple[str, ...] = WORKER_COMMAND
+    qa: bool = True  # check each shot as it is rendered (render_pipeline/qa/), as its `qa` policy says
 
 
 @dataclass
@@ -321,6 +328,7 @@ class _Run:
         self.manifest: Manifest | None = None
         self.result = RunResult(out_dir=out_dir)
         self.lanes: list[_Lane] = []  # the lanes at work now
+        self.qa: dict[str, ShotAttempts] = {}  # each shot's QA attempts in this run
         # Lanes run in threads: the manifest, the result and the reporter are shared.
         self.lock = threading.RLock()
         self.stopping = threading.Event()
@@ -368,6 +376,8 @@ class _Run:
                     lane.worker.kill()
                 if lane.current is not None:
                     self._partial(lane.current).unlink(missing_ok=True)
+                    attempts = self.qa.get(lane.current.id)
+                    remove_attempt_files(self._partial(lane.current), len(attempts.attempts) if attempts else 0)
                     if record:
                         self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
                                              error="interrupted; the next run renders it again")
@@ -412,6 +422,7 @@ class _Run:
             job.attempts = 1
             self._failed(lane, job, str(error), time.monotonic() - began)
         else:
+            self._check_quality(job)  # footage is only reported on, never rendered again
             self._finished(lane, job, partial, time.monotonic() - began, peak_memory=None)
         lane.current = None
 
@@ -491,7 +502,8 @@ class _Run:
                 if kept is None:
                     self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
                 ready = time.monotonic()
-                lane.worker.send(op="encode", requests=[request_to_json(job.request) for job in upcoming],
+                lane.worker.send(op="encode", requests=[request_to_json(request) for job in upcoming
+                                                        for request in requests_to_encode(job.request, job.shot.qa)],
                                  text_cache=str(text_cache_dir(self.out_dir)))
                 self._expect(lane.worker.next_event(self.options.load_seconds), "encoded")
                 lane.phases = {"worker_start_s": ready - started, "encode_s": time.monotonic() - ready}
@@ -558,6 +570,10 @@ class _Run:
                 message = str(error)
                 seconds = time.monotonic() - began
             else:
+                again = self._check_quality(job)
+                if again is not None:  # failed QA under `rerender`: another attempt, with a new seed
+                    job.request = again
+                    continue
                 self._finished(lane, job, self._partial(job), time.monotonic() - began, peak)
                 lane.current = None
                 return True
@@ -641,6 +657,27 @@ class _Run:
             elif kind == "failed":
                 raise _failure(event)
 
+    def _check_quality(self, job: Job) -> RenderRequest | None:
+        """The QA stage on the shot just rendered: the next attempt's request, or None when the shot is settled
+        (its file then holds the attempt kept, and ``job.request`` that attempt's request)."""
+        if not self.options.qa:
+            return None
+        attempts = self.qa.setdefault(job.id, ShotAttempts(
+            job.shot.qa, ocr_installed(), text_asked_for=job.shot.text_in_prompt == "keep",
+            footage=job.backend == FOOTAGE, animatic=job.backend == "animatic"))
+        verdict = attempts.judge(job.request, self._partial(job), job.request.windows,
+                                 lambda text: self._write_log(job, text))
+        if verdict.again is not None:
+            with self.lock:
+                self.reporter.warn(f"{job.id}: failed QA; rendering it again with seed {verdict.again.seed}")
+            return verdict.again
+        if verdict.kept is not None:
+            job.request = replace(job.request, seed=verdict.kept.seed, negative_prompt=verdict.kept.negative_prompt)
+        if verdict.warning is not None:
+            with self.lock:
+                self.reporter.warn(f"{job.id}: {verdict.warning}")
+        return None
+
     def _check_frames(self, job: Job, path: Path) -> None:
         try:
             frames = count_frames(path)
@@ -678,8 +715,9 @@ class _Run:
             sha256 = digest(partial)
             os.replace(partial, job.output)
             self._write_log(job, f"done in {seconds:.2f} s")
+            qa = self.qa.get(job.id)
             self._record(lane, job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
-                         sha256=sha256,
+                         sha256=sha256, qa=qa.to_json() if qa is not None else None,
                          timings={"seconds": round(seconds, 3),
                                   **{name: round(value, 3) for name, value in lane.phases.items()},
                                   "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})

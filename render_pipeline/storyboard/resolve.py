@@ -25,6 +25,7 @@ from render_pipeline.storyboard.schema import (
     Lora,
     MusicCue,
     Overlay,
+    QaPolicy,
     ShotFields,
     StoryboardDocument,
     Transition,
@@ -93,6 +94,7 @@ class Shot:
     guidance: float | None = None
     guidance_2: float | None = None
     shift: float | None = None
+    qa: QaPolicy = field(default_factory=QaPolicy)  # what failing shot QA does
 
     @property
     def handle_in(self) -> float:
@@ -495,7 +497,7 @@ class _Resolver:
         return ids
 
     def _merged(self, fields: ShotFields) -> dict[str, Any]:
-        """The shot's fields over the defaults. `camera` and `transition` merge key by key (a shot
+        """The shot's fields over the defaults. `camera`, `transition` and `qa` merge key by key (a shot
         saying `transition: {type: wipeleft}` keeps the default duration); every other field,
         lists included, is replaced whole."""
         defaults = self.parsed.defaults
@@ -503,7 +505,7 @@ class _Resolver:
             name: getattr(fields, name) if name in fields.model_fields_set else getattr(defaults, name)
             for name in ShotFields.model_fields
         }
-        for name in ("camera", "transition"):
+        for name in ("camera", "transition", "qa"):
             own, default = getattr(fields, name), getattr(defaults, name)
             if own is not None and default is not None:
                 value[name] = default.model_copy(update={key: getattr(own, key) for key in own.model_fields_set})
@@ -560,6 +562,7 @@ class _Resolver:
             window=value["window"] or "auto",
             loras=self._loras(index, value["loras"] or [], model),
             steps=value["steps"], guidance=value["guidance"], guidance_2=value["guidance_2"], shift=value["shift"],
+            qa=value["qa"] or QaPolicy(),
         )
 
     def _model_of(self, value: dict[str, Any]) -> str | None:

@@ -131,6 +131,13 @@ class Lora(Strict):
     expert: Literal["both", "high", "low"] = "both"
 
 
+class QaPolicy(Strict):
+    """What a shot that fails QA (render_pipeline/qa/) does: `warn`, or `rerender` with a new seed."""
+
+    on_fail: Literal["warn", "rerender"] = "warn"
+    max_attempts: Annotated[int, Field(ge=1, le=10)] = 3  # renders in all, the first included
+
+
 class ShotFields(Strict):
     """Every field a shot may carry; ``defaults`` takes the same fields, all optional."""
 
@@ -162,6 +169,7 @@ class ShotFields(Strict):
     guidance: Annotated[float, Field(ge=1, le=30)] | None = None  # 1: classifier-free guidance off
     guidance_2: Annotated[float, Field(ge=1, le=30)] | None = None  # Wan 2.2 A14B's low-noise expert
     shift: Annotated[float, Field(gt=0, le=100)] | None = None
+    qa: QaPolicy | None = None
 
     @field_validator("id", "continue_from")
     @classmethod
