@@ -174,6 +174,9 @@ class ShotFields(Strict):
 class Voice(Strict):
     engine: Literal["auto", "piper", "espeak", "xtts"] = "auto"
     voice: ShortText | None = None
+    # What xtts speaks (default en), an ISO 639-1 code as XTTS names them ("zh-cn"); checked
+    # against the weights' own list when the engine opens. piper and espeak speak their voice's.
+    language: Annotated[str, Field(pattern=r"^[a-z]{2}(-[a-z]{2})?$")] | None = None
 
 
 class MusicCue(Strict):
