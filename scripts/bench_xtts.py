@@ -1,9 +1,10 @@
 """XTTS v2's real-time factor: seconds of computing per second of speech, through the worker render-all uses.
 
-    python scripts/bench_xtts.py [--weights FOLDER] [--sentences 6]
+    python scripts/bench_xtts.py [--weights FOLDER | --full-size] [--sentences 6]
 
 Without --weights it builds the tiny random XTTS of the tests (tests/tiny_xtts.py) in a
-temporary folder. Needs the XTTS environment ($RENDER_PIPELINE_XTTS_ENV or --env). Prints the
+temporary folder, or with --full-size one of the release's sizes (random weights never pick the
+stop code, so each sentence runs to the longest take, 605 codes: about 28 s of audio). Needs the XTTS environment ($RENDER_PIPELINE_XTTS_ENV or --env). Prints the
 model's load time, the speaker latents' time and the real-time factor of the sentences spoken
 after the first (whose time includes the latents).
 """
@@ -32,6 +33,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--weights", type=Path, help="an xtts_v2 folder (default: the tiny random model)")
     parser.add_argument("--env", type=Path, default=os.environ.get(ENV_VARIABLE), help="the XTTS environment")
+    parser.add_argument("--full-size", action="store_true", help="random weights of the release's sizes")
     parser.add_argument("--sentences", type=int, default=len(SENTENCES))
     args = parser.parse_args()
     if args.env is None:
@@ -42,7 +44,8 @@ def main() -> None:
         weights = args.weights
         if weights is None:
             weights = work / "xtts_v2"
-            subprocess.run([str(python), str(Path(__file__).parents[1] / "tests" / "tiny_xtts.py"), str(weights)],
+            size = ["--full-size"] if args.full_size else []
+            subprocess.run([str(python), str(Path(__file__).parents[1] / "tests" / "tiny_xtts.py"), str(weights), *size],
                            check=True, capture_output=True)
         reference = work / "reference.wav"
         raw = ffmpeg_output(["-f", "lavfi", "-i", "sine=f=180:d=6", "-ar", "22050", "-f", "f32le", "-"], what="reference")

@@ -150,3 +150,20 @@ def test_doctor_reports_the_environment_the_weights_and_their_licence(tmp_path, 
     empty = tmp_path / "models"
     assert [check.status for check in check_xtts(empty)] == ["ok", "warn"]
     assert "coqui/XTTS-v2" in check_xtts(empty)[1].fix
+
+
+def test_a_language_that_is_not_a_code_is_found_by_validate(tmp_path):
+    record(tmp_path / "narrator.wav", "sine=f=180:d=6")
+    with pytest.raises(StoryboardError, match=r"film.yaml:5:54: voice.language: a language code such as en, de or "
+                                              r"zh-cn \(got 'English'\)"):
+        load_storyboard(write_film(tmp_path, language="English"))
+
+
+@pytest.mark.needs("xtts")
+def test_weights_the_worker_cannot_load_stop_the_run_naming_them_and_the_fix(tmp_path):
+    record(tmp_path / "narrator.wav", "sine=f=180:d=6")
+    fake_weights(tmp_path / "models", ["en"])  # an empty model.pth
+    with pytest.raises(UserError, match=r"xtts failed loading the model \(weights .*xtts_v2\): Exception: EOF while "
+                                        r"parsing a value at line 1 column 0\nDownload config.json, model.pth and vocab.json "
+                                        r"of the Hugging Face repository coqui/XTTS-v2 into .*xtts_v2 again"):
+        render_audio(load_storyboard(write_film(tmp_path)), tmp_path / "out", models_dir=tmp_path / "models")

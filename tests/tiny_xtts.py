@@ -2,7 +2,8 @@
 
 Run with the XTTS environment's python (it imports torch and coqui-tts, which render-pipeline's
 own environment does not have): ``<xtts env>/bin/python tests/tiny_xtts.py FOLDER``. Writes
-config.json, model.pth and vocab.json, the files of the real release, in FOLDER.
+config.json, model.pth and vocab.json, the files of the real release, in FOLDER. With
+``--full-size`` the GPT has the release's sizes instead (for scripts/bench_xtts.py's timings).
 
 The GPT is one layer of width 32; the HiFi-GAN decoder and speaker encoder keep XTTS's own sizes
 (coqui-tts builds them at those sizes whatever the config says). Random weights never choose the
@@ -38,12 +39,17 @@ def write_vocab(path: Path) -> None:
     tokenizer.save(str(path))
 
 
-def main(folder: Path) -> None:
+def main(folder: Path, full_size: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     write_vocab(folder / "vocab.json")
     torch.manual_seed(0)
-    args = XttsArgs(gpt_layers=1, gpt_n_model_channels=32, gpt_n_heads=2, decoder_input_dim=32,
-                    gpt_max_audio_tokens=MAX_AUDIO_TOKENS, gpt_use_perceiver_resampler=True)
+    if full_size:  # XTTS v2's released config: 30 layers of width 1024, 1026 audio codes
+        args = XttsArgs(gpt_layers=30, gpt_n_model_channels=1024, gpt_n_heads=16, decoder_input_dim=1024,
+                        gpt_num_audio_tokens=1026, gpt_start_audio_token=1024, gpt_stop_audio_token=1025,
+                        gpt_max_audio_tokens=605, gpt_use_perceiver_resampler=True)
+    else:
+        args = XttsArgs(gpt_layers=1, gpt_n_model_channels=32, gpt_n_heads=2, decoder_input_dim=32,
+                        gpt_max_audio_tokens=MAX_AUDIO_TOKENS, gpt_use_perceiver_resampler=True)
     config = XttsConfig(model_args=args, languages=LANGUAGES)
     model = Xtts(config)
     model.tokenizer = VoiceBpeTokenizer(vocab_file=str(folder / "vocab.json"))
@@ -53,4 +59,4 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), full_size="--full-size" in sys.argv[2:])

@@ -108,7 +108,11 @@ class XttsEngine:
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                       text=True, encoding="utf-8")
             try:
-                self._answer(worker, log, "loading the model")
+                try:
+                    self._answer(worker, log, "loading the model")
+                except UserError as error:
+                    raise UserError(f"{error}\nDownload config.json, model.pth and vocab.json of the Hugging Face "
+                                    f"repository coqui/XTTS-v2 into {self.weights} again") from None
                 spoken = []
                 for number, sentence in enumerate(sentences):
                     out = scratch / f"xtts-{number}.wav"

@@ -9,7 +9,7 @@ answers JSON lines on stdin with JSON lines on stdout:
     <- {"ok": true, "seconds": 1.9}          or   {"error": "what went wrong"}
 
 The first line it prints is {"ready": true, "device": "cuda" | "cpu", "rate": 24000} once the
-model is loaded. Speaker latents are computed once per reference recording and kept in
+model is loaded, or {"error": ...} when the weights do not load. Speaker latents are computed once per reference recording and kept in
 ``--latents`` as <latents key>.pt. ``--check`` prints the versions and exits.
 """
 
@@ -39,7 +39,11 @@ def main() -> None:
         _send(protocol, {"coqui-tts": metadata.version("coqui-tts"), "torch": torch.__version__,
                          "cuda": torch.cuda.is_available()})
         return
-    model, device = _load(args.weights)
+    try:
+        model, device = _load(args.weights)
+    except Exception as error:  # unreadable or mismatched weights: the parent says which folder and the fix
+        _send(protocol, {"error": f"{type(error).__name__}: {error}"})
+        return
     _send(protocol, {"ready": True, "device": device, "rate": model.config.audio.output_sample_rate})
     for line in sys.stdin:
         request = json.loads(line)
