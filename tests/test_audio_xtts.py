@@ -167,3 +167,14 @@ def test_weights_the_worker_cannot_load_stop_the_run_naming_them_and_the_fix(tmp
                                         r"parsing a value at line 1 column 0\nDownload config.json, model.pth and vocab.json "
                                         r"of the Hugging Face repository coqui/XTTS-v2 into .*xtts_v2 again"):
         render_audio(load_storyboard(write_film(tmp_path)), tmp_path / "out", models_dir=tmp_path / "models")
+
+
+@pytest.mark.needs("xtts")
+def test_auto_picks_xtts_and_narration_longer_than_its_shot_is_refused(tmp_path, tiny_weights):
+    record(tmp_path / "narrator.wav", "sine=f=180:d=6")
+    (tmp_path / "film.yaml").write_text(
+        "version: 1\ntitle: Too Long\ndefaults: {backend: animatic}\nvoice: {engine: auto, voice: narrator.wav}\n"
+        "shots:\n  - {id: s01, duration: 0.8, prompt: a harbor, narration: \"Dawn.\"}\n", encoding="utf-8")
+    with pytest.raises(UserError, match=r"narration longer than its shot \(xtts v2, voice cloned from narrator.wav, "
+                                        r"language en\): shot 's01': narration measures 0.9\d s but 0.8 s are allowed"):
+        render_audio(load_storyboard(tmp_path / "film.yaml"), tmp_path / "out", models_dir=tiny_weights)
