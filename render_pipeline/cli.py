@@ -402,6 +402,21 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command("setup-xtts")
+def setup_xtts(
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    env: Optional[Path] = typer.Option(None, "--env", metavar="FOLDER",
+                                       help="Where to make the XTTS environment (default: $RENDER_PIPELINE_XTTS_ENV, "
+                                            "else <models dir>/xtts_env)."),
+) -> None:
+    """Make the environment XTTS v2 narration runs in: a venv with coqui-tts, torch 2.11 and torchaudio (about 5.5 GB)."""
+    from render_pipeline.audio.tts.xtts_env import create_env, env_folder
+    from render_pipeline.backends.weights import resolve_models_dir
+
+    with _user_errors():
+        create_env(env or env_folder(resolve_models_dir(models_dir, Path.cwd())))
+
+
 def main() -> None:
     app()
 

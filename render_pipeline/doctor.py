@@ -80,6 +80,30 @@ def check_narration(storyboard_dir: Path, models_dir: Path) -> Check:
     return Check("narration", "ok", line.removeprefix("narration: engine auto chose "))
 
 
+def check_xtts(models_dir: Path) -> list[Check]:
+    """XTTS v2: its environment (does it start, on which device) and its weights, and their licence."""
+    from render_pipeline.audio.tts.xtts import LICENCE_NOTICE, WEIGHTS_FOLDER, weights_problem
+    from render_pipeline.audio.tts.xtts_env import check_env, env_problem, env_python
+
+    unused = "voice engine xtts (voice cloning) unavailable"
+    problem = env_problem(models_dir)
+    if problem:
+        return [Check("xtts", "warn", unused, problem)]
+    try:
+        versions = check_env(env_python(models_dir))
+    except UserError as error:
+        return [Check("xtts", "warn", unused, str(error))]
+    device = "GPU" if versions["cuda"] else "CPU (no usable GPU)"
+    checks = [Check("xtts", "ok", f"coqui-tts {versions['coqui-tts']}, torch {versions['torch']}, on the {device}")]
+    problem = weights_problem(models_dir)
+    if problem:
+        checks.append(Check("weights xtts", "warn", unused, problem))
+    else:
+        checks.append(Check("weights xtts", "ok",
+                            f"{models_dir / WEIGHTS_FOLDER}; {LICENCE_NOTICE.removeprefix('xtts: ')}"))
+    return checks
+
+
 def check_gpus() -> Check:
     from render_pipeline.planner.gpus import detect_gpus
 
@@ -140,6 +164,7 @@ def check_frame_interpolation(models_dir: Path) -> Check:
 
 
 def run_checks(out_dir: Path, storyboard_dir: Path, models_dir: Path) -> list[Check]:
-    return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_python_extras(),
+    return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_xtts(models_dir),
+            *check_python_extras(),
             check_gpus(), *check_flash_attention(), *check_weights(models_dir, storyboard_dir),
             check_frame_interpolation(models_dir), check_disk(out_dir)]

@@ -8,6 +8,7 @@ part is missing, with the install in the reason. A file that imports the part at
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +42,10 @@ PARTS = {
     "ffmpeg": Part(lambda: shutil.which("ffmpeg") is not None, "a system FFmpeg (apt install ffmpeg)"),
     "espeak-ng": Part(lambda: shutil.which("espeak-ng") is not None, "espeak-ng (apt install espeak-ng)"),
     "chromium": Part(lambda: shutil.which("chromium") is not None, "chromium (apt install chromium)"),
+    # The XTTS environment (render_pipeline/audio/tts/xtts_env.py), named by RENDER_PIPELINE_XTTS_ENV.
+    "xtts": Part(lambda: os.path.isfile(os.path.join(os.environ.get("RENDER_PIPELINE_XTTS_ENV") or "/nonexistent",
+                                                     "bin", "python")),
+                 "the XTTS environment (render-pipeline setup-xtts --env DIR; export RENDER_PIPELINE_XTTS_ENV=DIR)"),
     "fonts-noto-cjk": Part(lambda: find_installed(CJK_FONT_FILE) is not None,
                            "Noto Sans CJK (apt install fonts-noto-cjk)"),
 }

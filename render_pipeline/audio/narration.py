@@ -59,7 +59,7 @@ def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None
     if not narrated:
         return Narration(clips={}, synthesized=[], engine_line=None)
     engine, engine_line = open_engine(engine_name or storyboard.voice.engine, storyboard.voice.voice,
-                                      storyboard.base_dir, models_dir)
+                                      storyboard.base_dir, models_dir, storyboard.voice.language)
     identity = engine.identity()
     lexicon = load_lexicon(storyboard.base_dir)
 

@@ -36,7 +36,7 @@ def render_audio(storyboard: Storyboard, out_dir: Path, engine: str | None = Non
     """Narrate every shot and build the music bed, reusing whatever is cached.
 
     ``engine`` overrides the storyboard's ``voice.engine``. ``models_dir`` holds optional
-    weights (``xtts-v2/``, ``musicgen/``); default ``$RENDER_PIPELINE_MODELS``, else the
+    weights (``xtts_v2/``, ``musicgen/``); default ``$RENDER_PIPELINE_MODELS``, else the
     storyboard's ``models/`` folder. Raises UserError when narration runs past its shot.
     """
     audio_dir = Path(out_dir) / "audio"

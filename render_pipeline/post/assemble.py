@@ -119,7 +119,7 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
     if audio is None:
         from render_pipeline.audio import render_audio
 
-        audio = render_audio(storyboard, out_dir)
+        audio = render_audio(storyboard, out_dir, models_dir=models_dir)
 
     overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
     placed_overlays = place_overlays(edit, overlays_by_shot)

@@ -143,7 +143,7 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
 
         # Sound first: seconds of work that can fail (no TTS engine, a missing voice file, speech
         # measured longer than its shot), found before hours of GPU time rather than after them.
-        audio = render_audio(storyboard, out_dir)
+        audio = render_audio(storyboard, out_dir, models_dir=models_dir)  # --models-dir holds xtts_v2/ too
     if executor is None:
         jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
         result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))

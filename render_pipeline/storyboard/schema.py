@@ -182,6 +182,16 @@ class ShotFields(Strict):
 class Voice(Strict):
     engine: Literal["auto", "piper", "espeak", "xtts"] = "auto"
     voice: ShortText | None = None
+    # What xtts speaks (default en), a code as XTTS names them ("zh-cn"); checked against the
+    # weights' own list when the engine opens. piper and espeak speak their voice's language.
+    language: str | None = None
+
+    @field_validator("language")
+    @classmethod
+    def _language_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]{2})?", value):
+            raise ValueError(f"a language code such as en, de or zh-cn (got {value!r})")
+        return value
 
 
 class MusicCue(Strict):

@@ -4,40 +4,45 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from render_pipeline.audio.tts import espeak, piper, xtts
+from render_pipeline.audio.tts import espeak, piper, xtts, xtts_env
 from render_pipeline.audio.tts.base import TtsEngine
 from render_pipeline.errors import UserError
 
 ENGINES = ("auto", "piper", "espeak", "xtts")
 
 
-def open_engine(engine: str, voice: str | None, base_dir: Path, models_dir: Path) -> tuple[TtsEngine, str]:
-    """The engine to use and one line saying which was chosen and, for auto, why."""
+def open_engine(engine: str, voice: str | None, base_dir: Path, models_dir: Path,
+                language: str | None = None) -> tuple[TtsEngine, str]:
+    """The engine to use and one line saying which was chosen and, for auto, why.
+
+    ``language``: what xtts speaks (default English); piper and espeak speak their voice's language.
+    """
     if engine == "piper":
         chosen: TtsEngine = piper.PiperEngine(voice, base_dir)
     elif engine == "espeak":
         chosen = espeak.EspeakEngine(voice)
     elif engine == "xtts":
-        chosen = xtts.XttsEngine(voice, base_dir, models_dir)
+        chosen = xtts.XttsEngine(voice, base_dir, models_dir, language)
     elif engine == "auto":
-        return _best_installed(voice, base_dir, models_dir)
+        return _best_installed(voice, base_dir, models_dir, language)
     else:
         raise UserError(f"unknown voice engine {engine!r} (choose from {', '.join(ENGINES)})")
     return chosen, f"narration: {chosen.describe()}"
 
 
-def _best_installed(voice: str | None, base_dir: Path, models_dir: Path) -> tuple[TtsEngine, str]:
+def _best_installed(voice: str | None, base_dir: Path, models_dir: Path,
+                    language: str | None) -> tuple[TtsEngine, str]:
     # Best first: a cloned voice, then piper's neural voice, then espeak. Each is skipped,
     # with the reason kept for the message, when it is missing or cannot use this voice.
     skipped = []
     if not xtts.accepts_voice(voice):
         skipped.append("xtts (needs a reference recording as voice.voice)")
-    elif not xtts.xtts_installed():
-        skipped.append("xtts (coqui-tts not installed)")
-    elif not (models_dir / xtts.WEIGHTS_FOLDER / "config.json").is_file():
+    elif xtts_env.env_problem(models_dir):
+        skipped.append(f"xtts ({xtts_env.env_problem(models_dir)})")
+    elif xtts.weights_problem(models_dir):
         skipped.append(f"xtts (no weights in {models_dir / xtts.WEIGHTS_FOLDER})")
     else:
-        return _picked(xtts.XttsEngine(voice, base_dir, models_dir), skipped)
+        return _picked(xtts.XttsEngine(voice, base_dir, models_dir, language), skipped)
     if not piper.accepts_voice(voice):
         skipped.append(f"piper (voice {voice!r} is not a piper .onnx voice)")
     elif not piper.piper_installed():
