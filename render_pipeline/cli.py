@@ -24,6 +24,10 @@ app = typer.Typer(
 )
 
 EXIT_USER_ERROR = 2
+MODELS_HELP = ("Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml "
+               "there points at files elsewhere. Default: $RENDER_PIPELINE_MODELS, else ./models where the command runs.")
+MAX_HOURS_HELP = ("auto shots: the longest render of them worth the best-looking backend; past it the best-looking "
+                  "one within it is used (default 24: one day, so a cut with notes is rendered again by the next).")
 OUT_HELP = ("Output folder (default: outputs/<title-slug>/, unless another storyboard's film is there). "
             "One run at a time writes a folder.")
 
@@ -114,17 +118,19 @@ def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
     out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live (RIFE's in rife/)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP + " RIFE's are in rife/."),
 ) -> None:
     """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
     from render_pipeline.media.ffmpeg import FfmpegError
     from render_pipeline.post import assemble as assemble_film
+    from render_pipeline.runner.progress import make_reporter
     from render_pipeline.storyboard import load_storyboard
 
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
         try:
-            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir)
+            result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
+                                   progress=make_reporter(quiet=False))
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None
@@ -168,7 +174,10 @@ def plan(
     gpus: str = typer.Option("auto", "--gpus", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
     host_ram: Optional[str] = typer.Option(None, "--host-ram", help="Host RAM, e.g. 64GB (auto: this machine's)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Plan every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
+    every_layout: bool = typer.Option(False, "--all", help="Show every layout of every backend, with its memory "
+                                                            "per stage, host RAM and times."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
     report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
@@ -179,7 +188,8 @@ def plan(
 
     with _user_errors():
         loaded = load_storyboard(storyboard)
-        result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir)
+        result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir,
+                           max_hours=max_hours)
     if report is not None:
         write_report(result, loaded.title, report)
     if as_json:
@@ -187,7 +197,7 @@ def plan(
         return
     from rich.console import Console
 
-    print_plan(result, Console())
+    print_plan(result, Console(), every_layout=every_layout)
     if report is not None:
         print(f"report: {report} (picture: {report.with_suffix('.svg')})")
 
@@ -196,8 +206,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _print_summary(result) -> None:
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.phase_seconds.items())
     print(f"{len(result.rendered)} rendered, {len(result.cached)} already done, {len(result.failed)} failed "
-          f"in {result.seconds:.1f} s -> {result.out_dir}", flush=True)
+          f"in {result.seconds:.1f} s{f' ({phases})' if phases else ''} -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
     if result.assembly is not None:
@@ -246,7 +257,8 @@ def render_shot(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed instead of the shot's."),
     steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps instead of the plan's."),
     out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
     watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
@@ -262,7 +274,8 @@ def render_shot(
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
-                       quiet=quiet, fast=_fast_modes(fast), allow_missing_glyphs=allow_missing_glyphs)
+                       quiet=quiet, fast=_fast_modes(fast), allow_missing_glyphs=allow_missing_glyphs,
+                       max_hours=max_hours)
         if watch:
             from render_pipeline.runner.watch import watch_shot
 
@@ -280,7 +293,8 @@ def render_all(
     force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     executor: str = typer.Option("local", "--executor", help="Where shots run: local, ray or slurm."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: auto)."),
@@ -301,23 +315,26 @@ def render_all(
         result = run_all(loaded, out, gpus=gpus, backend=backend, models_dir=models_dir, assemble=not no_assemble,
                          quiet=quiet, options=RunOptions(force=force),
                          executor=make_executor(executor, address, partition), fast=_fast_modes(fast),
-                         allow_missing_glyphs=allow_missing_glyphs)
+                         allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
     _render_summary(result)
 
 
 @app.command()
 def doctor(
-    storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: also check its models folder and outputs."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml there points at files elsewhere."),
+    storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: its voice files are checked too, and a "
+                                                           "weights.yaml inside its folder may not lead out of it."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", help="Where renders will be written (default: outputs/)."),
 ) -> None:
     """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix."""
-    from render_pipeline.backends.weights import resolve_models_dir
+    from render_pipeline.backends.weights import models_dir_origin, resolve_models_dir
     from render_pipeline.doctor import run_checks
 
     with _user_errors():
-        storyboard_dir = storyboard.resolve().parent if storyboard is not None else Path.cwd()
-        checks = run_checks(out or Path("outputs"), storyboard_dir, resolve_models_dir(models_dir, storyboard_dir))
+        storyboard_dir = storyboard.resolve().parent if storyboard is not None else None
+        models = resolve_models_dir(models_dir)
+        print(f"models folder: {models} ({models_dir_origin(models_dir)})")
+        checks = run_checks(out or Path("outputs"), storyboard_dir, models)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
         print(f"{marks[check.status]}  {check.name}: {check.detail}")

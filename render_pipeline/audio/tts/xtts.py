@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from render_pipeline.audio.cache import file_digest
-from render_pipeline.audio.tts.base import Speech, voice_file
+from render_pipeline.audio.tts.base import Speech, Spoken, voice_file
 from render_pipeline.errors import UserError
 from render_pipeline.storyboard.resolve import VOICE_RECORDING_SUFFIXES
 
@@ -59,11 +59,14 @@ class XttsEngine:
                 "weights": file_digest(self.weights / "config.json"), "reference": file_digest(self.reference),
                 "language": LANGUAGE}
 
-    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
+    def speak(self, sentences: list[str], scratch: Path, spoken: Spoken = lambda count: None) -> list[Speech]:
         from TTS.api import TTS
 
         model = TTS(model_path=str(self.weights), config_path=str(self.weights / "config.json"))
         rate = model.synthesizer.output_sample_rate
-        return [Speech(np.asarray(model.tts(text=sentence, speaker_wav=str(self.reference), language=LANGUAGE),
-                                  dtype=np.float32), rate)
-                for sentence in sentences]
+        speech = []
+        for sentence in sentences:
+            samples = model.tts(text=sentence, speaker_wav=str(self.reference), language=LANGUAGE)
+            speech.append(Speech(np.asarray(samples, dtype=np.float32), rate))
+            spoken(len(speech))
+        return speech
