@@ -5,10 +5,12 @@ Usage: PYTHONPATH=$PWD python scripts/bench_phases.py [--json phases.json]
 Renders small films through render_all itself, on an idle machine, and reads each phase's time
 from the run's result (the same clock the progress lines use):
 
-- six animatic films (1280x720 and 1920x1080 at 25 fps; 2 to 24 shots; narration by piper on
-  every shot; one procedural music cue; a dissolve every other shot; a title): narration = piper's
-  start + seconds per character; shots = the worker's start + per shot + per megapixel-frame;
-  assembly = start + per shot + per megapixel-frame of the film;
+- seven animatic films (1280x720 and 1920x1080 at 25 fps; 2 to 40 shots, 12 s to 280 s; narration
+  by piper on every shot; one procedural music cue; a dissolve every other shot):
+  narration = piper's start + seconds per character; shots = the worker's start + per shot + per
+  megapixel-frame; assembly = start + per shot + per megapixel-frame of the film. Half the shots
+  move the camera (the example films' moves) and every fourth has a title, as in the examples:
+  motion and text cost the encoder more than a still card;
 - four footage films (storyboards/footage/dock.mp4, 640x360 at 24 fps, shots phase only): conformed
   at the same rate at two sizes (per shot + per megapixel-frame), and at 25 fps through minterpolate
   and repeat (what the conversion adds per megapixel-frame);
@@ -44,9 +46,13 @@ LINES = (
     "The harbour pilot climbs aboard and takes the ship in.",
     "Lines are thrown, caught and made fast. The engines fall quiet.",
 )
+# The camera moves of storyboards/exhibition-film.yaml, every other shot; the others are static.
+MOVES = ("slow push in", "handheld", "slow pan right", "tracking forward", "slow orbit", "tilt up", "crane down",
+         "tracking left")
 # name, delivery size, shots, seconds a shot, sentences of narration a shot
 ANIMATIC_FILMS = (("a", "1280x720", 8, 4.0, 1), ("b", "1920x1080", 8, 4.0, 1), ("c", "1280x720", 24, 2.0, 1),
-                  ("d", "1920x1080", 4, 12.0, 3), ("i", "1920x1080", 16, 3.0, 1), ("j", "1280x720", 2, 6.0, 2))
+                  ("d", "1920x1080", 4, 12.0, 3), ("i", "1920x1080", 16, 3.0, 1), ("j", "1280x720", 2, 6.0, 2),
+                  ("k", "1920x1080", 40, 7.0, 1))
 # name, delivery size, fps, frame_interpolation
 FOOTAGE_FILMS = (("e", "1280x720", 24, "auto"), ("f", "1920x1080", 24, "auto"), ("g", "1280x720", 25, "minterpolate"),
                  ("h", "1280x720", 25, "repeat"))
@@ -58,9 +64,11 @@ def animatic_film(folder: Path, size: str, shots: int, seconds: float, sentences
     for number in range(shots):
         narration = " ".join(LINES[(number + k) % len(LINES)] for k in range(sentences))
         transition = ", transition: {type: dissolve, duration: 0.5}" if number % 2 == 0 and number < shots - 1 else ""
-        title = ", overlays: [{text: 'Harbor Days', style: title, start: 0.5, end: 2.0}]" if number == 0 else ""
+        title = ", overlays: [{text: 'Harbor Days', style: title, start: 0.5, end: 2.0}]" if number % 4 == 0 else ""
+        move = MOVES[number // 2 % len(MOVES)] if number % 2 else "static"
         lines.append(f'  - {{id: s{number:02d}, duration: {seconds}, prompt: "harbor at dawn, shot {number}", '
-                     f'narration: "{narration}", narration_overflow: allow{transition}{title}}}')
+                     f'camera: {{movement: {move}}}, narration: "{narration}", narration_overflow: allow'
+                     f'{transition}{title}}}')
     board = folder / "film.yaml"
     board.write_text(f"version: 1\ntitle: Bench\ndelivery: {{size: {size}, fps: 25}}\ndefaults: {{backend: animatic}}\n"
                      f"voice: {{engine: piper}}\nmusic:\n  - {{cue: bed, prompt: slow strings, from: s00, "

@@ -18,33 +18,35 @@ from typing import Protocol
 MEGA = 1e6
 
 # Narration, piper (en_US-joe-medium): loading the voice once, then per character of text.
-PIPER_START_S = 0.50
-PIPER_S_PER_CHARACTER = 0.0038
+PIPER_START_S = 1.2
+PIPER_S_PER_CHARACTER = 0.0027
 # espeak-ng, a process per sentence: per character of text, its start included.
-ESPEAK_S_PER_CHARACTER = 0.00018
+ESPEAK_S_PER_CHARACTER = 0.00021
 # Music: the procedural score per second of cue, a user's file decoded per second, and the bed
 # levelled and summed per second of film. MusicGen was not measured: its cues count as procedural.
-PROCEDURAL_S_PER_SECOND = 0.0035
+PROCEDURAL_S_PER_SECOND = 0.0033
 FILE_CUE_S_PER_SECOND = 0.0014
-BED_S_PER_SECOND = 0.0037
+BED_S_PER_SECOND = 0.0030
 # Animatic shots: the worker's start (once), each shot's fixed costs (FFmpeg's start, the frame
 # count and digest), then per million pixels of each frame at the delivery size.
-ANIMATIC_START_S = 0.31
-ANIMATIC_S_PER_SHOT = 0.21
-ANIMATIC_S_PER_MEGAPIXEL_FRAME = 0.00154
+ANIMATIC_START_S = 0.48
+ANIMATIC_S_PER_SHOT = 0.18
+ANIMATIC_S_PER_MEGAPIXEL_FRAME = 0.0020
 # Footage conformed to the delivery size (x264 veryfast), per shot and per million pixels of each frame.
-FOOTAGE_S_PER_SHOT = 0.26
-FOOTAGE_S_PER_MEGAPIXEL_FRAME = 0.0067
+FOOTAGE_S_PER_SHOT = 0.27
+FOOTAGE_S_PER_MEGAPIXEL_FRAME = 0.0065
 # Frame-rate conversion per million pixels of each frame made (media/retime.py): minterpolate and
 # repeat measured by bench_phases.py; RIFE from its network's 1.0 s per made 1280x720 frame on this
 # CPU, nearly idle ("Frame-rate conversion" in docs/benchmarks.md; its GPU speed is not measured, so
 # on a GPU machine this overestimates).
-CONVERSION_S_PER_MEGAPIXEL_FRAME = {"minterpolate": 0.29, "repeat": 0.0082, "rife": 1.09}
+CONVERSION_S_PER_MEGAPIXEL_FRAME = {"minterpolate": 0.29, "repeat": 0.0083, "rife": 1.09}
 # Assembly: FFmpeg's start and the files beside the film, each shot opened, then per million
-# pixels of each frame of the film (the one x264 medium encode, overlays and transitions).
-ASSEMBLY_START_S = 0.95
-ASSEMBLY_S_PER_SHOT = 0.29
-ASSEMBLY_S_PER_MEGAPIXEL_FRAME = 0.0046
+# pixels of each frame of the film (the one x264 medium encode, overlays and transitions; the
+# soundtrack, made beside it on the same cores, is in this rate too). Measured on films whose
+# shots move the camera and carry titles as the examples do (x264 is faster on still cards).
+ASSEMBLY_START_S = 0.74
+ASSEMBLY_S_PER_SHOT = 0.39
+ASSEMBLY_S_PER_MEGAPIXEL_FRAME = 0.0069
 
 
 def format_duration(seconds: float) -> str:
