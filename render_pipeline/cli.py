@@ -24,8 +24,11 @@ app = typer.Typer(
 )
 
 EXIT_USER_ERROR = 2
-MODELS_HELP = ("Where model weights live: diffusers folders, official releases, ComfyUI's models folder; a weights.yaml "
-               "there points at files elsewhere. Default: $RENDER_PIPELINE_MODELS, else ./models where the command runs.")
+# Help in plain words: every value an option takes is named (FOLDER, NAME, ...), never by its
+# Python type, and arguments are described in their command's help text.
+MODELS_DIR_HELP = ("Where model weights live: diffusers folders, official releases, ComfyUI's models folder; "
+                   "a weights.yaml there points at files elsewhere. Default: $RENDER_PIPELINE_MODELS, else ./models "
+                   "where the command runs.")
 MAX_HOURS_HELP = ("auto shots: the longest render of them worth the best-looking backend; past it the best-looking "
                   "one within it is used (default 24: one day, so a cut with notes is rendered again by the next).")
 OUT_HELP = ("Output folder (default: outputs/<title-slug>/, unless another storyboard's film is there). "
@@ -81,10 +84,13 @@ def _report_problem(exc: Exception) -> None:
 
 @app.command()
 def validate(
-    storyboards: List[Path] = typer.Argument(..., help="One or more storyboard YAML files."),
+    storyboards: List[Path] = typer.Argument(..., metavar="STORYBOARD", hidden=True),
     as_json: bool = typer.Option(False, "--json", help="Print the resolved storyboard(s) as JSON."),
 ) -> None:
-    """Check storyboards against the format; list every problem as FILE:LINE:COLUMN."""
+    """Check storyboards against the format; list every problem as FILE:LINE:COLUMN.
+
+    STORYBOARD: one or more storyboard YAML files.
+    """
     from render_pipeline.storyboard import load_storyboard
     from render_pipeline.storyboard.summary import resolved_json, summary_line
 
@@ -115,12 +121,16 @@ GLYPHS_HELP = ("Draw overlay characters that no installed font has as empty boxe
 
 @app.command()
 def assemble(
-    storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", help="The storyboard YAML file."),
-    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
+    storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP + " RIFE's are in rife/."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER",
+                                              help=MODELS_DIR_HELP + " RIFE's are in rife/."),
 ) -> None:
-    """Build final.mp4, captions, an editable timeline and review.html from the rendered shots."""
+    """Build final.mp4, captions, an editable timeline and review.html from the rendered shots.
+
+    STORYBOARD: the storyboard's YAML file. Prints the path of each file it writes.
+    """
     from render_pipeline.media.ffmpeg import FfmpegError
     from render_pipeline.post import assemble as assemble_film
     from render_pipeline.runner.progress import make_reporter
@@ -138,19 +148,22 @@ def assemble(
         _stderr(f"warning: drawn as boxes: {line}")
     print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
           f"{result.loudness_lufs:.1f} LUFS, true peak {result.true_peak_db:.1f} dBTP, in {result.seconds_taken:.1f} s")
-    for path in (result.srt, result.vtt, result.otio, result.fcp_xml, result.review):
+    for path in result.files[1:]:
         print(f"  {path}")
 
 
 @app.command()
 def prompts(
-    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),
+    storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list: id, original, enhanced, negative, extracted_text, warnings."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help="Where model folders are (for exact token counts)."),
-    rewriter: Optional[Path] = typer.Option(None, "--rewriter", help="A local transformers model folder that rewrites prompts (off by default)."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help="Where model folders are (for exact token counts)."),
+    rewriter: Optional[Path] = typer.Option(None, "--rewriter", metavar="FOLDER", help="A local transformers model folder that rewrites prompts (off by default)."),
 ) -> None:
-    """Show the prompt each shot's backend will see, with on-screen text taken out."""
+    """Show the prompt each shot's backend will see, with on-screen text taken out.
+
+    STORYBOARD: the storyboard's YAML file.
+    """
     from render_pipeline.prompts import enhance_storyboard
     from render_pipeline.prompts.rewriter import local_rewriter
     from render_pipeline.prompts.table import prompts_table
@@ -170,18 +183,21 @@ def prompts(
 
 @app.command()
 def plan(
-    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    gpus: str = typer.Option("auto", "--gpus", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
-    host_ram: Optional[str] = typer.Option(None, "--host-ram", help="Host RAM, e.g. 64GB (auto: this machine's)."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Plan every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
+    storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    gpus: str = typer.Option("auto", "--gpus", metavar="GPUS", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
+    host_ram: Optional[str] = typer.Option(None, "--host-ram", metavar="SIZE", help="Host RAM, e.g. 64GB (auto: this machine's)."),
+    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Plan every generated shot with this backend."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     every_layout: bool = typer.Option(False, "--all", help="Show every layout of every backend, with its memory "
                                                             "per stage, host RAM and times."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
-    report: Optional[Path] = typer.Option(None, "--report", help="Also write a Markdown report (and an SVG beside it)."),
+    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
-    """What fits on the GPUs, how, and how long: before anything is downloaded."""
+    """What fits on the GPUs, how, and how long: before anything is downloaded.
+
+    STORYBOARD: the storyboard's YAML file.
+    """
     from render_pipeline.planner import make_plan
     from render_pipeline.planner.report import print_plan, write_report
     from render_pipeline.storyboard import load_storyboard
@@ -211,8 +227,8 @@ def _print_summary(result) -> None:
           f"in {result.seconds:.1f} s{f' ({phases})' if phases else ''} -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
-    if result.assembly is not None:
-        print(f"film: {result.assembly.film}")
+    for path in result.shot_files + list(result.assembly.files if result.assembly is not None else ()):
+        print(f"wrote {path}")
 
 
 def _render_summary(result) -> None:
@@ -250,23 +266,29 @@ def _fast_modes(values: list[str]) -> tuple[str, ...]:
 
 @app.command("render-shot")
 def render_shot(
-    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    shot_id: str = typer.Argument(..., help="The id of the shot to render."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Render with this backend instead of the shot's."),
-    quality: Optional[str] = typer.Option(None, "--quality", help="draft or final, instead of the shot's."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed instead of the shot's."),
-    steps: Optional[int] = typer.Option(None, "--steps", help="Denoising steps instead of the plan's."),
-    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
+    storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    shot_id: str = typer.Argument(..., metavar="SHOT_ID", hidden=True),
+    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Render with this backend instead of the shot's."),
+    quality: Optional[str] = typer.Option(None, "--quality", metavar="draft|final", help="The quality to render at, instead of the shot's."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="NUMBER", help="Seed instead of the shot's."),
+    steps: Optional[int] = typer.Option(None, "--steps", metavar="NUMBER", help="Denoising steps instead of the plan's."),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
+    force: bool = typer.Option(False, "--force", help="Render the shot again, even if it is finished with these settings."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
-    fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
+    fast: List[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
     watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
                                                       "time the storyboard is saved (Ctrl-C stops)."),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
-    """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings)."""
+    """Render one shot into OUT/shots/<id>.mp4 (skipped if already rendered with the same settings).
+
+    STORYBOARD: the storyboard's YAML file; SHOT_ID: the id of the shot to render. Prints the
+    path of each file it writes.
+    """
     from render_pipeline.errors import UserError
+    from render_pipeline.runner import RunOptions
     from render_pipeline.runner import render_shot as run_shot
     from render_pipeline.storyboard import load_storyboard
 
@@ -274,8 +296,8 @@ def render_shot(
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
-                       quiet=quiet, fast=_fast_modes(fast), allow_missing_glyphs=allow_missing_glyphs,
-                       max_hours=max_hours)
+                       quiet=quiet, options=RunOptions(force=force), fast=_fast_modes(fast),
+                       allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
         if watch:
             from render_pipeline.runner.watch import watch_shot
 
@@ -288,23 +310,26 @@ def render_shot(
 
 @app.command("render-all")
 def render_all(
-    storyboard: Path = typer.Argument(..., help="The storyboard YAML file."),
-    out: Optional[Path] = typer.Option(None, "--out", help=OUT_HELP),
+    storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
-    backend: Optional[str] = typer.Option(None, "--backend", help="Render every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", help=MAX_HOURS_HELP),
+    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Render every generated shot with this backend."),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
-    executor: str = typer.Option("local", "--executor", help="Where shots run: local, ray or slurm."),
-    address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (default: auto)."),
-    partition: Optional[str] = typer.Option(None, "--partition", help="Slurm partition (for --executor slurm)."),
-    gpus: str = typer.Option("auto", "--gpus", help="GPUs to plan for: auto (this machine; with --executor, the "
-                             "cluster's largest node), or e.g. 8xH100, 4x80GB."),
-    fast: List[str] = typer.Option([], "--fast", help=FAST_HELP),
+    executor: str = typer.Option("local", "--executor", metavar="local|ray|slurm", help="Where shots run."),
+    address: Optional[str] = typer.Option(None, "--address", metavar="ADDRESS", help="Ray cluster address (default: auto)."),
+    partition: Optional[str] = typer.Option(None, "--partition", metavar="NAME", help="Slurm partition (for --executor slurm)."),
+    gpus: str = typer.Option("auto", "--gpus", metavar="GPUS", help="GPUs to plan for: auto (this machine; with "
+                             "--executor, the cluster's largest node), or e.g. 8xH100, 4x80GB."),
+    fast: List[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
-    """Render every shot not already finished (resuming any earlier run), then assemble the film."""
+    """Render every shot not already finished (resuming any earlier run), then assemble the film.
+
+    STORYBOARD: the storyboard's YAML file. Prints the path of each file it writes.
+    """
     from render_pipeline.runner import RunOptions
     from render_pipeline.runner import render_all as run_all
     from render_pipeline.runner.executors import make_executor
@@ -321,12 +346,15 @@ def render_all(
 
 @app.command()
 def doctor(
-    storyboard: Optional[Path] = typer.Argument(None, help="A storyboard: its voice files are checked too, and a "
-                                                           "weights.yaml inside its folder may not lead out of it."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", help=MODELS_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where renders will be written (default: outputs/)."),
+    storyboard: Optional[Path] = typer.Argument(None, metavar="STORYBOARD", hidden=True),
+    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help="Where renders will be written (default: outputs/)."),
 ) -> None:
-    """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix."""
+    """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix.
+
+    STORYBOARD (optional): its voice files are checked too, and a weights.yaml inside its folder may
+    not lead out of it. Prints the models folder it checks and where that choice came from.
+    """
     from render_pipeline.backends.weights import models_dir_origin, resolve_models_dir
     from render_pipeline.doctor import run_checks
 

@@ -1,4 +1,4 @@
-"""Benchmark: Wan 2.2 A14B from quantised single files (fp8 scaled, GGUF) against bf16, in one run.
+"""Benchmark: Wan 2.2 A14B or HunyuanVideo from quantised single files (fp8 scaled, GGUF) against bf16, in one run.
 
 Speed and memory do not depend on weight values: the experts are full-size random bf16 weights
 (as scripts/bench_backends.py makes them), written as the files a ComfyUI user has: each expert as
@@ -17,6 +17,12 @@ Writing a GGUF pair quantises 28.6 B weights in numpy (about 10 minutes): write 
     python scripts/bench_weights_in_place.py --work /tmp/ip --formats bf16,fp8_scaled,Q4_0 --expert-swap \
         --steps 4 --out in-place.json
     python scripts/bench_weights_in_place.py --tiny --work /tmp/ip --out /tmp/ip.json   # CPU dry run
+
+--backend hunyuanvideo: the 12.8 B transformer, full-size random weights, as ComfyUI's and city96's
+files name its tensors (Tencent's names): bf16 too is a file here (hunyuan_video_t2v_720p_bf16,
+25.6 GB), so every format loads through the same in-place path. Shared: the LLaVA-Llama-3 text
+encoder as llava_llama3_fp8_scaled (8 GB; its precision does not touch the step), clip_l, the VAE
+and small stand-in tokenizers (the prompt's few tokens, not its words, matter here).
 """
 
 from __future__ import annotations
@@ -37,23 +43,27 @@ from bench_backends import RandomWeightWanSession, _full_umt5, _full_wan_expert,
 from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
-from release_files import fp8_scaled, original_wan21_vae, original_wan_transformer, write_gguf  # noqa: E402
+from release_files import (comfyui_clip_l, comfyui_llama, fp8_scaled, original_hunyuan_transformer,  # noqa: E402
+                           original_wan21_vae, original_wan_transformer, write_gguf)
 from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_transformer  # noqa: E402
 
 A14B = "wan2.2-t2v-a14b"
+HUNYUAN = "hunyuanvideo"
 EXPERTS = {"transformer": "high", "transformer_2": "low"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=(A14B, HUNYUAN), default=A14B)
     parser.add_argument("--work", type=Path, required=True, help="where the single files are written (kept)")
     parser.add_argument("--write-only", action="store_true", help="write the formats' files, measure nothing")
     parser.add_argument("--formats", default="bf16,fp8_scaled,Q4_0", help="bf16 (the folder), fp8_scaled, Q8_0, Q4_0")
-    parser.add_argument("--gguf-file", type=Path, help="a real high-noise GGUF (e.g. Q4_K_M); its low-noise twin beside it")
+    parser.add_argument("--gguf-file", type=Path, help="a real GGUF (e.g. Q4_K_M); for A14B the high-noise one, its "
+                                                       "low-noise twin beside it")
     parser.add_argument("--expert-swap", action="store_true", help="one expert on the GPU at a time (as on 24-48 GB)")
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--frames", type=int, default=81)
-    parser.add_argument("--steps", type=int, default=4, help="4 steps run 3 high-noise + 1 low-noise (shift 12)")
+    parser.add_argument("--steps", type=int, default=4, help="A14B: 4 steps run 3 high-noise + 1 low-noise (shift 12)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
     parser.add_argument("--out", type=Path, required=True)
     return parser.parse_args(argv)
@@ -91,6 +101,55 @@ def write_experts(models: Path, kind: str, tiny: bool) -> None:
         gc.collect()
 
 
+def write_hunyuan_shared(models: Path, configs: Path) -> None:
+    """HunyuanVideo's text encoders, VAE and tokenizers that every format's folder shares (random weights,
+    ComfyUI's names)."""
+    from diffusers import AutoencoderKLHunyuanVideo
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
+
+    for sub in ("text_encoders", "vae"):
+        (models / sub).mkdir(parents=True, exist_ok=True)
+    text = models / "text_encoders"
+    llama_config = LlamaConfig.from_json_file(configs / "text_encoder" / "config.json")
+    llama = _random_bf16(lambda: LlamaModel(llama_config), "cpu")
+    save_file(comfyui_llama(fp8_scaled(llama.state_dict())), text / "llava_llama3_fp8_scaled.safetensors")
+    del llama
+    clip_config = CLIPTextConfig.from_json_file(configs / "text_encoder_2" / "config.json")
+    clip = _random_bf16(lambda: CLIPTextModel(clip_config), "cpu")
+    save_file(comfyui_clip_l(clip.state_dict()), text / "clip_l.safetensors")
+    vae_config = AutoencoderKLHunyuanVideo.load_config(configs / "vae")
+    vae = _random_bf16(lambda: AutoencoderKLHunyuanVideo.from_config(vae_config), "cpu")
+    save_file(vae.state_dict(), models / "vae" / "hunyuan_video_vae_bf16.safetensors")  # Tencent's names are diffusers'
+    tiny_tokenizer(max_length=512).save_pretrained(models / "tokenizer")
+    tiny_tokenizer(max_length=77).save_pretrained(models / "tokenizer_2")
+
+
+def write_hunyuan_transformer(models: Path, kinds: list[str], configs: Path) -> None:
+    """The transformer of random weights in each of ``kinds`` (bf16, fp8_scaled, or a GGUF type gguf can write)."""
+    import gguf
+    from diffusers import HunyuanVideoTransformer3DModel
+    from safetensors.torch import save_file
+
+    model = _random_bf16(lambda: HunyuanVideoTransformer3DModel.from_config(
+        HunyuanVideoTransformer3DModel.load_config(configs / "transformer")), "cpu")
+    state = {name: tensor.contiguous() for name, tensor in original_hunyuan_transformer(model.state_dict()).items()}
+    del model
+    for kind in kinds:
+        folder = models / kind / "diffusion_models"
+        folder.mkdir(parents=True, exist_ok=True)
+        began = time.perf_counter()
+        if kind == "bf16":
+            save_file(state, folder / "hunyuan_video_t2v_720p_bf16.safetensors")
+        elif kind == "fp8_scaled":
+            save_file(fp8_scaled(state), folder / "hunyuan_video_t2v_720p_fp8_scaled.safetensors")
+        else:
+            write_gguf(state, folder / f"hunyuan-video-t2v-720p-{kind}.gguf", gguf.GGMLQuantizationType[kind],
+                       arch="hyvid")
+        print(f"{kind}: file written in {time.perf_counter() - began:.0f} s", flush=True)
+        gc.collect()
+
+
 def run(session, request: RenderRequest, out: Path, cuda: bool) -> dict:
     session.encode([request])
     if cuda:
@@ -122,6 +181,8 @@ def run(session, request: RenderRequest, out: Path, cuda: bool) -> dict:
 
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
+    if args.backend == HUNYUAN:
+        return hunyuan_main(args)
     cuda = torch.cuda.is_available() and not args.tiny
     if args.tiny:
         from tiny_models import build_wan_a14b_folder
@@ -166,12 +227,57 @@ def main(argv: list[str] | None = None) -> list[dict]:
         (models / "weights.yaml").write_text(f"{A14B}: {args.gguf_file.resolve()}\n")
         results.append({"case": args.gguf_file.name,
                         **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
+    return report(args, results, cuda, width, height)
+
+
+def hunyuan_main(args: argparse.Namespace) -> list[dict]:
+    """HunyuanVideo: every format, bf16 included, a transformer file beside the shared parts (module docstring)."""
+    cuda = torch.cuda.is_available() and not args.tiny
+    configs = checkpoint_search.MODEL_CONFIGS / HUNYUAN
+    if args.tiny:
+        from tiny_models import build_hunyuanvideo_folder
+
+        configs = args.work / "configs" / HUNYUAN
+        if not configs.exists():
+            build_hunyuanvideo_folder(configs, attention_head_dim=16, rope_axes_dim=(4, 6, 6))
+        checkpoint_search.MODEL_CONFIGS = configs.parent  # the tiny configs stand for the full-size ones
+        args.size, args.frames = "32x32", 5
+    width, height = (int(v) for v in args.size.split("x"))
+    request = RenderRequest(shot_id="bench", prompt="a grey destroyer at dawn, slow push in", negative_prompt="",
+                            seed=1, width=width, height=height, fps=24.0, frames=args.frames, steps=args.steps,
+                            quality="final")
+    shared = args.work / "shared"
+    if not shared.exists():
+        write_hunyuan_shared(shared, configs)
+    kinds = args.formats.split(",")
+    absent = [kind for kind in kinds if not (args.work / kind / "diffusion_models").exists()]
+    if absent:
+        write_hunyuan_transformer(args.work, absent, configs)
+    models_of = {kind: args.work / kind for kind in kinds}
+    if args.gguf_file is not None:
+        models_of[args.gguf_file.name] = args.work / "real-gguf"
+        (args.work / "real-gguf").mkdir(exist_ok=True)
+        (args.work / "real-gguf" / "weights.yaml").write_text(f"{HUNYUAN}: {args.gguf_file.resolve()}\n")
+    for models in models_of.values():
+        for sub in ("text_encoders", "vae", "tokenizer", "tokenizer_2"):
+            if not (models / sub).exists():
+                (models / sub).symlink_to((shared / sub).resolve())
+    results = []
+    if not args.write_only:
+        for case, models in models_of.items():
+            session = open_session(HUNYUAN, {"vae_tiling": True}, models)
+            results.append({"case": case, **run(session, request, models / "s.mp4", cuda)})
+    return report(args, results, cuda, width, height)
+
+
+def report(args: argparse.Namespace, results: list[dict], cuda: bool, width: int, height: int) -> list[dict]:
     base = next((r["step_s"] for r in results if r["case"] == "bf16"), None)
     for result in results:
         result["step_vs_bf16"] = round(result["step_s"] / base, 3) if base else None
-    report = {"device": torch.cuda.get_device_name() if cuda else "cpu", "size": f"{width}x{height}x{args.frames}",
-              "steps": args.steps, "expert_swap": args.expert_swap, "torch": torch.__version__, "results": results}
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    summary = {"backend": args.backend, "device": torch.cuda.get_device_name() if cuda else "cpu",
+               "size": f"{width}x{height}x{args.frames}", "steps": args.steps, "expert_swap": args.expert_swap,
+               "torch": torch.__version__, "results": results}
+    args.out.write_text(json.dumps(summary, indent=2) + "\n")
     for result in results:
         print(f"{result['case']:>12}: step {result['step_s']:.3f} s ({result['step_vs_bf16']}x bf16), "
               f"denoise peak {result['denoise_peak_gib']} GiB, shot peak {result['shot_peak_gib']} GiB")

@@ -3,8 +3,9 @@
 The renaming here is the inverse of the loading code's, written independently from the layer
 names of the original releases: a mistake on either side shows up as a wrong or failed load.
 Formats: the official Wan 2.2 release (sharded safetensors, a T5 .pth, a VAE .pth, the tokenizer
-folder), ComfyUI's single files (fp16 and fp8 with scales), musubi-tuner's block-scaled fp8,
-and GGUF written with gguf's own writer and quantiser.
+folder), Tencent's HunyuanVideo release (the transformer's .pt, bf16 or fp8 with its scales file,
+the VAE's .pt, the two text encoders' transformers folders), ComfyUI's single files (fp16 and fp8
+with scales), musubi-tuner's block-scaled fp8, and GGUF written with gguf's own writer and quantiser.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from safetensors.torch import load_file, save_file
 
 WEIGHT_FILES = {"transformer": "diffusion_pytorch_model.safetensors",
                 "transformer_2": "diffusion_pytorch_model.safetensors",
-                "vae": "diffusion_pytorch_model.safetensors", "text_encoder": "model.safetensors"}
+                "vae": "diffusion_pytorch_model.safetensors", "text_encoder": "model.safetensors",
+                "text_encoder_2": "model.safetensors"}
 
 
 def weights_of(folder: Path, component: str) -> dict[str, torch.Tensor]:
@@ -150,6 +152,112 @@ def original_wan22_vae(state: dict) -> dict:
     return renamed
 
 
+# HunyuanVideo's transformer: within each block diffusers' layer -> Tencent's (HYVideoDiffusionTransformer's)
+# layer and the place of its rows in it (the fused projections hold q, k, v, and in the single-stream
+# blocks then the MLP's input, one after another).
+_HUNYUAN_DOUBLE = {
+    "attn.to_q": ("img_attn_qkv", 0), "attn.to_k": ("img_attn_qkv", 1), "attn.to_v": ("img_attn_qkv", 2),
+    "attn.add_q_proj": ("txt_attn_qkv", 0), "attn.add_k_proj": ("txt_attn_qkv", 1),
+    "attn.add_v_proj": ("txt_attn_qkv", 2), "attn.norm_q": ("img_attn_q_norm", 0),
+    "attn.norm_k": ("img_attn_k_norm", 0), "attn.norm_added_q": ("txt_attn_q_norm", 0),
+    "attn.norm_added_k": ("txt_attn_k_norm", 0), "attn.to_out.0": ("img_attn_proj", 0),
+    "attn.to_add_out": ("txt_attn_proj", 0), "norm1.linear": ("img_mod.linear", 0),
+    "norm1_context.linear": ("txt_mod.linear", 0), "ff.net.0.proj": ("img_mlp.fc1", 0),
+    "ff.net.2": ("img_mlp.fc2", 0), "ff_context.net.0.proj": ("txt_mlp.fc1", 0), "ff_context.net.2": ("txt_mlp.fc2", 0),
+}
+_HUNYUAN_SINGLE = {
+    "attn.to_q": ("linear1", 0), "attn.to_k": ("linear1", 1), "attn.to_v": ("linear1", 2), "proj_mlp": ("linear1", 3),
+    "attn.norm_q": ("q_norm", 0), "attn.norm_k": ("k_norm", 0), "norm.linear": ("modulation.linear", 0),
+    "proj_out": ("linear2", 0),
+}
+_HUNYUAN_REFINER = {
+    "attn.to_q": ("self_attn_qkv", 0), "attn.to_k": ("self_attn_qkv", 1), "attn.to_v": ("self_attn_qkv", 2),
+    "attn.to_out.0": ("self_attn_proj", 0), "ff.net.0.proj": ("mlp.fc1", 0), "ff.net.2": ("mlp.fc2", 0),
+    "norm_out.linear": ("adaLN_modulation.1", 0), "norm1": ("norm1", 0), "norm2": ("norm2", 0),
+}
+_HUNYUAN_OUTSIDE = {
+    "x_embedder.proj": "img_in.proj", "context_embedder.proj_in": "txt_in.input_embedder",
+    "context_embedder.time_text_embed.timestep_embedder.linear_1": "txt_in.t_embedder.mlp.0",
+    "context_embedder.time_text_embed.timestep_embedder.linear_2": "txt_in.t_embedder.mlp.2",
+    "context_embedder.time_text_embed.text_embedder.linear_1": "txt_in.c_embedder.linear_1",
+    "context_embedder.time_text_embed.text_embedder.linear_2": "txt_in.c_embedder.linear_2",
+    "time_text_embed.timestep_embedder.linear_1": "time_in.mlp.0",
+    "time_text_embed.timestep_embedder.linear_2": "time_in.mlp.2",
+    "time_text_embed.guidance_embedder.linear_1": "guidance_in.mlp.0",
+    "time_text_embed.guidance_embedder.linear_2": "guidance_in.mlp.2",
+    "time_text_embed.text_embedder.linear_1": "vector_in.in_layer",
+    "time_text_embed.text_embedder.linear_2": "vector_in.out_layer",
+    # The final modulation's halves: diffusers' holds (scale, shift), Tencent's (shift, scale).
+    "norm_out.linear": "final_layer.adaLN_modulation.1", "proj_out": "final_layer.linear",
+}
+_HUNYUAN_SWAPPED = "final_layer.adaLN_modulation.1."
+
+
+def _hunyuan_original(name: str) -> tuple[str, int]:
+    layer, kind = name.rsplit(".", 1)
+    for scope, theirs, table in ((r"transformer_blocks\.(\d+)", "double_blocks", _HUNYUAN_DOUBLE),
+                                 (r"single_transformer_blocks\.(\d+)", "single_blocks", _HUNYUAN_SINGLE),
+                                 (r"context_embedder\.token_refiner\.refiner_blocks\.(\d+)",
+                                  "txt_in.individual_token_refiner.blocks", _HUNYUAN_REFINER)):
+        match = re.fullmatch(scope + r"\.(.+)", layer)
+        if match:
+            inner, place = table[match.group(2)]
+            return f"{theirs}.{match.group(1)}.{inner}.{kind}", place
+    return f"{_HUNYUAN_OUTSIDE[layer]}.{kind}", 0
+
+
+def _hunyuan_layout(names) -> dict[str, tuple[str, ...]]:
+    """Each original tensor -> the diffusers tensors it holds, in the order of its rows."""
+    parts: dict[str, list] = {}
+    for name in names:
+        original, place = _hunyuan_original(name)
+        parts.setdefault(original, []).append((place, name))
+    return {original: tuple(name for _, name in sorted(held)) for original, held in parts.items()}
+
+
+def _swapped_halves(tensor: torch.Tensor) -> torch.Tensor:
+    first, second = tensor.chunk(2)
+    return torch.cat([second, first])
+
+
+def original_hunyuan_transformer(state: dict) -> dict:
+    """diffusers' HunyuanVideoTransformer3DModel tensors -> Tencent's names (also ComfyUI's and city96's GGUF's)."""
+    original = {}
+    for name, held in _hunyuan_layout(state).items():
+        tensor = torch.cat([state[part] for part in held]) if len(held) > 1 else state[held[0]]
+        original[name] = _swapped_halves(tensor) if name.startswith(_HUNYUAN_SWAPPED) else tensor
+    return original
+
+
+def diffusers_hunyuan_transformer(original: dict, like: dict) -> dict:
+    """The inverse of original_hunyuan_transformer, cut to the shapes of ``like`` (diffusers' tensors)."""
+    state = {}
+    for name, held in _hunyuan_layout(like).items():
+        tensor = _swapped_halves(original[name]) if name.startswith(_HUNYUAN_SWAPPED) else original[name]
+        state.update(zip(held, tensor.split([like[part].shape[0] for part in held])))
+    return state
+
+
+def tencent_fp8(original: dict) -> tuple[dict, dict]:
+    """Tencent's fp8 transformer (mp_rank_00_model_states_fp8.pt) and its scales (..._fp8_map.pt): every linear
+    weight of the blocks in float8_e4m3fn over one scale (max |w| / 448), the scales by module name; the rest bf16."""
+    weights, scales = {}, {}
+    for name, tensor in original.items():
+        if name.startswith(("double_blocks.", "single_blocks.")) and tensor.ndim == 2:
+            scale = tensor.abs().max().clamp(min=1e-8) / 448.0
+            weights[name] = (tensor / scale).to(torch.float8_e4m3fn)
+            scales[name.removesuffix(".weight")] = scale
+        else:
+            weights[name] = tensor.to(torch.bfloat16)
+    return weights, scales
+
+
+def tencent_fp8_meaning(weights: dict, scales: dict) -> dict:
+    """What Tencent's inference makes of its fp8 weights: each cast to bf16 and multiplied in bf16 by its scale."""
+    return {name: (tensor.to(torch.bfloat16) * scales[name.removesuffix(".weight")].to(torch.bfloat16)).float()
+            if tensor.dtype == torch.float8_e4m3fn else tensor.float() for name, tensor in weights.items()}
+
+
 # -- the files ------------------------------------------------------------------------------------
 
 def write_official_release(diffusers_folder: Path, target: Path, experts: tuple[str, ...]) -> Path:
@@ -176,6 +284,57 @@ def write_official_release(diffusers_folder: Path, target: Path, experts: tuple[
     torch.save(vae, target / ("Wan2.2_VAE.pth" if wan22 else "Wan2.1_VAE.pth"))
     shutil.copytree(diffusers_folder / "tokenizer", target / "google" / "umt5-xxl")
     return target
+
+
+def write_tencent_release(diffusers_folder: Path, target: Path, fp8: bool = False) -> Path:
+    """Tencent's HunyuanVideo release as its ckpts/README.md lays it out: hunyuan-video-t2v-720p/transformers/
+    mp_rank_00_model_states.pt (the weights under "module", bf16), with ``fp8`` also ..._fp8.pt and its scales,
+    ..._fp8_map.pt; hunyuan-video-t2v-720p/vae/pytorch_model.pt (fp32) beside Tencent's own config.json;
+    text_encoder/ (LLaVA-Llama-3's language model as LlamaForCausalLM saves it, in fp16, with its tokenizer)
+    and text_encoder_2/ (the whole CLIP model, as openai publishes it, with its tokenizer)."""
+    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, LlamaConfig, LlamaForCausalLM
+
+    release = target / "hunyuan-video-t2v-720p"
+    (release / "transformers").mkdir(parents=True)
+    (release / "vae").mkdir()
+    original = original_hunyuan_transformer(weights_of(diffusers_folder, "transformer"))
+    torch.save({"module": {name: tensor.to(torch.bfloat16) for name, tensor in original.items()}},
+               release / "transformers" / "mp_rank_00_model_states.pt")
+    if fp8:
+        weights, scales = tencent_fp8(original)
+        torch.save({"module": weights}, release / "transformers" / "mp_rank_00_model_states_fp8.pt")
+        torch.save(scales, release / "transformers" / "mp_rank_00_model_states_fp8_map.pt")
+    torch.save(weights_of(diffusers_folder, "vae"), release / "vae" / "pytorch_model.pt")
+    (release / "vae" / "config.json").write_text(json.dumps({"_class_name": "AutoencoderKLCausal3D"}))
+
+    llama = LlamaForCausalLM(LlamaConfig.from_pretrained(diffusers_folder / "text_encoder"))
+    llama.model.load_state_dict(weights_of(diffusers_folder, "text_encoder"))
+    llama.half().save_pretrained(target / "text_encoder")
+    clip = CLIPModel(CLIPConfig(text_config=CLIPTextConfig.from_pretrained(diffusers_folder / "text_encoder_2").to_dict(),
+                                vision_config=dict(hidden_size=8, intermediate_size=16, num_hidden_layers=1,
+                                                   num_attention_heads=2, image_size=8, patch_size=4),
+                                projection_dim=8))
+    clip.text_model.load_state_dict({name.removeprefix("text_model."): tensor for name, tensor in
+                                     weights_of(diffusers_folder, "text_encoder_2").items()})
+    clip.save_pretrained(target / "text_encoder_2")
+    for tokenizer, folder in (("tokenizer", "text_encoder"), ("tokenizer_2", "text_encoder_2")):
+        for path in (diffusers_folder / tokenizer).iterdir():
+            shutil.copy(path, target / folder / path.name)
+    return target
+
+
+def comfyui_llama(state: dict) -> dict:
+    """transformers' LlamaModel names -> ComfyUI's llava_llama3 files' (LlamaForCausalLM's, without lm_head)."""
+    return {f"model.{name}": tensor for name, tensor in state.items()}
+
+
+def comfyui_clip_l(state: dict) -> dict:
+    """transformers' CLIPTextModel names (5 drops their text_model. level) -> ComfyUI's clip_l file's, with the
+    projection the file carries and the text model does not use."""
+    renamed = {name if name.startswith("text_model.") else f"text_model.{name}": tensor for name, tensor in state.items()}
+    width = renamed["text_model.final_layer_norm.weight"].shape[0]
+    renamed["text_projection.weight"] = torch.ones(width, width)
+    return renamed
 
 
 def fp8_scaled(state: dict, per_block: int | None = None) -> dict:
@@ -218,19 +377,25 @@ def fp8_meaning(quantised: dict) -> dict:
 def gguf_meaning(state: dict, written: dict, names: Callable[[dict], dict]) -> dict:
     """What a GGUF file's weights are, under diffusers' names: each quantised weight dequantized as
     diffusers' GGUF layers do before they compute (then in bf16, their compute dtype)."""
-    from diffusers.quantizers.gguf.utils import GGUFParameter, dequantize_gguf_tensor
-    import gguf
-
     original_of = {theirs: ours for theirs, ours in names({name: name for name in state}).items()}
     result = dict(state)
-    for original, (data, kind) in written.items():
-        if kind != gguf.GGMLQuantizationType.F32:
-            weight = GGUFParameter(torch.from_numpy(data.copy()), quant_type=kind)
-            result[original_of[original]] = dequantize_gguf_tensor(weight).to(torch.bfloat16).to(torch.float32)
+    for original, tensor in gguf_dequantized(written).items():
+        result[original_of[original]] = tensor
     return result
 
 
-def write_gguf(state: dict, path: Path, quantisation) -> dict:
+def gguf_dequantized(written: dict) -> dict:
+    """The quantised tensors of a GGUF file (write_gguf's result) as diffusers' GGUF layers compute with them:
+    dequantized, then in bf16; under the file's names."""
+    from diffusers.quantizers.gguf.utils import GGUFParameter, dequantize_gguf_tensor
+    import gguf
+
+    return {name: dequantize_gguf_tensor(GGUFParameter(torch.from_numpy(data.copy()), quant_type=kind))
+            .to(torch.bfloat16).to(torch.float32)
+            for name, (data, kind) in written.items() if kind != gguf.GGMLQuantizationType.F32}
+
+
+def write_gguf(state: dict, path: Path, quantisation, arch: str = "wan") -> dict:
     """A GGUF file of ``state`` (original names) written with gguf's writer: 2-D weights whose rows fill
     whole blocks in ``quantisation``, the rest in F32, as city96's conversions keep them. Returns the
     tensors' raw bytes and types, as the reference needs them."""
@@ -248,7 +413,7 @@ def write_gguf(state: dict, path: Path, quantisation) -> dict:
 
     from concurrent.futures import ThreadPoolExecutor
 
-    writer = gguf.GGUFWriter(str(path), arch="wan")
+    writer = gguf.GGUFWriter(str(path), arch=arch)
     written = {}
     with ThreadPoolExecutor() as pool:  # numpy works on large arrays outside the GIL: tensors quantise in parallel
         for name, data, kind in pool.map(encoded, state.items()):

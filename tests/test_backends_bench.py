@@ -127,3 +127,19 @@ def test_attention_tile_bench_stops_with_the_reason_on_a_machine_without_flash_a
             dict(variant="SDPA default", tile=None, s_per_call=0.30)]
     assert bench.fastest_tile(rows) == [128, 192, True, True]  # SDPA's row is not a tile
     assert bench.fastest_tile(rows[2:3]) is None
+
+
+def test_weights_in_place_bench_renders_hunyuanvideo_files_at_tiny_size(tmp_path, monkeypatch):
+    """The GPU command for HunyuanVideo's GGUF step time (docs/benchmarks.md), at tiny size on the CPU."""
+    from render_pipeline.backends import checkpoint_search
+
+    monkeypatch.setattr(checkpoint_search, "MODEL_CONFIGS", checkpoint_search.MODEL_CONFIGS)  # --tiny repoints it
+    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # it imports bench_backends, as when run from scripts/
+    out = tmp_path / "ip.json"
+    results = load_script("bench_weights_in_place").main(
+        ["--backend", "hunyuanvideo", "--tiny", "--work", str(tmp_path / "ip"), "--formats", "bf16,Q8_0",
+         "--steps", "2", "--out", str(out)])
+    assert [result["case"] for result in results] == ["bf16", "Q8_0"]
+    assert "transformer bf16" in results[0]["weights"] and "transformer GGUF Q8_0" in results[1]["weights"]
+    assert results[0]["step_vs_bf16"] == 1.0 and results[1]["step_s"] > 0
+    assert json.loads(out.read_text())["backend"] == "hunyuanvideo"

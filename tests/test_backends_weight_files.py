@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from optional_parts import module_needs
 from render_pipeline.backends.checkpoint_files import gguf_tensors, safetensors_tensors
 from render_pipeline.backends.weights import check_model_folder, locate_weights
 from render_pipeline.doctor import check_weights
@@ -21,6 +22,9 @@ from render_pipeline.errors import UserError
 from render_pipeline.planner import make_plan
 from render_pipeline.planner.gpus import GIB
 from render_pipeline.storyboard import load_storyboard
+
+# The code under test is torch-free; the tests build the full-size models' tensor tables on the meta device.
+pytestmark = module_needs("diffusion")
 
 A14B = "wan2.2-t2v-a14b"
 Q4_K, Q6_K, F32, F16, IQ2_XXS = 12, 14, 0, 1, 16
@@ -87,6 +91,7 @@ def small_files(models: Path, text_encoder: str = "umt5_xxl_fp8_e4m3fn_scaled.sa
     (models / "google" / "umt5-xxl" / "tokenizer.json").write_text("{}")
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_headers_give_names_types_and_full_size_shapes(tmp_path, expert_shapes):
     path = gguf_header(tmp_path / "e.gguf", q4_k_m(expert_shapes))
     tensors = gguf_tensors(path)
@@ -99,6 +104,7 @@ def test_headers_give_names_types_and_full_size_shapes(tmp_path, expert_shapes):
     assert header["a"].dtype == "F8_E4M3" and header["a"].elements == 12
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_comfyui_folder_names_the_formats_and_one_line_picks_another_file(tmp_path, expert_shapes):
     models = tmp_path / "ComfyUI" / "models"
     fp8 = {name: ("F8_E4M3" if len(shape) == 2 else "BF16", shape) for name, shape in expert_shapes.items()}
@@ -125,6 +131,7 @@ def test_comfyui_folder_names_the_formats_and_one_line_picks_another_file(tmp_pa
     assert weights.parts[1].files[0].name == "wan2.2_t2v_low_noise_14B_Q4_K_M.gguf"
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_half_present_files_name_exactly_what_to_add(tmp_path, expert_shapes):
     models = tmp_path / "models"
     gguf_header(models / "diffusion_models" / "Wan2.2-T2V-A14B-HighNoise-Q4_K_M.gguf", q4_k_m(expert_shapes))
@@ -146,6 +153,7 @@ def test_half_present_files_name_exactly_what_to_add(tmp_path, expert_shapes):
     assert "models_t5_umt5-xxl-enc-bf16.pth from Wan-AI/Wan2.2-T2V-A14B" in message
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_a_gguf_diffusers_cannot_read_is_refused_by_name(tmp_path, expert_shapes):
     models = tmp_path / "models"
     shapes = {name: (IQ2_XXS if len(shape) == 2 else F32, shape) for name, shape in expert_shapes.items()}
@@ -218,6 +226,7 @@ def _board(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_plan_counts_the_memory_of_gguf_q4_experts_from_their_headers(tmp_path, expert_shapes):
     models = tmp_path / "models"
     for expert in ("high", "low"):
@@ -259,6 +268,7 @@ def _count(shape: tuple[int, ...]) -> int:
     return count
 
 
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
 def test_finding_weights_imports_no_torch(tmp_path, expert_shapes):
     models = tmp_path / "models"
     for expert in ("high", "low"):
@@ -266,5 +276,130 @@ def test_finding_weights_imports_no_torch(tmp_path, expert_shapes):
     small_files(models)
     code = ("import sys; from pathlib import Path; from render_pipeline.backends.weights import locate_weights; "
             f"weights, problem = locate_weights('{A14B}', Path({str(models)!r})); assert problem is None, problem; "
+            "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, 'heavy import'")
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+
+
+HUNYUAN = "hunyuanvideo"
+
+
+@pytest.fixture(scope="module")
+def hunyuan_shapes() -> dict[str, tuple[int, ...]]:
+    """HunyuanVideo's transformer: every tensor's original (Tencent's, ComfyUI's, city96's) name and full-size shape."""
+    from accelerate import init_empty_weights
+    from diffusers import HunyuanVideoTransformer3DModel
+
+    from release_files import original_hunyuan_transformer
+
+    config = Path("render_pipeline/backends/model_configs/hunyuanvideo/transformer")
+    with init_empty_weights():
+        model = HunyuanVideoTransformer3DModel.from_config(HunyuanVideoTransformer3DModel.load_config(config))
+    return {name: tuple(tensor.shape) for name, tensor in original_hunyuan_transformer(model.state_dict()).items()}
+
+
+def hunyuan_q4_k_m(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """A Q4_K_M-like mix: matrices in Q4_K, the MLPs' outputs in Q6_K, the rest unquantised."""
+    return {name: ((Q6_K if name.endswith(("fc2.weight", "linear2.weight")) else Q4_K) if len(shape) == 2
+                   else F16 if len(shape) == 5 else F32, shape) for name, shape in shapes.items()}
+
+
+def hunyuan_small_files(models: Path) -> None:
+    """ComfyUI's text encoder and VAE files (headers of a few full-size tensors each)."""
+    safetensors_header(models / "text_encoders" / "llava_llama3_fp8_scaled.safetensors", {
+        "model.embed_tokens.weight": ("F8_E4M3", (128320, 4096)), "model.embed_tokens.scale_weight": ("F32", (1,)),
+        "model.layers.0.self_attn.q_proj.weight": ("F8_E4M3", (4096, 4096)),
+        "model.layers.0.self_attn.q_proj.scale_weight": ("F32", (1,)), "scaled_fp8": ("F8_E4M3", (0,))})
+    safetensors_header(models / "text_encoders" / "clip_l.safetensors",
+                       {"text_model.embeddings.token_embedding.weight": ("F16", (49408, 768))})
+    safetensors_header(models / "vae" / "hunyuan_video_vae_bf16.safetensors",
+                       {"decoder.up_blocks.0.resnets.0.conv1.conv.weight": ("BF16", (512, 512, 3, 3, 3))})
+
+
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
+def test_hunyuanvideo_comfyui_files_are_named_and_the_tokenizers_they_lack_asked_for(tmp_path, hunyuan_shapes):
+    models = tmp_path / "ComfyUI" / "models"
+    safetensors_header(models / "diffusion_models" / "hunyuan_video_t2v_720p_bf16.safetensors",
+                       {name: ("BF16", shape) for name, shape in hunyuan_shapes.items()})
+    gguf_header(models / "diffusion_models" / "hunyuan-video-t2v-720p-Q4_K_M.gguf", hunyuan_q4_k_m(hunyuan_shapes))
+    hunyuan_small_files(models)
+    assert sum(_count(shape) for shape in hunyuan_shapes.values()) > 12.8e9  # the full-size transformer
+
+    found = {check.name: check for check in check_weights(models, tmp_path / "storyboards")}[f"weights {HUNYUAN}"]
+    assert found.status == "warn"
+    assert "found in place" in found.fix and "transformer bf16" in found.fix
+    assert "the LLaVA-Llama-3 tokenizer: download them" in found.fix
+    assert "the CLIP tokenizer: download them" in found.fix
+    assert f"hf download hunyuanvideo-community/HunyuanVideo --include 'tokenizer*/*' --local-dir {models}" in found.fix
+
+    for name, file in (("tokenizer", "tokenizer.json"), ("tokenizer_2", "vocab.json")):  # what that download brings
+        (models / name).mkdir()
+        (models / name / file).write_text("{}")
+    found = {check.name: check for check in check_weights(models, tmp_path / "storyboards")}[f"weights {HUNYUAN}"]
+    assert found.status == "ok"
+    for part in ("transformer bf16", "text_encoder fp8 scaled", "text_encoder_2 fp16", "tokenizer folder", "vae bf16"):
+        assert part in found.detail
+    assert "Also found: hunyuan-video-t2v-720p-Q4_K_M.gguf" in found.detail
+
+
+def test_tencent_release_files_are_named_and_an_incomplete_one_says_what_is_missing(tmp_path):
+    release = tmp_path / "models" / "HunyuanVideo"
+    transformers = release / "hunyuan-video-t2v-720p" / "transformers"
+    transformers.mkdir(parents=True)
+    (transformers / "mp_rank_00_model_states.pt").write_bytes(b"\0" * 64)
+    message = check_model_folder(HUNYUAN, tmp_path / "models")
+    assert f"found in place in {release}: transformer .pt" in message
+    assert "the LLaVA-Llama-3 text encoder: add llava_llama3_fp16.safetensors" in message
+    assert "hunyuan-video-t2v-720p/vae/ of tencent/HunyuanVideo" in message
+
+    (release / "hunyuan-video-t2v-720p" / "vae").mkdir()
+    (release / "hunyuan-video-t2v-720p" / "vae" / "pytorch_model.pt").write_bytes(b"\0" * 64)
+    for folder, tokenizer in (("text_encoder", "tokenizer.json"), ("text_encoder_2", "vocab.json")):
+        (release / folder).mkdir()
+        (release / folder / tokenizer).write_text("{}")
+        (release / folder / "config.json").write_text('{"model_type": "llama"}')
+        index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+        (release / folder / "model.safetensors.index.json").write_text(json.dumps(index))
+        safetensors_header(release / folder / "model-00001-of-00002.safetensors", {"a": ("F16", (8, 8))})
+    message = check_model_folder(HUNYUAN, tmp_path / "models")
+    assert f"{release / 'text_encoder'} is incomplete: model-00002-of-00002.safetensors is missing" in message
+    assert "vae .pt" in message
+
+
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
+def test_plan_counts_the_memory_of_a_hunyuanvideo_gguf_from_its_header(tmp_path, hunyuan_shapes):
+    models = tmp_path / "models"
+    gguf_header(models / "diffusion_models" / "hunyuan-video-t2v-720p-Q4_K_M.gguf", hunyuan_q4_k_m(hunyuan_shapes))
+    hunyuan_small_files(models)
+    for name in ("tokenizer", "tokenizer_2"):
+        (models / name).mkdir()
+        (models / name / "tokenizer.json").write_text("{}")
+    board = tmp_path / "board.yaml"
+    board.write_text(_board(tmp_path).read_text().replace(A14B, HUNYUAN))
+    plan = make_plan(load_storyboard(board), gpus="1x24GB", models_dir=models)
+    backend = plan.backend(HUNYUAN)
+    assert "transformer GGUF Q4_K_M" in backend.weights_found
+    choice = backend.choice
+    assert choice.layout.weights_dtype == "GGUF Q4_K_M" and choice.layout.offload == "none"
+    from render_pipeline.planner.architectures import HUNYUANVIDEO
+
+    types = hunyuan_q4_k_m(hunyuan_shapes)
+    bits = sum(BITS[kind if kind != F16 and kind != F32 else F16] * _count(shape) for kind, shape in types.values())
+    gib = bits / 8 / GIB
+    assert gib < 23.88 / 3  # about 4.8 bits a weight, against bf16's 16 (23.88 GiB)
+    # Plus one block dequantized to bf16 while it runs.
+    assert abs(choice.cost.weights_gib - gib - HUNYUANVIDEO.block_gib(2)) < 0.15
+
+
+@pytest.mark.needs("diffusion")  # the fixture builds the full-size model on the meta device
+def test_finding_hunyuanvideo_weights_imports_no_torch(tmp_path, hunyuan_shapes):
+    models = tmp_path / "models"
+    gguf_header(models / "hunyuan-video-t2v-720p-Q4_K_M.gguf", hunyuan_q4_k_m(hunyuan_shapes))
+    hunyuan_small_files(models)
+    for name in ("tokenizer", "tokenizer_2"):
+        (models / name).mkdir()
+        (models / name / "tokenizer.json").write_text("{}")
+    code = ("import sys; from pathlib import Path; from render_pipeline.backends.weights import locate_weights; "
+            f"weights, problem = locate_weights('{HUNYUAN}', Path({str(models)!r})); assert problem is None, problem; "
+            "assert weights.part('transformer').format.label == 'GGUF Q4_K_M'; "
             "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})

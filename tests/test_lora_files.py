@@ -7,6 +7,10 @@ import struct
 from pathlib import Path
 
 import pytest
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
 import torch
 from safetensors.torch import save_file
 

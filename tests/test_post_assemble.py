@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -153,15 +155,57 @@ def decode_jpeg(data: bytes) -> np.ndarray:
     return np.frombuffer(result.stdout, np.uint8).reshape(-1, 320, 3)
 
 
-def test_review_thumbnails_show_each_shot_in_order(film):
+def test_review_thumbnails_show_each_shot_in_order_as_the_film_shows_it(film):
     page = film.review.read_text(encoding="utf-8")
-    images = re.findall(r'<article class="shot" id="shot-(\w+)"><h2>.*?</h2>'
+    images = re.findall(r'<article class="shot" id="shot-(\w+)"[^>]*><h2>.*?</h2><button [^>]*>'
                         r'<img alt="[^"]*" src="data:image/jpeg;base64,([^"]+)"', page)
     assert [shot_id for shot_id, _ in images] == list(COLOURS)
     for shot_id, encoded in images:
         pixels = decode_jpeg(base64.b64decode(encoded))
         assert pixels.shape == (180, 320, 3), shot_id  # the film's frame, scaled to the page's width
-        assert colour_label(pixels[90, 160]) == shot_id
+        assert colour_label(pixels[20, 160]) == shot_id
+        # Titles and captions are burned in: s01 has none, s02 its title, s03 and s04 a caption. Lettering
+        # is neither the shot's colour nor the black that pads a shot of another shape.
+        far = np.abs(pixels.astype(int) - COLOURS[shot_id]).max(axis=2) > 100
+        lettered = (far & (pixels.max(axis=2) > 100)).sum()
+        assert (lettered > 40) == (shot_id != "s01"), (shot_id, lettered)  # measured: 0, 230, 99, 365
+
+
+def test_review_page_loads_nothing_but_the_film_beside_it(film):
+    page = film.review.read_text(encoding="utf-8")
+    links = re.findall(r'(?:src|href)="([^"]*)"', page)
+    assert sorted(set(link for link in links if not link.startswith("data:image/jpeg;base64,"))) == ["final.mp4"]
+    assert "://" not in page and "@import" not in page and "url(" not in page
+
+
+@pytest.mark.needs("chromium")
+def test_review_page_plays_the_film_and_a_thumbnail_seeks_to_its_shot(film, tmp_path):
+    """The page as written, with a check appended: wait for the film, click s03's picture, report where it went."""
+    check = """<script>
+const report = (data) => { const out = document.createElement("pre"); out.id = "check";
+  out.textContent = JSON.stringify(data); document.body.append(out); };
+const video = document.getElementById("film");
+const loaded = () => {
+  video.addEventListener("seeked", () => report({ready: video.readyState, time: video.currentTime,
+    current: [...document.querySelectorAll("article.current")].map((card) => card.id)}), {once: true});
+  document.querySelector("#shot-s03 button.seek").click();
+};
+if (video.readyState >= 2) loaded(); else video.addEventListener("loadeddata", loaded, {once: true});
+video.addEventListener("error", () => report({error: video.error.code}));
+</script></body>"""
+    checked = film.review.with_name("review-check.html")  # beside the film, as the page itself is
+    checked.write_text(film.review.read_text(encoding="utf-8").replace("</body>", check), encoding="utf-8")
+    browser = [shutil.which("chromium"), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-extensions", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+               "--virtual-time-budget=20000", "--dump-dom", checked.resolve().as_uri()]
+    dom = subprocess.run(browser, capture_output=True, text=True, timeout=120).stdout
+    checked.unlink()
+    found = re.search(r'<pre id="check">(.*?)</pre>', dom)
+    assert found, dom[-2000:]
+    result = json.loads(html.unescape(found.group(1)))
+    assert result.get("ready", 0) >= 2, result
+    assert result["time"] == pytest.approx(3.5, abs=0.5 / FPS)  # s03 starts at (2.0 + 1.5) s
+    assert result["current"] == ["shot-s03"]
 
 
 CUTS_ONLY = """\

@@ -79,6 +79,58 @@ def test_no_caption_when_an_overlay_already_carries_the_text(storyboard_path: Pa
     assert _by_id(enhance_storyboard(storyboard))["sign"].extracted_text == ["open late"]
 
 
+DUPLICATES = """\
+version: 1
+title: Duplicates
+shots:
+  - id: stand
+    duration: 8
+    prompt: 'A dark title card over slow moving water, golden light, a logo titled "EASTERN SHIPYARD"'
+    overlays:
+      - {text: "Steel and Tide", style: title, start: 0.5, end: 7.0, position: center}
+      - {text: "Eastern Shipyard · Hall 3, Stand 12", style: caption, start: 2.0, end: 7.5, position: bottom}
+  - id: punctuation
+    duration: 3
+    prompt: 'A banner reading "Harbor-Days, 2026!" over the quay'
+    overlays:
+      - {text: "HARBOR DAYS 2026", style: title, start: 0.5, end: 2.5}
+  - id: more
+    duration: 3
+    prompt: 'A banner reading "HARBOR DAYS 2026" over the quay'
+    overlays:
+      - {text: "Harbor Days", style: title, start: 0.5, end: 2.5}
+  - id: part-of-a-word
+    duration: 3
+    prompt: 'A sign reading "SHIP" on a gate'
+    overlays:
+      - {text: "Eastern Shipyard", style: title, start: 0.5, end: 2.5}
+"""
+
+
+def test_text_an_overlay_already_says_is_not_drawn_twice(tmp_path: Path) -> None:
+    path = tmp_path / "film.yaml"
+    path.write_text(DUPLICATES, encoding="utf-8")
+    storyboard = load_storyboard(path)
+    results = _by_id(enhance_storyboard(storyboard))
+    for shot_id in ("stand", "punctuation"):  # inside the overlay's words; case and punctuation aside
+        shot = storyboard.shot(shot_id)
+        assert overlays_for_shot(storyboard, shot) == shot.overlays == results[shot_id].overlays
+        assert results[shot_id].extracted_text  # still reported as taken out of the prompt
+    # An overlay saying less, or the text only inside one of its words: the caption is drawn.
+    assert [o.text for o in overlays_for_shot(storyboard, storyboard.shot("more"))] == ["Harbor Days",
+                                                                                       "HARBOR DAYS 2026"]
+    assert [o.text for o in overlays_for_shot(storyboard, storyboard.shot("part-of-a-word"))] == ["Eastern Shipyard",
+                                                                                                 "SHIP"]
+
+
+def test_a_card_keeps_its_scene_when_its_text_is_taken_out(tmp_path: Path) -> None:
+    path = tmp_path / "film.yaml"
+    path.write_text(DUPLICATES, encoding="utf-8")
+    stand = _by_id(enhance_storyboard(load_storyboard(path)))["stand"]
+    assert stand.enhanced.startswith("A plain dark background over slow moving water, golden light, a plain logo.")
+    assert "EASTERN" not in stand.enhanced.upper()
+
+
 def test_strip_reports_and_keep_leaves_the_text(storyboard_path: Path) -> None:
     storyboard = load_storyboard(storyboard_path)
     results = _by_id(enhance_storyboard(storyboard))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from render_pipeline.media.ffmpeg import count_frames
+from render_pipeline.media.ffmpeg import count_frames, run_ffmpeg
 from test_runner_faults import FPS, manifest, write_storyboard
 
 CLI = [sys.executable, "-m", "render_pipeline.cli"]
@@ -141,8 +141,8 @@ def test_a_tmpdir_and_an_output_folder_with_spaces_render_the_film_and_leave_no_
 
 def test_a_broken_ffmpeg_binary_is_blamed_not_the_footage(tmp_path):
     footage = tmp_path / "clip.mp4"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "testsrc=size=192x108:rate=12:duration=2", str(footage)], check=True)
+    run_ffmpeg(["-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=192x108:rate=12:duration=2", str(footage)],
+               what="making footage")
     board = tmp_path / "board.yaml"
     board.write_text("version: 1\ntitle: Footage\ndelivery: {size: 192x108, fps: 12}\n"
                      "shots:\n  - {id: s01, duration: 1, source: clip.mp4}\n")

@@ -12,6 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
 import torch
 
 from render_pipeline.backends.base import LoraFile

@@ -92,6 +92,18 @@ def board(tmp_path: Path):
     return write
 
 
+# Debian's FFmpeg 5.1 recognises a playlist or a concat list under a media file's name, and the demuxer
+# whitelist refuses it by name; newer builds (the pip one, 7.1 and later) do not even recognise it there and
+# find no media in it. Either way the file is refused at its place and nothing it names is read.
+REFUSED_BY_NAME = "'{kind}' file to FFmpeg"
+NO_MEDIA_FOUND = "FFmpeg can read"
+FFMPEG_REFUSED = "Format not on whitelist|Invalid data found when processing input"
+
+
+def refused_as(kind: str, message: str) -> bool:
+    return REFUSED_BY_NAME.format(kind=kind) in message or NO_MEDIA_FOUND in message
+
+
 def problems(path: Path) -> list[str]:
     with pytest.raises(StoryboardError) as caught:
         load_storyboard(path)
@@ -113,7 +125,7 @@ def test_a_playlist_is_refused_wherever_media_is_named(board, outside, field, li
     found = problems(path)
     assert len(found) == 1 and found[0].startswith(f"{path}:{line}:{column}: {where}: {name} "), found
     if field != "image":  # a still is read by its bytes alone: a playlist is simply not an image
-        assert "'hls' file to FFmpeg" in found[0] and "playlists and lists of other files are never read" in found[0]
+        assert refused_as("hls", found[0]), found
 
 
 def test_a_concat_list_is_refused_as_footage_and_as_music(board, outside):
@@ -122,7 +134,7 @@ def test_a_concat_list_is_refused_as_footage_and_as_music(board, outside):
     (path.parent / "list.wav").write_text(concat_list(outside / "secret.wav"))
     found = problems(path)
     assert [line.split(": ")[1] for line in found] == ["music[0].file", "shots[0].source"], found
-    assert all("'concat' file to FFmpeg" in line for line in found), found
+    assert all(refused_as("concat", line) for line in found), found
 
 
 @pytest.mark.parametrize("content", [b"", b"just some notes\n", b"\x89PNG\r\n\x1a\n truncated"])
@@ -136,7 +148,8 @@ def test_validate_cli_refuses_a_playlist_with_its_place(board, outside):
     path = board(source="dock.mp4")
     (path.parent / "dock.mp4").write_text(playlist(outside / "secret.ts"))
     result = CliRunner().invoke(app, ["validate", str(path)])
-    assert result.exit_code == 2 and f"{path}:10:13: shots[0].source: dock.mp4 is a 'hls' file" in result.output
+    assert result.exit_code == 2 and f"{path}:10:13: shots[0].source: dock.mp4 " in result.output
+    assert refused_as("hls", result.output)
     assert "Traceback" not in result.output
 
 
@@ -146,7 +159,7 @@ def test_footage_swapped_for_a_playlist_is_not_followed(board, outside, tmp_path
     storyboard = load_storyboard(board())
     (tmp_path / "good.mp4").write_text(playlist(outside / "secret.ts"))
     out = tmp_path / "s01.mp4"
-    with pytest.raises(FfmpegError, match="Format not on whitelist"):
+    with pytest.raises(FfmpegError, match=FFMPEG_REFUSED):
         conform_footage(storyboard.shots[0], 64, 36, 24, 24, out, Interpolation.REPEAT, tmp_path)
     assert not out.exists() or out.stat().st_size == 0
 
@@ -163,7 +176,7 @@ def test_image_swapped_for_a_playlist_is_not_followed(board, outside, tmp_path):
 def test_music_swapped_for_a_playlist_is_not_followed(board, outside, tmp_path):
     storyboard = load_storyboard(board())
     (tmp_path / "good.wav").write_text(playlist(outside / "secret.ts"))
-    with pytest.raises(FfmpegError, match="Format not on whitelist"):
+    with pytest.raises(FfmpegError, match=FFMPEG_REFUSED):
         decode_audio(storyboard.music[0].file, channels=2, seconds=1.0)
 
 
@@ -236,7 +249,8 @@ def test_a_piper_voice_whose_config_links_out_is_refused(outside, tmp_path):
 def test_a_voice_recording_must_be_audio(outside, tmp_path):
     (tmp_path / "me.wav").write_text(playlist(outside / "secret.wav"))
     path = voice_board(tmp_path, "me.wav")
-    assert "voice.voice: me.wav is a 'hls' file to FFmpeg" in problems(path)[0]
+    (problem,) = problems(path)
+    assert "voice.voice: me.wav " in problem and refused_as("hls", problem)
 
 
 def test_a_lexicon_linked_out_is_refused_without_showing_it(outside, tmp_path):

@@ -5,6 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from optional_parts import module_needs
+
+pytestmark = module_needs("diffusion")  # before the imports that load torch
+
 import torch
 from safetensors.torch import save_file
 from typer.testing import CliRunner

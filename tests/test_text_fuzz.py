@@ -24,6 +24,7 @@ from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import make_edit
 from render_pipeline.post.otio_export import build_timeline, write_timeline
 from render_pipeline.post.overlays_ass import WORD_JOINER, place_overlays, write_ass
+from render_pipeline.post.review import SCRIPT as REVIEW_SCRIPT
 from render_pipeline.post.review import ShotNotes, write_review
 from render_pipeline.post.styles import load_overlay_styles
 from render_pipeline.storyboard import StoryboardError
@@ -181,10 +182,11 @@ def test_every_writer_keeps_the_text_or_validate_refuses_it(tmp_path, title, ove
     assert vtt_cues(tmp_path / "final.vtt") == sentences
 
     notes = {"s01": ShotNotes(overlays=shot.overlays, narration=shot.narration)}
-    write_review(tmp_path / "review.html", storyboard.title, edit, {"s01": b"jpeg"}, notes)
+    write_review(tmp_path / "review.html", storyboard.title, edit, {"s01": b"jpeg"}, notes, "final.mp4")
     page = _Page()
     page.feed((tmp_path / "review.html").read_text(encoding="utf-8"))
-    assert page.tags.count("script") == 0 and page.tags.count("img") == 1
+    assert page.tags.count("script") == 1 and "".join(page.text["script"]) == REVIEW_SCRIPT  # the page's own
+    assert page.tags.count("img") == 1
     assert "".join(page.text.get("h1", [])) == storyboard.title
     assert shot.narration in "".join(page.text["dd"]) and shot.overlays[0].text in "".join(page.text["dd"])
 

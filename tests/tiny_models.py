@@ -118,8 +118,11 @@ def build_wan_ti2v_5b_folder(folder: Path, seed: int = 0, attention_head_dim: in
     return folder
 
 
-def build_hunyuanvideo_folder(folder: Path, seed: int = 0) -> Path:
-    """A HunyuanVideo-shaped pipeline (Llama + CLIP text encoders, dual/single-stream transformer) saved to ``folder``."""
+def build_hunyuanvideo_folder(folder: Path, seed: int = 0, attention_head_dim: int = 10,
+                              rope_axes_dim: tuple[int, int, int] = (2, 4, 4)) -> Path:
+    """A HunyuanVideo-shaped pipeline (Llama + CLIP text encoders, dual/single-stream transformer) saved to ``folder``.
+
+    ``rope_axes_dim``: the head's split between frames, rows and columns (summing to ``attention_head_dim``)."""
     from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
                            HunyuanVideoTransformer3DModel)
     from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
@@ -132,9 +135,9 @@ def build_hunyuanvideo_folder(folder: Path, seed: int = 0) -> Path:
                                         num_attention_heads=2, max_position_embeddings=77, pad_token_id=0,
                                         bos_token_id=1, eos_token_id=1)).eval()
     transformer = HunyuanVideoTransformer3DModel(
-        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=10, num_layers=1,
+        in_channels=4, out_channels=4, num_attention_heads=2, attention_head_dim=attention_head_dim, num_layers=1,
         num_single_layers=1, num_refiner_layers=1, patch_size=1, patch_size_t=1, guidance_embeds=True,
-        text_embed_dim=16, pooled_projection_dim=8, rope_axes_dim=(2, 4, 4)).eval()
+        text_embed_dim=16, pooled_projection_dim=8, rope_axes_dim=rope_axes_dim).eval()
     vae = AutoencoderKLHunyuanVideo(
         in_channels=3, out_channels=3, latent_channels=4, down_block_types=("HunyuanVideoDownBlock3D",) * 4,
         up_block_types=("HunyuanVideoUpBlock3D",) * 4, block_out_channels=(8, 8, 8, 8), layers_per_block=1,

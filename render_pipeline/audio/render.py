@@ -40,11 +40,14 @@ def render_audio(storyboard: Storyboard, out_dir: Path, engine: str | None = Non
     same folder the shots' weights come from. Raises UserError when narration runs past its shot.
     ``progress``: told of each narration clip and music cue as it is made or found in the cache.
     """
-    audio_dir = make_folder(Path(out_dir), "audio")
-    for folder in ("narration", "music"):
-        make_folder(Path(out_dir), "audio", folder)
+    audio_dir = Path(out_dir) / "audio"
+    narrated = any(shot.narration for shot in storyboard.shots)
+    # Only the folders this film writes in: a run leaves no empty folder behind.
+    for folder, needed in (("narration", narrated), ("music", bool(storyboard.music))):
+        if needed:
+            make_folder(Path(out_dir), "audio", folder)
     models = resolve_models_dir(models_dir)
-    if progress is not None and any(shot.narration for shot in storyboard.shots):
+    if progress is not None and narrated:
         progress.enter(Phase.NARRATION)
     narration = narrate(storyboard, audio_dir / "narration", engine, models, make_folder(Path(out_dir), SCRATCH_NAME),
                         on_clip=_told(progress, Phase.NARRATION))

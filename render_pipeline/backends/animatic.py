@@ -1,113 +1,53 @@
-"""The animatic: a timing preview that needs no GPU and no weights.
+"""The animatic: a timing preview of each shot that needs no GPU and no weights.
 
-Film-makers cut an animatic before spending GPU hours. Each shot becomes one procedural
-still (a sky and land coloured by the time of day and mood words of the prompt) with the
-shot's id, scene, camera notes and wrapped prompt written on it, and the camera movement
-performed as a zoom or slide. A shot with an ``image`` gets the same move over that image
-(a Ken Burns move).
+Film-makers cut an animatic before spending GPU hours. Each shot becomes a picture of what
+its prompt names (animatic_scene.py reads the time of day, setting, subjects, motion and the
+camera's size and angle; animatic_paint.py paints it, anti-aliased), with the shot's id,
+scene, camera notes and wrapped prompt written on it, and the camera movement performed as
+a zoom or slide. Subjects that move cross the frame on a layer of their own. A shot with an
+``image`` gets the camera move over that image (a Ken Burns move); a shot that continues
+another starts from that shot's last frame and dissolves into its own picture.
 
-Speed comes from drawing the still once with numpy and letting FFmpeg do the per-frame
-work: ``zoompan`` moves the camera over the still, ``drawtext`` writes the text from files
-(``expansion=none``, so user text is never interpreted) and a timecode counting from the
+The notes (the slate) are written only on the frames no transition covers, and never on
+the last frame: a dissolve never shows two slates at once, and a shot continuing this one
+starts from the picture alone.
+
+Speed comes from painting once with numpy and letting FFmpeg do the per-frame work:
+``overlay`` moves the subjects, ``zoompan`` moves the camera, ``drawtext`` writes the text from
+files (``expansion=none``, so user text is never interpreted) and a timecode counting from the
 first rendered frame of the shot (handles included).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-import shutil
+import struct
 import tempfile
 import textwrap
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from render_pipeline.backends.animatic_scene import read_scene
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import MediaKind, media_input, run_ffmpeg
 from render_pipeline.media.fonts import find_font
 from render_pipeline.output_folder.claim import SCRATCH_ENV
 
-# The still is soft (gradients and hills), so drawing it at half size and letting FFmpeg
-# scale it up once costs nothing visible and keeps the numpy part well under 0.1 s at 720p.
+# The pictures are soft (gradients and silhouettes with anti-aliased edges), so painting them
+# at half size and letting FFmpeg scale them up once costs nothing visible and keeps the numpy
+# part near 0.05 s a shot at 1080p.
 DRAW_SCALE = 0.5
+# A continued shot dissolves from its first frame (the previous shot's last) into its own picture.
+CONTINUE_DISSOLVE_SECONDS = 1.0
+# Seconds a bobbing ship takes to rise and fall, and how far it moves, as a share of the frame's height.
+BOB_PERIOD, BOB_HEIGHT = 3.0, 0.004
 # Paths placed inside an FFmpeg filter graph must need no escaping.
 _FILTER_SAFE_PATH = re.compile(r"[A-Za-z0-9_./-]+")
-
-
-# Colours as (sky top, sky at the horizon, land, sun or moon), chosen by time of day.
-PALETTES: dict[str, tuple[tuple[int, int, int], ...]] = {
-    "dawn": ((58, 64, 120), (246, 170, 140), (60, 62, 80), (255, 226, 180)),
-    "day": ((60, 130, 210), (180, 215, 240), (88, 120, 70), (255, 250, 220)),
-    "golden": ((90, 80, 140), (250, 160, 70), (80, 60, 50), (255, 200, 110)),
-    "night": ((8, 12, 40), (30, 40, 90), (14, 16, 28), (230, 230, 245)),
-    "overcast": ((120, 126, 135), (180, 184, 190), (80, 86, 84), (215, 215, 215)),
-}
-TIME_WORDS = {
-    "dawn": ("dawn", "sunrise", "daybreak", "first light", "early morning"),
-    "golden": ("sunset", "dusk", "golden hour", "evening", "twilight"),
-    "night": ("night", "midnight", "moonlight", "moonlit", "dark sky", "starry", "stars"),
-    "overcast": ("overcast", "fog", "foggy", "mist", "misty", "rain", "rainy", "storm", "grey sky", "gray sky"),
-    "day": ("day", "noon", "midday", "morning", "afternoon", "sunny"),
-}
-# Mood words shift the whole picture: (brightness factor, warmth shift in red/blue).
-MOOD_WORDS = {
-    "bright": (1.15, 0), "hopeful": (1.1, 10), "cheerful": (1.15, 10), "joyful": (1.15, 10),
-    "warm": (1.0, 25), "cozy": (1.0, 20), "cold": (0.95, -25), "icy": (1.0, -30), "cool": (1.0, -15),
-    "dark": (0.7, 0), "gloomy": (0.7, -10), "ominous": (0.65, -15), "tense": (0.8, -5),
-    "melancholy": (0.8, -15), "sad": (0.8, -15), "mysterious": (0.75, -10), "eerie": (0.7, -20),
-}
-
-
-def palette_for(prompt: str) -> tuple[str, list[tuple[int, int, int]]]:
-    """The time of day named in the prompt (day if none) and its colours after mood words."""
-    text = prompt.lower()
-    time_of_day = next((name for name, words in TIME_WORDS.items()
-                        if any(re.search(rf"\b{re.escape(word)}\b", text) for word in words)), "day")
-    brightness, warmth = 1.0, 0
-    for word, (factor, shift) in MOOD_WORDS.items():
-        if re.search(rf"\b{word}\b", text):
-            brightness *= factor
-            warmth += shift
-    colours = []
-    for red, green, blue in PALETTES[time_of_day]:
-        adjusted = (red * brightness + warmth, green * brightness, blue * brightness - warmth)
-        colours.append(tuple(int(min(255, max(0, channel))) for channel in adjusted))
-    return time_of_day, colours
-
-
-def draw_still(width: int, height: int, prompt: str, seed: int):
-    """A simple landscape: a sky gradient, a sun or moon, and three ranges of hills; HxWx3 uint8."""
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    _, (sky_top, horizon, land, disc) = palette_for(prompt)
-    sky_top, horizon, land, disc = (np.array(c, dtype=np.float32) for c in (sky_top, horizon, land, disc))
-    rows = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
-    columns = np.arange(width, dtype=np.float32)
-    horizon_row = height * rng.uniform(0.55, 0.7)
-    sky_mix = np.clip(rows * height / horizon_row, 0, 1)
-    image = np.broadcast_to(sky_top * (1 - sky_mix) + horizon * sky_mix, (height, width, 3)).copy()
-
-    centre_x, centre_y = width * rng.uniform(0.2, 0.8), horizon_row * rng.uniform(0.35, 0.75)
-    radius = height * 0.07
-    yy, xx = np.ogrid[:height, :width]
-    distance = np.sqrt((xx - centre_x) ** 2 + (yy - centre_y) ** 2)
-    glow = np.clip(1.0 - (distance - radius) / (radius * 4), 0, 1)[..., None] ** 2
-    image = image * (1 - 0.35 * glow) + disc * 0.35 * glow
-    image[distance <= radius] = disc
-
-    for layer in range(3):
-        depth = (layer + 1) / 3  # far hills are paler, near hills darker and lower
-        ridge = horizon_row + height * 0.04 * layer
-        for _ in range(3):
-            period = width * rng.uniform(0.3, 1.2)
-            ridge = ridge + height * 0.03 * np.sin(columns / period * 2 * np.pi + rng.uniform(0, 2 * np.pi))
-        colour = land * depth + horizon * (1 - depth) * 0.6
-        below = yy >= ridge[None, :]
-        image[below] = colour
-    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 def write_ppm(path: Path, pixels) -> None:
@@ -116,6 +56,19 @@ def write_ppm(path: Path, pixels) -> None:
     with open(path, "wb") as file:
         file.write(f"P6 {width} {height} 255\n".encode())
         file.write(pixels.tobytes())
+
+
+def write_png(path: Path, pixels) -> None:
+    """An RGBA PNG (for a layer with coverage, which PPM cannot hold), written with zlib alone."""
+    height, width, _ = pixels.shape
+    rows = b"".join(b"\x00" + pixels[row].tobytes() for row in range(height))  # filter 0: rows as they are
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    with open(path, "wb") as file:
+        file.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+                   + chunk(b"IDAT", zlib.compress(rows, 1)) + chunk(b"IEND", b""))
 
 
 @dataclass(frozen=True)
@@ -179,11 +132,25 @@ def camera_notes(camera: dict) -> str:
     return " · ".join(str(p) for p in parts if p) or "no camera notes"
 
 
-class AnimaticSession:
-    """Renders preview shots with FFmpeg; needs no models, so loading and encoding cost nothing.
+def slate_frames(request: RenderRequest) -> range:
+    """The frames the slate is written on: none under a transition, and never the last one.
 
-    Reads from ``request.settings``: ``scene`` (int or None) and ``camera`` (a dict with
-    size, angle, movement, lens_mm), both optional.
+    ``settings["transitions"]`` holds the seconds of the transitions into and out of the shot.
+    The incoming one covers the shot's first seconds (its head handle and as much again of its
+    body), the outgoing one its last. A shot shorter than its transitions gets no slate.
+    """
+    into, out_of = request.settings.get("transitions") or (0.0, 0.0)
+    first = math.ceil(round(into * request.fps, 6))
+    end = request.frames - 1 - math.ceil(round(out_of * request.fps, 6))
+    return range(first, max(first, end))
+
+
+class AnimaticSession:
+    """Renders preview shots with numpy and FFmpeg; needs no models, so loading and encoding cost nothing.
+
+    Reads from ``request.settings``: ``scene`` (int or None), ``camera`` (a dict with size, angle,
+    movement, lens_mm), ``transitions`` (see slate_frames) and ``continues`` (the id of the shot
+    whose last frame ``request.image`` is), all optional.
     """
 
     name = "animatic"
@@ -211,23 +178,82 @@ class AnimaticSession:
     def _ffmpeg_args(self, request: RenderRequest, scratch: Path, out_path: Path) -> list[str]:
         width, height = request.width, request.height
         camera = request.settings.get("camera") or {}
+        continues = request.settings.get("continues")
         move = move_for(camera.get("movement"))
-        if request.image is not None:
-            picture = media_input(Path(request.image).absolute(), MediaKind.IMAGE)
+        rate = Fraction(request.fps).limit_denominator(1001)
+        # Every input is one picture, repeated once per frame after it is brought to size.
+        repeat = f"loop=loop=-1:size=1,setpts=N/({rate})/TB"
+        inputs, parts = [], []
+        if request.image is not None and not continues:
+            inputs += media_input(Path(request.image).absolute(), MediaKind.IMAGE)
             # Cover the frame (crop what overhangs), then move over it; a still image with no
             # movement asked for still gets the gentle push-in of a Ken Burns move.
-            fit = f"scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
+            parts.append(f"[0:v]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
+                         f"setsar=1,format=yuv420p,{repeat}[scene]")
             if move is MOVES["static"]:
                 move = MOVES["push_in"]
         else:
-            still = scratch / "still.ppm"
-            draw_width, draw_height = max(16, round(width * DRAW_SCALE)), max(16, round(height * DRAW_SCALE))
-            write_ppm(still, draw_still(draw_width, draw_height, request.prompt, request.seed))
-            picture = media_input(Path(still.name), MediaKind.IMAGE)
-            fit = f"scale={width}:{height}:flags=bicubic,"
+            inputs += self._painted(request, scratch, parts, repeat)
 
-        header = [request.shot_id + (f" · scene {request.settings['scene']}" if request.settings.get("scene") is not None else ""),
+        last = max(request.frames - 1, 1)
+        zoom, x, y = (expr.format(p=f"(on/{last})") for expr in (move.zoom, move.x, move.y))
+        parts.append(f"[scene]zoompan=z='{zoom}':x='{x}':y='{y}':d=1:s={width}x{height}:fps={rate}[moved]")
+        picture = "moved"
+        if continues:
+            # The previous shot's last frame, fading out over this shot's own picture: the first
+            # frame is that frame exactly.
+            index = inputs.count("-i")
+            inputs += media_input(Path(request.image).absolute(), MediaKind.IMAGE)
+            dissolve = max(1, min(request.frames, round(CONTINUE_DISSOLVE_SECONDS * request.fps)))
+            parts.append(f"[{index}:v]scale={width}:{height}:force_original_aspect_ratio=increase,crop={width}:{height},"
+                         f"setsar=1,format=yuva420p,loop=loop={dissolve - 1}:size=1,setpts=N/({rate})/TB,"
+                         f"fade=t=out:s=0:n={dissolve}:alpha=1[start]")
+            parts.append("[moved][start]overlay=eof_action=pass:format=yuv420[continued]")
+            picture = "continued"
+        parts.append(f"[{picture}]{self._slate(request, scratch, move, rate)}[out]")
+        return [*inputs, "-filter_complex", ";".join(parts), "-map", "[out]", "-frames:v", str(request.frames),
+                "-r", str(rate), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-an",
+                "-f", "mp4", str(out_path.absolute())]
+
+    def _painted(self, request: RenderRequest, scratch: Path, parts: list[str], repeat: str) -> list[str]:
+        """Paint the shot's scene into ``scratch``; add its filters to ``parts`` (ending in [scene]); its inputs."""
+        from render_pipeline.backends.animatic_paint import paint
+
+        width, height = request.width, request.height
+        draw_width, draw_height = max(16, round(width * DRAW_SCALE)), max(16, round(height * DRAW_SCALE))
+        scene = read_scene(request.prompt or "", request.settings.get("camera") or {}, request.seed)
+        painted = paint(scene, draw_width, draw_height)
+        write_ppm(scratch / "backdrop.ppm", painted.backdrop)
+        inputs = media_input(Path("backdrop.ppm"), MediaKind.IMAGE)
+        # Converting to yuv420p before the per-frame filters means they work on half the bytes
+        # and the encoder needs no per-frame conversion.
+        parts.append(f"[0:v]scale={width}:{height}:flags=bicubic,setsar=1,format=yuv420p,{repeat}"
+                     + ("[backdrop]" if painted.sprite is not None else "[scene]"))
+        if painted.sprite is None:
+            return inputs
+        write_png(scratch / "subjects.png", painted.sprite)
+        inputs += media_input(Path("subjects.png"), MediaKind.IMAGE)
+        sx, sy = width / draw_width, height / draw_height
+        sprite_height, sprite_width = painted.sprite.shape[:2]
+        seconds = max(request.frames - 1, 1) / request.fps
+        x0, y0 = painted.sprite_at
+        # Halfway through the shot the subjects stand where they were painted; ships also bob.
+        x = f"{(x0 - painted.travel / 2) * sx:.2f}+{painted.travel * sx / seconds:.4f}*t"
+        bob = f"+{BOB_HEIGHT * height:.2f}*sin(2*PI*t/{BOB_PERIOD})" if scene.subjects[0].kind == "ship" else ""
+        parts.append(f"[1:v]scale={round(sprite_width * sx)}:{round(sprite_height * sy)}:flags=bicubic,"
+                     f"format=yuva420p,{repeat}[subjects]")
+        parts.append(f"[backdrop][subjects]overlay=x='{x}':y='{y0 * sy:.2f}{bob}':format=yuv420[scene]")
+        return inputs
+
+    def _slate(self, request: RenderRequest, scratch: Path, move: Move, rate: Fraction) -> str:
+        """The drawtext filters writing the shot's notes and timecode on slate_frames(request)."""
+        width, height = request.width, request.height
+        camera = request.settings.get("camera") or {}
+        scene = request.settings.get("scene")
+        header = [request.shot_id + (f" · scene {scene}" if scene is not None else ""),
                   camera_notes(camera), "camera: " + move.label]
+        if request.settings.get("continues"):
+            header[0] += f" · continues {request.settings['continues']}"
         wrap_columns = max(20, int(width / (height / 40) / 0.62))
         body = "\n".join(textwrap.wrap(request.prompt or "(no prompt)", wrap_columns)[:6])
         (scratch / "header.txt").write_text("\n".join(header), encoding="utf-8")
@@ -235,27 +261,20 @@ class AnimaticSession:
         if not _FILTER_SAFE_PATH.fullmatch(str(self.font)):
             raise UserError(f"the animatic cannot pass the font path {self.font} to FFmpeg's text filter; "
                             "use a font whose path has only letters, digits, '_', '.', '/' and '-'")
-
-        last = max(request.frames - 1, 1)
-        zoom, x, y = (expr.format(p=f"(on/{last})") for expr in (move.zoom, move.x, move.y))
-        rate = Fraction(request.fps).limit_denominator(1001)
+        frames = slate_frames(request)
+        if not frames:
+            return "null"
         small, large = max(12, height // 40), max(14, height // 26)
         # The prompt sits under the header, in the top third: the bottom of the frame belongs
         # to the lower thirds and captions that post-production burns in over the animatic.
         prompt_top = 2 * small + len(header) * (large + small // 3) + small
-        text_style = f"fontfile={self.font}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={small // 2}"
-        # Converting to yuv420p before zoompan means the per-frame scaling and text drawing
-        # work on half the bytes and the encoder needs no per-frame conversion.
-        graph = (
-            f"[0:v]{fit}setsar=1,format=yuv420p,zoompan=z='{zoom}':x='{x}':y='{y}':d={request.frames}:s={width}x{height}:fps={rate},"
+        shown = f"enable='between(n,{frames.start},{frames.stop - 1})'"
+        text_style = f"fontfile={self.font}:fontcolor=white:box=1:boxcolor=black@0.55:boxborderw={small // 2}:{shown}"
+        return (
             f"drawtext={text_style}:textfile=header.txt:expansion=none:fontsize={large}:"
             f"line_spacing={small // 3}:x={small}:y={small},"
             f"drawtext={text_style}:textfile=prompt.txt:expansion=none:fontsize={small}:"
             f"line_spacing={small // 3}:x={small}:y={prompt_top},"
             f"drawtext={text_style}:timecode='{timecode(0, request.fps).replace(':', chr(92) + ':')}':"
-            f"timecode_rate={rate}:fontsize={large}:x=w-tw-{small}:y={small}[out]"
+            f"timecode_rate={rate}:fontsize={large}:x=w-tw-{small}:y={small}"
         )
-        return [*picture, "-filter_complex", graph, "-map", "[out]", "-frames:v", str(request.frames),
-                "-r", str(rate), "-c:v", "libx264", "-preset", "ultrafast", "-crf", "23", "-an",
-                "-f", "mp4", str(out_path.absolute())]
-

@@ -188,12 +188,16 @@ def _describe_gguf(path: Path, tensors: dict[str, Tensor]) -> Format:
 
 
 def _describe_pickle(paths: list[Path]) -> Format:
-    """A .pth from its size and the dtype its name states (Wan's T5 file says bf16; its VAE file says none)."""
+    """A .pth/.pt from its size and the dtype its name states (Wan's T5 file says bf16; its VAE file says none;
+    Tencent's HunyuanVideo transformer says fp8 for its fp8 weights, whose scales lie in a second, small file)."""
     size = sum(path.stat().st_size for path in paths)
     name = paths[0].name.lower()
-    tag = next((tag for tag in ("bf16", "fp16", "fp32") if tag in name), None)
+    tag = next((tag for tag in ("bf16", "fp16", "fp32", "fp8") if tag in name), None)
+    kind = paths[0].suffix
+    if tag == "fp8":
+        return Format(f"fp8 scaled {kind}", True, size, size)
     parameters = size // (4 if tag == "fp32" else 2)
-    return Format(f"{tag} .pth" if tag else ".pth", False, parameters * 2, parameters)
+    return Format(f"{tag} {kind}" if tag else kind, False, parameters * 2, parameters)
 
 
 def unsupported_gguf_types(path: Path) -> list[str]:

@@ -2,9 +2,13 @@
 
 Each component is made from the project's copy of its diffusers config (model_configs/) and the
 file's tensors under diffusers' names. The renaming is diffusers' own where it covers the format
-(the Wan transformer and the Wan 2.1 VAE: their original key names, which the official release,
-ComfyUI's single files and GGUF quantisations share), and in-project where it does not (the
-Wan 2.2 VAE; Wan's original T5 encoder, whose names are not transformers' UMT5's).
+(the Wan transformer and the Wan 2.1 VAE, the HunyuanVideo transformer: their original key names,
+which the official releases, ComfyUI's single files and GGUF quantisations share), and in-project
+where it does not (the Wan 2.2 VAE; Wan's original T5 encoder, whose names are not transformers'
+UMT5's; the cut of HunyuanVideo's fused single-stream projections, which diffusers makes at the
+full-size model's width only; ComfyUI's names for the Llama and CLIP text encoders). A text
+encoder's transformers folder (HunyuanVideo's official instructions make two) is loaded by
+transformers' from_pretrained, with its own config.
 
 The dtypes are from_pretrained's: bf16, the modules a model keeps in fp32 kept so, the VAE in
 the plan's dtype. So the same weights give the diffusers folder's pictures, bit for bit. Weights
@@ -25,29 +29,34 @@ import torch
 
 from render_pipeline.backends.checkpoint_search import CheckpointSet, Part
 from render_pipeline.backends.scaled_fp8 import FP8_TYPES, SCALE_SUFFIXES, use_scaled_fp8
+from render_pipeline.backends.specs import SPECS
 from render_pipeline.errors import UserError
 
 
 def load_in_place(weights: CheckpointSet, components: tuple[str, ...], vae_dtype: torch.dtype) -> dict:
-    """The components among ``components`` that ``weights`` holds, loaded (the scheduler is not among them).
-
-    Wan's components: the one family checkpoint_search finds in place."""
+    """The components among ``components`` that ``weights`` holds, loaded (the scheduler is not among them)."""
+    wan = SPECS[weights.backend].family == "wan"
     loaded = {}
     for name in components:
         part = weights.part(name)
         if part is None:
             continue
         config = weights.configs / name
-        if name == "tokenizer":
+        if name.startswith("tokenizer"):
             from transformers import AutoTokenizer
 
-            loaded[name] = AutoTokenizer.from_pretrained(part.files[0], local_files_only=True)
+            # HunyuanVideo's prompts are padded on the right, as Tencent's and diffusers' loaders ask of the
+            # tokenizer (the LLaVA folder's own setting may differ).
+            loaded[name] = AutoTokenizer.from_pretrained(part.files[0], local_files_only=True,
+                                                         **({} if wan else {"padding_side": "right"}))
         elif name.startswith("transformer"):
-            loaded[name] = _wan_transformer(part, config)
+            loaded[name] = _wan_transformer(part, config) if wan else _hunyuan_transformer(part, config)
         elif name == "text_encoder":
-            loaded[name] = _umt5(part, config)
+            loaded[name] = _umt5(part, config) if wan else _llama(part, config)
+        elif name == "text_encoder_2":
+            loaded[name] = _clip_text(part, config)
         elif name == "vae":
-            loaded[name] = _wan_vae(part, config, vae_dtype)
+            loaded[name] = _wan_vae(part, config, vae_dtype) if wan else _hunyuan_vae(part, config, vae_dtype)
     return loaded
 
 
@@ -141,6 +150,135 @@ def wan_t5_names(state: dict) -> dict:
     return renamed
 
 
+# -- HunyuanVideo ----------------------------------------------------------------------------------
+
+def _hunyuan_transformer(part: Part, config: Path):
+    from diffusers import HunyuanVideoTransformer3DModel
+
+    settings = HunyuanVideoTransformer3DModel.load_config(config)
+    width = settings["num_attention_heads"] * settings["attention_head_dim"]
+    scales = tencent_fp8_scales(part.files[1]) if len(part.files) == 2 else {}
+
+    def names(state: dict) -> dict:
+        return hunyuan_transformer_names({**state, **scales}, width)
+
+    if part.files[0].suffix == ".gguf":
+        return _gguf_model(HunyuanVideoTransformer3DModel, part.files[0], config, names)
+    weights = Part(part.component, part.files[:1], part.format)  # the fp8 scales are read above
+    return _diffusers_model(HunyuanVideoTransformer3DModel, weights, config, names, torch.bfloat16)
+
+
+def hunyuan_transformer_names(state: dict, width: int) -> dict:
+    """HunyuanVideo's original names (Tencent's release, ComfyUI's files, city96's GGUF) as diffusers'
+    HunyuanVideoTransformer3DModel has them.
+
+    diffusers' conversion renames every tensor but one kind: each single-stream block's ``linear1``,
+    which holds q, k, v and the MLP's input one after another, it cuts at a width of 3072, the
+    full-size model's. Those are cut here at the model's own ``width``. A weight's scale (fp8 files)
+    goes where its weight goes: one scale for a whole fused weight is spread over its rows, so each
+    part gets the same one.
+    """
+    from diffusers.loaders.single_file_utils import convert_hunyuan_video_transformer_to_diffusers
+
+    fused, rest = {}, {}
+    for key, value in state.items():
+        if key.endswith(".scale_input"):
+            continue  # fp8 inputs' scales: the layers here compute in bf16 (scaled_fp8.py)
+        weight = state.get(key.rsplit(".", 1)[0] + ".weight")
+        if key.endswith(SCALE_SUFFIXES) and value.numel() == 1 and weight is not None:
+            value = value.reshape(1, 1).expand(weight.shape[0], 1)
+        (fused if re.match(r"single_blocks\.\d+\.linear1\.", key) else rest)[key] = value
+    renamed = convert_hunyuan_video_transformer_to_diffusers(rest)
+    for key, value in fused.items():
+        block, kind = re.match(r"single_blocks\.(\d+)\.linear1\.(.+)", key).groups()
+        parts = torch.split(value, [width, width, width, value.shape[0] - 3 * width])
+        for layer, part in zip(("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"), parts):
+            renamed[f"single_transformer_blocks.{block}.{layer}.{kind}"] = part
+    return renamed
+
+
+def tencent_fp8_scales(path: Path) -> dict[str, torch.Tensor]:
+    """The scales of Tencent's fp8 transformer (``..._fp8_map.pt``: one per linear layer of the blocks, by
+    module name) under the names scaled_fp8.py reads. Tencent's loader multiplies each fp8 weight by its
+    scale in bf16; the scale is rounded to bf16 here too, so the fp32 product, rounded to bf16 as the
+    layers compute, is the same number."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    scales = {}
+    for module, scale in saved.items():
+        if not isinstance(scale, torch.Tensor) or scale.numel() != 1:
+            raise UserError(f"{path}: {module} is not one scale, as Tencent's fp8 scales files hold: is it the "
+                            f"scales file of the fp8 transformer beside it?")
+        scales[f"{module}.scale_weight"] = scale.to(torch.bfloat16).to(torch.float32).reshape(1)
+    return scales
+
+
+def _hunyuan_vae(part: Part, config: Path, dtype: torch.dtype):
+    from diffusers import AutoencoderKLHunyuanVideo
+
+    def names(state: dict) -> dict:
+        # diffusers' layers have the original names (its conversion script renames nothing); Tencent's
+        # loader strips a "vae." prefix some checkpoints have.
+        if any(key.startswith("vae.") for key in state):
+            return {key.removeprefix("vae."): value for key, value in state.items() if key.startswith("vae.")}
+        return state
+
+    return _diffusers_model(AutoencoderKLHunyuanVideo, part, config, names, dtype)
+
+
+def _llama(part: Part, config: Path):
+    """The LLaVA-Llama-3 language model: its transformers folder, or ComfyUI's llava_llama3 file, whose names
+    are LlamaForCausalLM's (the LlamaModel's under ``model.``)."""
+    from transformers import LlamaConfig, LlamaModel
+
+    if _transformers_folder(part):
+        return _pretrained(LlamaModel, part)
+
+    def names(state: dict) -> dict:
+        return {key.removeprefix("model."): value for key, value in state.items() if key != "lm_head.weight"}
+
+    return _build(LlamaModel, LlamaConfig.from_json_file(config / "config.json"), part, names, torch.bfloat16,
+                  keep_in_fp32=[], not_fp8=[])
+
+
+def _clip_text(part: Part, config: Path):
+    """CLIP ViT-L/14's text model: its transformers folder (the whole CLIP model, as openai publishes it), or
+    ComfyUI's clip_l file (the text model's tensors under ``text_model.``, maybe with its projection)."""
+    from accelerate import init_empty_weights
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    if _transformers_folder(part):
+        return _pretrained(CLIPTextModel, part)
+    settings = CLIPTextConfig.from_json_file(config / "config.json")
+    with init_empty_weights():
+        # transformers 5 dropped the text_model level of CLIPTextModel's names; 4 has it.
+        prefix = "text_model." if hasattr(CLIPTextModel(settings), "text_model") else ""
+
+    def names(state: dict) -> dict:
+        return {prefix + key.removeprefix("text_model."): value for key, value in state.items()
+                if key.startswith("text_model.") and not key.endswith("position_ids")}
+
+    return _build(CLIPTextModel, settings, part, names, torch.bfloat16, keep_in_fp32=[], not_fp8=[])
+
+
+def _transformers_folder(part: Part) -> bool:
+    """Whether the part is a transformers model folder (weights beside a config.json naming a model_type)."""
+    config = part.files[0].parent / "config.json"
+    try:
+        return "model_type" in json.loads(config.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def _pretrained(model_class, part: Part):
+    """A transformers folder loaded as diffusers' from_pretrained loads a pipeline's text encoder: in bf16."""
+    import transformers
+    from packaging.version import Version
+
+    # transformers 4.56 renamed torch_dtype to dtype (diffusers passes whichever the release takes).
+    dtype = "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+    return model_class.from_pretrained(part.files[0].parent, local_files_only=True, **{dtype: torch.bfloat16}).eval()
+
+
 # -- any model -------------------------------------------------------------------------------------
 
 def _diffusers_model(model_class, part: Part, config: Path, names: Callable[[dict], dict], dtype: torch.dtype):
@@ -162,14 +300,12 @@ def _build(model_class, config, part: Part, names: Callable[[dict], dict], dtype
     expected = model.state_dict()
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
-        raise UserError(f"{_where(part)}: {len(unexpected)} tensors are not {part.component}'s "
-                        f"(first: {unexpected[0]}): is it the right file for this backend?")
+        raise _unexpected(part, unexpected)
     load_model_dict_into_meta(model, {name: _cast(name, tensor, dtype, keep_in_fp32) for name, tensor in state.items()},
                               dtype=dtype, keep_in_fp32_modules=keep_in_fp32, device_map={"": torch.device("cpu")})
     missing = [name for name, tensor in model.state_dict().items() if tensor.device.type == "meta"]
     if missing:
-        raise UserError(f"{_where(part)} lacks {len(missing)} of {part.component}'s tensors (first: {missing[0]}): "
-                        f"an incomplete download, or a file for another model?")
+        raise _missing(part, missing)
     return model.eval()
 
 
@@ -186,9 +322,11 @@ def _read(files: tuple[Path, ...], names: Callable[[dict], dict], dtype: torch.d
     it is read, so an fp32 release never sits in memory in fp32 beside its bf16 copy."""
     tensors: dict[str, torch.Tensor] = {}
     pickles = {path: _pickle(path) for path in files if path.suffix in (".pth", ".pt")}
-    keys = [key for state in pickles.values() for key in state] + [key for path in files if path not in pickles
-                                                                    for key in _safetensors_keys(path)]
-    renamed = {original: new for new, original in names({key: key for key in keys}).items()}
+    renamed = {}
+    if keep_in_fp32:  # which tensors become the modules kept in fp32: the renaming, run on the names alone
+        keys = [key for state in pickles.values() for key in state] + [key for path in files if path not in pickles
+                                                                        for key in _safetensors_keys(path)]
+        renamed = {original: new for new, original in names({key: key for key in keys}).items()}
     for path in files:
         if path in pickles:
             for key, tensor in pickles[path].items():
@@ -217,17 +355,48 @@ def _safetensors_keys(path: Path) -> list[str]:
         return list(file.keys())
 
 
-def _gguf_model(model_class, path: Path, config: Path):
-    """A GGUF file through diffusers' GGUF quantiser: the quantised weights stay so, in memory too."""
+def _gguf_model(model_class, path: Path, config: Path, names: Callable[[dict], dict] | None = None):
+    """A GGUF file through diffusers' GGUF quantiser: the quantised weights stay so, in memory too.
+
+    ``names``: the renaming, where diffusers' own (from_single_file's) does not fit the model: the file's
+    tensors, still quantised, are renamed first and handed to from_single_file under diffusers' names."""
     from diffusers import GGUFQuantizationConfig
 
     try:
-        return model_class.from_single_file(str(path), config=str(config), local_files_only=True,
+        checkpoint = str(path)
+        if names is not None:
+            from diffusers.models.model_loading_utils import load_gguf_checkpoint
+
+            checkpoint = names(load_gguf_checkpoint(str(path)))
+            _check_names(Part("transformer", (path,), None), model_class, config, set(checkpoint))
+        return model_class.from_single_file(checkpoint, config=str(config), local_files_only=True,
                                             quantization_config=GGUFQuantizationConfig(compute_dtype=torch.bfloat16),
                                             torch_dtype=torch.bfloat16).eval()
     except ImportError as error:
         raise UserError(f"{path}: reading GGUF files needs the gguf package ({error}): "
                         f"pip install -e '.[diffusion]'") from None
+
+
+def _check_names(part: Part, model_class, config: Path, names: set[str]) -> None:
+    """A UserError unless ``names`` are exactly the model's tensors (from_single_file would load a partial model)."""
+    from accelerate import init_empty_weights
+
+    with init_empty_weights():
+        expected = set(model_class.from_config(model_class.load_config(config)).state_dict())
+    if names - expected:
+        raise _unexpected(part, sorted(names - expected))
+    if expected - names:
+        raise _missing(part, sorted(expected - names))
+
+
+def _unexpected(part: Part, unexpected: list[str]) -> UserError:
+    return UserError(f"{_where(part)}: {len(unexpected)} tensors are not {part.component}'s "
+                     f"(first: {unexpected[0]}): is it the right file for this backend?")
+
+
+def _missing(part: Part, missing: list[str]) -> UserError:
+    return UserError(f"{_where(part)} lacks {len(missing)} of {part.component}'s tensors (first: {missing[0]}): "
+                     f"an incomplete download, or a file for another model?")
 
 
 def _where(part: Part) -> str:

@@ -3,15 +3,16 @@
 Torch-free (the planner and `doctor` call it). For one backend it looks, in this order, at:
 
 1. the line for the backend in ``<models dir>/weights.yaml`` (see MAPPING_FILE), a folder or a file;
-2. the official release folder, ``<models dir>/<repository name>`` (``Wan2.2-T2V-A14B``), also
-   under its owner, or under the diffusers repository's name when that holds the original files;
+2. the official release folder, ``<models dir>/<repository name>`` (``Wan2.2-T2V-A14B``,
+   ``HunyuanVideo``), also under its owner, or under the diffusers repository's name when that
+   holds the original files;
 3. the models folder itself: loose files, or ComfyUI's ``diffusion_models/`` (``unet/``),
    ``text_encoders/`` (``clip/``) and ``vae/`` sub-folders.
 
 The first place holding the transformer is used; a part missing there (the tokenizer the single
-files lack, say) is looked for in the models folder and in any official Wan release folder in it,
-whose text encoder, tokenizer and VAE every Wan model shares. The result names, per component,
-the files and their format, or what is missing and exactly which file to add.
+files lack, say) is looked for in the models folder and in any official release folder of the
+same family in it (every Wan model shares its text encoder, tokenizer and VAE). The result names,
+per component, the files and their format, or what is missing and exactly which file to add.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ MAPPING_FILE = "weights.yaml"
 MODELS_ENV = "RENDER_PIPELINE_MODELS"  # names the models folder when --models-dir does not
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
 _COMFYUI_FOLDERS = ("diffusion_models", "unet", "text_encoders", "clip", "vae")
-_TOKENIZER_FILES = ("tokenizer.json", "spiece.model")
+_TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.json")  # vocab.json: CLIP's, without tokenizer.json
 _TRANSFORMER_SUFFIXES = (".safetensors", ".gguf")  # text encoders and VAEs are not read from GGUF
 
 
@@ -144,9 +145,51 @@ def _wan_wanted(spec: ModelSpec) -> list[_Wanted]:
     ]
 
 
+# Tencent's release (tencent/HunyuanVideo, as its ckpts/README.md lays it out): the transformer and
+# VAE under hunyuan-video-t2v-720p/, the two text encoders, with their tokenizers, in folders the
+# user makes beside it (text_encoder/: LLaVA-Llama-3-8B's language model; text_encoder_2/:
+# openai/clip-vit-large-patch14).
+_HUNYUAN_RELEASE = "hunyuan-video-t2v-720p"
+
+
+def _hunyuan_wanted(spec: ModelSpec) -> list[_Wanted]:
+    repo = spec.original_repo
+    tokenizers = (f"download them (a few MB; single-file text encoders come without them): "
+                  f"hf download {spec.repo} --include 'tokenizer*/*' --local-dir {{models_dir}}")
+
+    def is_transformer(name: str) -> bool:
+        return ("hunyuanvideo" in name and not name.startswith("hunyuanvideo15")  # HunyuanVideo 1.5 is another model
+                and not any(word in name for word in ("vae", "i2v", "imagetovideo", "lora")))
+
+    return [
+        _Wanted("transformer", "the transformer",
+                (f"{_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states.pt",
+                 f"{_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states_fp8.pt"),
+                is_transformer,
+                f"add {_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states.pt of {repo}, or a single file such as "
+                f"hunyuan_video_t2v_720p_bf16.safetensors (ComfyUI) or a GGUF quantisation of it "
+                f"(hunyuan-video-t2v-720p-Q4_K_M.gguf)", _TRANSFORMER_SUFFIXES),
+        _Wanted("text_encoder", "the LLaVA-Llama-3 text encoder", ("text_encoder",), lambda name: "llavallama3" in name,
+                "add llava_llama3_fp16.safetensors or llava_llama3_fp8_scaled.safetensors (ComfyUI's repackaged "
+                f"HunyuanVideo files), or the text_encoder/ folder that {repo}'s ckpts/README.md has you make"),
+        _Wanted("tokenizer", "the LLaVA-Llama-3 tokenizer", ("text_encoder", "tokenizer"), lambda name: False,
+                tokenizers),
+        _Wanted("text_encoder_2", "the CLIP ViT-L/14 text encoder", ("text_encoder_2",),
+                lambda name: name.startswith("clipl"),
+                "add clip_l.safetensors (ComfyUI), or openai/clip-vit-large-patch14 as text_encoder_2/ "
+                f"({repo}'s ckpts/README.md)"),
+        _Wanted("tokenizer_2", "the CLIP tokenizer", ("text_encoder_2", "tokenizer_2"), lambda name: False, tokenizers),
+        _Wanted("vae", "the HunyuanVideo VAE", (f"{_HUNYUAN_RELEASE}/vae/pytorch_model.pt",),
+                lambda name: "hunyuanvideovae" in name,
+                f"add hunyuan_video_vae_bf16.safetensors (ComfyUI) or {_HUNYUAN_RELEASE}/vae/ of {repo}"),
+    ]
+
+
 def wanted_parts(spec: ModelSpec) -> list[_Wanted]:
     if spec.family == "wan":
         return _wan_wanted(spec)
+    if spec.family == "hunyuanvideo":
+        return _hunyuan_wanted(spec)
     return []
 
 
@@ -192,7 +235,7 @@ def official_folders(spec: ModelSpec, models_dir: Path) -> list[Path]:
     diffusers_name = spec.repo.split("/")[1]
     candidates = [models_dir / name, models_dir / owner / name, models_dir / diffusers_name,
                   models_dir / owner / diffusers_name]
-    return [folder for folder in candidates
+    return [folder for folder in dict.fromkeys(candidates)
             if folder.is_dir() and not (folder / "model_index.json").is_file()]
 
 
@@ -206,7 +249,7 @@ def search(backend: str, models_dir: Path, confine_to: Path | None = None) -> Se
     if mapped is not None and not mapped.exists():
         return Search(None, f"{backend}: {models_dir / MAPPING_FILE} points at {mapped}, which does not exist", True)
     places = [mapped] if mapped is not None else [*official_folders(spec, models_dir), models_dir]
-    shared = _shared_folders(models_dir)
+    shared = _shared_folders(models_dir, spec.family)
     for place in places:
         folders = _search_folders(place)
         first = _find(wanted[0], place, folders)
@@ -225,7 +268,7 @@ def search(backend: str, models_dir: Path, confine_to: Path | None = None) -> Se
                 problems.append(problem)
                 continue
             try:
-                format = None if item.component == "tokenizer" else describe(list(paths))
+                format = None if item.component.startswith("tokenizer") else describe(list(paths))
             except (HeaderError, OSError) as error:
                 problems.append(f"{paths[0]} is unreadable ({error}); download it again")
                 continue
@@ -234,7 +277,9 @@ def search(backend: str, models_dir: Path, confine_to: Path | None = None) -> Se
             found_parts = "; ".join(part.describe() for part in parts) or "nothing usable"
             return Search(None, f"{backend}: found in place in {place}: {found_parts}. Missing: "
                                 + "; ".join(problems + missing), True)
-        alternatives = tuple(path for path in _candidates(wanted[0], folders) if path not in parts[0].files)
+        others = [folder / relative for folder in folders for relative in wanted[0].official
+                  if (folder / relative).is_file()] + _candidates(wanted[0], folders)
+        alternatives = tuple(dict.fromkeys(path for path in others if path not in parts[0].files))
         return Search(CheckpointSet(backend, str(place), tuple(parts), MODEL_CONFIGS / backend, alternatives), None, True)
     if mapped is not None:
         return Search(None, f"{backend}: {models_dir / MAPPING_FILE} points at {mapped}, where {wanted[0].what} is "
@@ -250,18 +295,25 @@ def _what_to_add(item: _Wanted, found: list[Part], models_dir: Path) -> str:
 
 
 def _search_folders(place: Path) -> list[Path]:
-    """A place's own folder, or the folder holding a named file, with ComfyUI's sub-folders beside it."""
+    """A place's own folder, or the folder holding a named file and the root it lies in (the models folder
+    above ComfyUI's sub-folder, or the release above Tencent's <release>/hunyuan-video-t2v-720p/transformers/),
+    with ComfyUI's sub-folders there."""
     if place.is_file():
-        root = place.parent.parent if place.parent.name in _COMFYUI_FOLDERS else place.parent
-        return [place.parent, *[root / name for name in _COMFYUI_FOLDERS if (root / name).is_dir()]]
+        parent = place.parent
+        root = parent.parent if parent.name in _COMFYUI_FOLDERS else parent
+        if parent.name == "transformers" and parent.parent.name == _HUNYUAN_RELEASE:
+            root = parent.parent.parent
+        comfyui = [root / name for name in _COMFYUI_FOLDERS if (root / name).is_dir()]
+        return list(dict.fromkeys([parent, root, *comfyui]))
     return [place, *[place / name for name in _COMFYUI_FOLDERS if (place / name).is_dir()]]
 
 
-def _shared_folders(models_dir: Path) -> list[Path]:
-    """Where a part every Wan model shares (text encoder, tokenizer, VAE) may also be found."""
+def _shared_folders(models_dir: Path, family: str) -> list[Path]:
+    """Where a part may also be found: the models folder, and the official releases of the family's models
+    (every Wan model shares its text encoder, tokenizer and VAE)."""
     folders = [models_dir, *[models_dir / name for name in _COMFYUI_FOLDERS if (models_dir / name).is_dir()]]
     for spec in SPECS.values():
-        folders += official_folders(spec, models_dir) if spec.family == "wan" else []
+        folders += official_folders(spec, models_dir) if spec.family == family else []
     return list(dict.fromkeys(folders))
 
 
@@ -269,31 +321,43 @@ def _find(item: _Wanted, place: Path, folders: list[Path],
           twin_of: list[Part] | None = None) -> tuple[list[Path], str | None] | None:
     """The files for ``item`` (and a problem with them, if any), or None when there are none."""
     if place.is_file() and item.component == "transformer":
-        return [place], _gguf_problem(place)
+        return _single(place)
     for folder in folders:
         for relative in item.official:
             path = folder / relative
-            if item.component == "tokenizer":
+            if item.component.startswith("tokenizer"):
                 if any((path / name).is_file() for name in _TOKENIZER_FILES):
                     return [path], None
             elif path.is_dir() and (relative != "." or (folder == place and (folder / "config.json").is_file())):
                 return _shards(path)
             elif path.is_file():
-                return [path], None
+                return _single(path)
     twin = _twin(item, twin_of)
     if twin is not None:
-        return [twin], _gguf_problem(twin)
+        return _single(twin)
     for folder in folders:
         candidates = _candidates(item, [folder])
         if candidates:
-            return [candidates[0]], _gguf_problem(candidates[0])
+            return _single(candidates[0])
     return None
 
 
+def _single(path: Path) -> tuple[list[Path], str | None]:
+    """A file found for a part, with the file it needs beside it if any, and a problem with them."""
+    if path.name.endswith("_fp8.pt"):  # Tencent's fp8 transformer keeps its weights' scales in a file of their own
+        scales = path.with_name(f"{path.stem}_map.pt")
+        if not scales.is_file():
+            return [path], f"{path} needs its scales, {scales.name}, beside it (from the same release)"
+        return [path, scales], None
+    return [path], _gguf_problem(path)
+
+
 def _shards(folder: Path) -> tuple[list[Path], str | None]:
-    """An official model folder's safetensors shards; a shard its index lists but the folder lacks is a problem."""
-    index = next(iter(sorted(folder.glob("diffusion_pytorch_model*.safetensors.index.json"))), None)
-    shards = sorted(folder.glob("diffusion_pytorch_model*.safetensors"))
+    """A model folder's safetensors shards (diffusers' diffusion_pytorch_model*, or transformers' model*, as a
+    text encoder's folder has them); a shard its index lists but the folder lacks is a problem."""
+    stem = "model" if any(folder.glob("model*.safetensors*")) else "diffusion_pytorch_model"
+    index = next(iter(sorted(folder.glob(f"{stem}*.safetensors.index.json"))), None)
+    shards = sorted(folder.glob(f"{stem}*.safetensors"))
     if index is not None:
         try:
             listed = sorted(set(json.loads(index.read_text())["weight_map"].values()))
@@ -305,7 +369,7 @@ def _shards(folder: Path) -> tuple[list[Path], str | None]:
                                                         f"{'is' if len(absent) == 1 else 'are'} missing")
         return [folder / name for name in listed], None
     if not shards:
-        return [folder], f"{folder} holds no diffusion_pytorch_model*.safetensors shards (incomplete download?)"
+        return [folder], f"{folder} holds no {stem}*.safetensors shards (incomplete download?)"
     return shards, None
 
 

@@ -15,6 +15,14 @@ model. The copies cost host memory: the bytes of every weight the set changes (t
 counts them). Shots with the same set run one after another (runner/order.py), so a set is
 fused once per run of shots, not once per shot.
 
+Weights loaded in place in a quantised file keep their format. fp8 weights with scales (ComfyUI's
+and musubi-tuner's scaled files, Tencent's fp8 release: scaled_fp8.py) are changed in what they
+mean, fp8 values times their scales, and stored back in fp8 at the same scales: the change is
+rounded to fp8's resolution there. GGUF weights are blocks of packed integers that cannot take a
+change in place; for them each LoRA is computed beside the layer instead, a forward hook adding
+weight * scale * B(A x) to its output: a small cost every step (two thin matrix products per
+layer), and taking it out is removing the hook.
+
 Weights are changed in place, wherever they lie between two pipeline calls: on the GPU, in the
 pinned host buffers of expert swap (the expert waiting) and of group offloading (memory.py pins
 the weights before offloading, so those buffers are the weights' own), sharded by FSDP2 (each
@@ -34,10 +42,12 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 
 from render_pipeline.backends.base import LoraFile
 from render_pipeline.backends.lora_files import (KOHYA_PREFIX, ORIGINAL_PREFIX, kohya_to_original, peft_scale,
                                                  read_header)
+from render_pipeline.backends.scaled_fp8 import dequantize, quantize
 from render_pipeline.backends.specs import SPECS
 
 # The transformers of a LoRA's `expert`; a backend with one transformer has only the first.
@@ -114,6 +124,7 @@ class FusedLoras:
         self.device = device
         self.fused: tuple[LoraFile, ...] = ()
         self._originals: list[tuple[torch.Tensor, torch.Tensor]] = []  # (weight or bias, its host copy)
+        self._beside: list = []  # the forward hooks that compute LoRAs beside GGUF layers
 
     def use(self, loras: tuple[LoraFile, ...], transformers: dict[str, torch.nn.Module]) -> None:
         """Make ``transformers`` carry exactly ``loras`` (the base weights when empty)."""
@@ -129,7 +140,11 @@ class FusedLoras:
         try:
             for (name, module_name), parts in changes.items():
                 module = transformers[name].get_submodule(module_name)
-                self._change(module.weight, [(w, (c.up, c.down)) for w, c in parts if c.down is not None])
+                low_rank = [(w, (c.up, c.down)) for w, c in parts if c.down is not None]
+                if _is_gguf(module.weight):
+                    self._compute_beside(module, low_rank)
+                else:
+                    self._change(module.weight, low_rank, getattr(module, "scale", None))
                 self._change(module.bias, [(w, (c.bias,)) for w, c in parts if c.bias is not None])
         except BaseException:
             self.restore()  # never leave a shot's weights half changed
@@ -139,11 +154,15 @@ class FusedLoras:
         size = sum(original.numel() * original.element_size() for _, original in self._originals)
         print(f"LoRAs: {', '.join(f'{lora.path.name} x{lora.weight:g} ({lora.expert})' for lora in loras)} fused into "
               f"{len(changes)} layers in {time.perf_counter() - began:.1f} s; {size / 1024**3:.2f} GiB of original "
-              f"weights kept on the host" + (f"; {dropped} whole-weight differences (.diff) not applied" if dropped else ""),
-              flush=True)
+              f"weights kept on the host" + (f"; {len(self._beside)} GGUF layers compute them beside their weights "
+                                             "every step" if self._beside else "")
+              + (f"; {dropped} whole-weight differences (.diff) not applied" if dropped else ""), flush=True)
 
     def restore(self) -> None:
         """Put back the original tensors of every weight the fused set changed."""
+        for hook in self._beside:
+            hook.remove()
+        self._beside.clear()
         if not self._originals:
             self.fused = ()
             return
@@ -158,6 +177,7 @@ class FusedLoras:
     def forget(self) -> None:
         """The pipeline was dropped (a new one loads with the base weights): nothing is left to restore."""
         self._originals.clear()
+        self._beside.clear()
         self.fused = ()
 
     def _changes(self, loras, transformers) -> tuple[dict[tuple[str, str], list], int]:
@@ -181,10 +201,12 @@ class FusedLoras:
                     changes.setdefault((name, module), []).append((lora.weight, change))
         return changes, dropped
 
-    def _change(self, target: torch.Tensor | None, deltas: list[tuple[float, tuple[torch.Tensor, ...]]]) -> None:
+    def _change(self, target: torch.Tensor | None, deltas: list[tuple[float, tuple[torch.Tensor, ...]]],
+                scale: torch.Tensor | None = None) -> None:
         """target <- cast(fp32(target) + sum of weight * delta), after keeping target's original on the host.
 
-        A delta is (B, A), multiplied here on the session's device, or (bias difference,).
+        A delta is (B, A), multiplied here on the session's device, or (bias difference,). ``scale``: an
+        fp8 weight's scales (scaled_fp8.py); the change then goes into what the weight means.
         """
         if target is None or not deltas or target.device.type == "meta":
             return
@@ -197,8 +219,26 @@ class FusedLoras:
                 if len(factors) == 2:
                     delta = delta @ factors[1].to(self.device)
                 total += delta * weight
-            changed = (local.to(self.device, torch.float32) + _local_part(target, total)).to(local.dtype)
+            if scale is None:
+                changed = (local.to(self.device, torch.float32) + _local_part(target, total)).to(local.dtype)
+            else:
+                scale = scale.to(self.device)
+                changed = quantize(dequantize(local.to(self.device), scale) + total, scale, local.dtype)
             local.copy_(changed)
+
+    def _compute_beside(self, module: torch.nn.Module, deltas: list[tuple[float, tuple[torch.Tensor, ...]]]) -> None:
+        """The LoRAs of a layer whose weight cannot change (GGUF), added to its output at every call."""
+        if not deltas:
+            return
+        factors = [(weight, up.to(self.device), down.to(self.device)) for weight, (up, down) in deltas]
+
+        def add_low_rank(module, inputs, output):
+            features = inputs[0]
+            for weight, up, down in factors:
+                output = output + weight * F.linear(F.linear(features, down.to(features.dtype)), up.to(features.dtype))
+            return output
+
+        self._beside.append(module.register_forward_hook(add_low_rank))
 
 
 def _fits(transformer: torch.nn.Module, module_name: str, change: Change) -> bool:
@@ -209,11 +249,15 @@ def _fits(transformer: torch.nn.Module, module_name: str, change: Change) -> boo
     weight = getattr(module, "weight", None)
     if not isinstance(weight, torch.Tensor) or weight.ndim != 2:
         return False
-    out_features, in_features = weight.shape
+    out_features, in_features = getattr(weight, "quant_shape", weight.shape)  # a GGUF weight's own shape
     if change.down is not None and (change.up is None or change.down.shape[1] != in_features
                                     or change.up.shape != (out_features, change.down.shape[0])):
         return False
     return change.bias is None or (getattr(module, "bias", None) is not None and change.bias.shape == (out_features,))
+
+
+def _is_gguf(weight: torch.Tensor) -> bool:
+    return hasattr(weight, "quant_type")  # diffusers' GGUFParameter: packed blocks, not values
 
 
 def _local(tensor: torch.Tensor) -> torch.Tensor:

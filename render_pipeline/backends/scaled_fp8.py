@@ -46,6 +46,17 @@ def dequantize(weight: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return values * scale
 
 
+def quantize(values: torch.Tensor, scale: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """What dequantize inverts: ``values`` (fp32) divided by their scales, within ``dtype``'s range, in ``dtype``."""
+    if scale.ndim == 3:
+        rows, blocks = scale.shape[:2]
+        values = (values.view(rows, blocks, -1) / scale).view(values.shape)
+    else:
+        values = values / scale
+    limit = torch.finfo(dtype).max
+    return values.clamp(-limit, limit).to(dtype)
+
+
 def scales_of(state: dict[str, torch.Tensor], weight_name: str) -> torch.Tensor | None:
     """The combined fp32 scale of ``<layer>.weight`` in ``state``, or None when it has none."""
     layer = weight_name.removesuffix(".weight")

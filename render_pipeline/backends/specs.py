@@ -146,6 +146,7 @@ SPECS: dict[str, ModelSpec] = {
             frame_step=4, default_frames=129, max_frames=129, sizes=((1280, 720), (960, 544)),
             draft_steps=30, draft_size=(960, 544), negative_prompt="",
             image_to_video=None, experts=1, transformer_gib=23.88, text_encoder_gib=15.2, text_tokens=256,
+            original_repo="tencent/HunyuanVideo",
         ),
         # CogVideoX-5B: 49 frames at 8 fps, 720x480, 50 steps, guidance 6.0 (batched CFG).
         # Download: transformer 11.1 + T5-XXL 9.5 + VAE 0.9 GB.

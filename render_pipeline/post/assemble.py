@@ -2,7 +2,7 @@
 
 Reads `<out>/shots/<id>.mp4` (with handles) and the audio stage's narration and music
 bed; writes final.mp4 (picture encoded once), final.srt, final.vtt, timeline.otio,
-timeline.xml (FCP XML) and review.html. Each file is written under a temporary name and
+timeline.xml (FCP XML) and review.html (which plays final.mp4 beside it). Each file is written under a temporary name and
 renamed, so a file that exists is complete, and never through a link (output_folder/files.py);
 the output folder is held while it is written (output_folder/claim.py), and scratch files
 live in its tmp/. A shot rendered at another frame rate than the delivery's is first converted
@@ -79,6 +79,11 @@ class AssemblyResult:
     true_peak_db: float
     seconds_taken: float
     missing_glyphs: tuple[str, ...] = ()  # overlays drawn with boxes, allowed by --allow-missing-glyphs
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """Every file the assembly wrote, the film first."""
+        return self.film, self.srt, self.vtt, self.otio, self.fcp_xml, self.review
 
 
 def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLike | None = None,
@@ -161,7 +166,8 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
         notes = {shot.id: _notes(shot, prompts.get(shot.id), overlays_by_shot[shot.id], manifest.get(shot.id, {}))
                  for shot in storyboard.shots}
         review = out_dir / "review.html"
-        _write_then_rename(review, lambda path: write_review(path, storyboard.title, edit, thumbnails, notes))
+        _write_then_rename(review, lambda path: write_review(path, storyboard.title, edit, thumbnails, notes,
+                                                             film.name))
 
     return AssemblyResult(film=film, srt=srt, vtt=vtt, otio=otio_path, fcp_xml=fcp_path, review=review,
                           frames=edit.total_frames, duration=duration, loudness_lufs=loudness, true_peak_db=peak,

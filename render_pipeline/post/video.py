@@ -35,8 +35,8 @@ def _conform(index: int, edited: EditedShot, edit: Edit) -> str:
 def video_graph(edit: Edit, ass_path: Path | None, fonts_dir: Path | None) -> str:
     """The filter graph over inputs 0..n-1 (the shots, in order).
 
-    Its outputs: [video], the film; [thumbs], one frame from the middle of each shot (before
-    overlays), THUMBNAIL_WIDTH wide, in shot order.
+    Its outputs: [video], the film; [thumbs], one frame from the middle of each shot as the film
+    shows it (overlays burned in), THUMBNAIL_WIDTH wide, in shot order.
     """
     parts = []
     pieces = []  # labels of the film's pieces in order: shot bodies and transitions
@@ -64,13 +64,12 @@ def video_graph(edit: Edit, ass_path: Path | None, fonts_dir: Path | None) -> st
         if body_end > incoming:
             pieces.append(f"body{index}")
     picture = _concat(pieces, "picture", parts, edit.fps)
+    if ass_path is not None:
+        parts.append(f"[{picture}]ass=filename={_safe(ass_path)}:fontsdir={_safe(fonts_dir)}[titled]")
+        picture = "titled"
     middles = "+".join(f"eq(n,{edited.record_start + edited.frames // 2})" for edited in edit.shots)
-    parts.append(f"[{picture}]split=2[film][thumb_source]")
+    parts.append(f"[{picture}]split=2[video][thumb_source]")
     parts.append(f"[thumb_source]select='{middles}',scale={THUMBNAIL_WIDTH}:-2[thumbs]")
-    if ass_path is None:
-        parts.append("[film]null[video]")
-    else:
-        parts.append(f"[film]ass=filename={_safe(ass_path)}:fontsdir={_safe(fonts_dir)}[video]")
     return ";\n".join(parts)
 
 

@@ -4,11 +4,13 @@ For a shot with a prompt: take out the on-screen text (onscreen_text.py), then b
     prefix + prompt + camera sentence + storyboard style + suffix
 from the backend's template (templates.py), and add the negative prompts together. What
 happens to the text follows the shot's ``text_in_prompt``: overlay (a caption overlay for the
-whole shot), strip (only reported) or keep (left in the prompt, still reported).
+whole shot, unless one of the shot's own overlays already says it: case, punctuation and the
+words around it aside), strip (only reported) or keep (left in the prompt, still reported).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,16 +97,24 @@ def overlays_for_shot(storyboard: Storyboard, shot: Shot) -> tuple[Overlay, ...]
 
 
 def _with_captions(shot: Shot, texts: list[str]) -> tuple[Overlay, ...]:
-    carried = {_comparable(overlay.text) for overlay in shot.overlays}
+    """The shot's overlays, plus a caption for each text that none of them already shows."""
     # Built without validation: the text is part of a prompt `validate` accepted, which may be
     # longer than an overlay written by hand may be (it is drawn smaller to fit, post/overlays_ass.py).
     added = tuple(Overlay.model_construct(text=text, style=CAPTION_STYLE, start=0.0, end=shot.duration)
-                  for text in texts if _comparable(text) not in carried)
+                  for text in texts if not any(_contains(overlay.text, text) for overlay in shot.overlays))
     return shot.overlays + added
 
 
-def _comparable(text: str) -> str:
-    return " ".join(text.casefold().split())
+def _words(text: str) -> str:
+    """Text as a viewer reads it: its words, case-folded, without punctuation or spacing."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
+
+
+def _contains(shown: str, text: str) -> bool:
+    """Whether ``shown`` already says ``text``: all of it, or its words in a row
+    ("EASTERN SHIPYARD" in "Eastern Shipyard · Hall 3, Stand 12")."""
+    words = _words(text)
+    return bool(words) and f" {words} " in f" {_words(shown)} "
 
 
 def _text_warnings(mode: str, texts: list[str], kept_quotes: list[str], unmatched: bool) -> list[str]:
@@ -129,7 +139,7 @@ def _rewritten(subject: str, rewriter: Rewriter, texts: list[str]) -> tuple[str,
     answer = rewriter(subject).strip()
     if not answer:
         return subject, "the prompt rewriter returned nothing; the rule-based prompt is used"
-    back = [text for text in texts if _comparable(text) in _comparable(answer)]
+    back = [text for text in texts if _contains(answer, text)]
     if back:
         return subject, f'the prompt rewriter put "{back[0]}" back into the prompt; the rule-based prompt is used'
     return answer, None

@@ -7,6 +7,8 @@ caption belongs in post-production. This module reads a prompt the way an editor
   "with the words", "the headline", "a sign:") or after it (a "STOP" sign, "HOPE" painted
   on a wall);
 - a sentence that is wholly a card ("Title card: Ten years later", "Text: Day 1") is text;
+- a card described in words ('A dark title card over slow moving water, a logo titled "X"') becomes
+  a plain background, and the rest of its sentence stays ("... over slow moving water");
 - apostrophes are not quotes ("a sailor's hands", "the sailors' caps").
 
 The words that only served the text go with it ("a banner reading"), and the thing that
@@ -117,6 +119,7 @@ _CARD_WORDS = re.compile(r"\b(?:title\s+card|intertitle|end\s+card|text\s+card|t
 _COLOUR = re.compile(r"\b(black|white|dark|grey|gray|red|blue|navy|cream|gold)\b", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"“«'‘„「『])")
 _ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|St|Mt|Prof|Capt|Lt|Col|Gen|Sgt|No|vs|Jr|Sr)\.$")
+_CARD_NOUN = re.compile(r"\b(?:title\s+card|intertitle|end\s+card|text\s+card)\b", re.IGNORECASE)
 _CARD_START = re.compile(r"^(?:(?:a|an|the)\s+)?(?:[\w-]+\s+){0,2}(?:title\s+card|intertitle|end\s+card|text\s+card)\b",
                          re.IGNORECASE)
 
@@ -203,7 +206,7 @@ def find_onscreen_text(prompt: str) -> TextFindings:
         found = len(findings.texts)
         cleaned = _clean_sentence(sentence, findings)
         if len(findings.texts) > found and _CARD_START.match(sentence):
-            cleaned = _blank_card(sentence)  # "A white title card with black text reading ..."
+            cleaned = _card_scene(sentence, cleaned)  # "A white title card with black text reading ..."
         sentences.append(cleaned)
     cleaned = " ".join(s for s in sentences if s)
     if findings.texts and not _has_content(cleaned):
@@ -395,6 +398,16 @@ def _has_content(cleaned: str) -> bool:
     words = re.findall(r"[^\W\d_]+", cleaned)
     fillers = {"a", "an", "the", "with", "and", "of", "on", "in", "blank", "plain", "text", "words", "word"}
     return any(word.lower() not in fillers for word in words)
+
+
+def _card_scene(sentence: str, cleaned: str) -> str:
+    """What the camera sees of a sentence that starts with a card: a plain background, and whatever
+    else the sentence shows ("A dark title card over slow moving water" keeps the water)."""
+    card = _CARD_NOUN.search(cleaned)
+    rest = cleaned[card.end():] if card else ""
+    if not _has_content(_COLOUR.sub("", rest)):  # "with black text", "in gold": the card alone
+        return _blank_card(sentence)
+    return _tidy(_blank_card(sentence) + rest)
 
 
 def _blank_card(prompt: str) -> str:

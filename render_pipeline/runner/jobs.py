@@ -102,8 +102,17 @@ def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
+FRAMES_FOLDER = "frames"  # the last frames that continued shots start from
+
+
+def shot_path(out_dir: Path, shot_id: str) -> Path:
+    """Where a rendered shot is kept (handles included)."""
+    return out_dir / "shots" / f"{shot_id}.mp4"
+
+
+
 def last_frame_path(out_dir: Path, shot_id: str) -> Path:
-    return out_dir / "frames" / f"{shot_id}.last.png"
+    return out_dir / FRAMES_FOLDER / f"{shot_id}.last.png"
 
 
 def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, seed: int | None = None,
@@ -130,11 +139,15 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
             upstream = None
         else:
             prompt = enhance_shot(storyboard, shot, planned.backend, models_dir)
-            upstream = jobs[shot.continue_from] if shot.continue_from and planned.backend != "animatic" else None
-            # The animatic shows a continued shot as its own still: moving over the previous
-            # shot's last frame would show that shot's printed notes twice.
+            upstream = jobs[shot.continue_from] if shot.continue_from else None
             image = last_frame_path(out_dir, upstream.id) if upstream is not None else shot.image
-            if fast and planned.backend != "animatic":
+            if planned.backend == "animatic":
+                # It writes its notes only where no transition covers the shot, and starts a
+                # continued shot from the last frame before its own picture.
+                settings["transitions"] = [shot.transition_in.duration, shot.transition_out.duration]
+                if upstream is not None:
+                    settings["continues"] = upstream.id
+            elif fast:
                 settings["fast"] = list(fast)
             request = RenderRequest(
                 shot_id=shot.id, prompt=prompt.enhanced, negative_prompt=prompt.negative,
@@ -146,7 +159,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
         jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),
                             key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
-                            output=out_dir / "shots" / f"{shot.id}.mp4", continues=upstream,
+                            output=shot_path(out_dir, shot.id), continues=upstream,
                             groups=_concurrent_groups(plan, planned))
     return list(jobs.values())
 

@@ -37,8 +37,9 @@ def check_film_fits(storyboard, plan, out_dir: Path, assemble: bool, warn) -> No
              f"--no-assemble and assemble on a bigger machine")
 
 
-# The folders a run writes in (besides audio/ and cache/, made by the stages that use them).
-RUN_FOLDERS = ("shots", "logs", "frames", SCRATCH_NAME)
+# The folders every run writes in (audio/, cache/ and frames/ are made by the stages that use
+# them, so no run leaves an empty folder behind).
+RUN_FOLDERS = ("shots", "logs", SCRATCH_NAME)
 
 
 def check_output_folder(out_dir: Path, needed: int) -> None:

@@ -36,11 +36,12 @@ from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
 from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
-from render_pipeline.output_folder.files import append_text, create_empty, digest, writing
+from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.planner.phases import Phase
 from render_pipeline.planner.plan import Plan
-from render_pipeline.runner.jobs import FOOTAGE, Job, build_jobs, last_frame_path, request_to_json
+from render_pipeline.runner.jobs import (FOOTAGE, FRAMES_FOLDER, Job, build_jobs, last_frame_path, request_to_json,
+                                         shot_path)
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.order import grouped_by_lora_set
@@ -84,6 +85,11 @@ class RunResult:
     assembly: object | None = None  # post's AssemblyResult when render_all assembled the film
     # render_all: each phase's seconds (planner/phases.py), which add up to ``seconds``, the whole run's
     phase_seconds: dict[Phase, float] = field(default_factory=dict)
+
+    @property
+    def shot_files(self) -> list[Path]:
+        """The shot files this run wrote, in the order they were finished."""
+        return [shot_path(self.out_dir, shot_id) for shot_id in self.rendered]
 
 
 def text_cache_dir(out_dir: Path) -> Path:
@@ -627,6 +633,7 @@ class _Run:
         self._wait_for(upstream)
         if upstream.id in self.result.failed or not upstream.output.is_file():
             raise ShotFailed("upstream", f"it continues from shot {upstream.id}, which did not render")
+        make_folder(self.out_dir, FRAMES_FOLDER)
         with writing(last_frame_path(self.out_dir, upstream.id)) as partial:
             run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1",
                         str(partial)], what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
