@@ -132,15 +132,18 @@ def assemble(
     STORYBOARD: the storyboard's YAML file. Prints the path of each file it writes.
     """
     from render_pipeline.media.ffmpeg import FfmpegError
+    from render_pipeline.planner.phases import around_the_shots
     from render_pipeline.post import assemble as assemble_film
     from render_pipeline.runner.progress import make_reporter
     from render_pipeline.storyboard import load_storyboard
 
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
+        reporter = make_reporter(quiet=False)
+        reporter.begin(around_the_shots(storyboard))
         try:
             result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
-                                   progress=make_reporter(quiet=False))
+                                   progress=reporter)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None

@@ -119,6 +119,32 @@ def test_render_all_shows_every_phase_and_its_first_eta_is_the_whole_run(tmp_pat
     assert eta(after_shots) == pytest.approx(left, abs=1)
 
 
+def test_assemble_alone_shows_its_phases_each_with_an_eta(tmp_path, monkeypatch):
+    """`assemble` starts from the estimate of narration, music and the assembly; the conversions it finds count too."""
+    from typer.testing import CliRunner
+
+    from render_pipeline.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RENDER_PIPELINE_MODELS", raising=False)
+    (tmp_path / "film.yaml").write_text(FILM)
+    render_all(load_storyboard(tmp_path / "film.yaml"), tmp_path / "out", gpus="1xH200", assemble=False, quiet=True,
+               options=RunOptions(worker_command=FAULT_WORKER))
+    result = CliRunner().invoke(app, ["assemble", "film.yaml", "--out", "out"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("estimated: narration ") and ", music " in lines[0] and ", assembly " in lines[0]
+    assert [line.split(";")[0] for line in lines if re.match(r"\w+ \[\d/\d\] s?\w+: (spoken|made|converted);", line)] == [
+        "narration [1/2] s01: spoken", "narration [2/2] s02: spoken", "music [1/1] strings: made",
+        "conversion [1/2] s01: converted", "conversion [2/2] s02: converted"]
+    # Both conversions are known before the first begins: its frames lines count it as the first of two.
+    assert any(line.startswith("conversion [1/2] s01: 0/37 frames converted (0%); ETA ") for line in lines)
+    encoded = [line for line in lines if re.match(r"assembly: \d+/72 frames encoded", line)]
+    # The encode's first line comes before FFmpeg's first report, with the estimate still to go.
+    assert encoded[0].startswith("assembly: 0/72 frames encoded (0%); ETA ") and eta(encoded[0]) >= 1
+    assert encoded[-1] == "assembly: 72/72 frames encoded (100%); ETA 0:00:00"
+
+
 def test_a_phase_corrects_its_estimate_by_the_speed_measured():
     clock = ScriptedClock()
     reporter = PlainReporter(quiet=True, clock=clock)

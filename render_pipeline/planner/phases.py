@@ -86,6 +86,28 @@ class PhaseEstimate:
         return {"seconds": round(self.seconds, 1), "items": {name: round(s, 2) for name, s in self.items}}
 
 
+def narration_engine(storyboard) -> str:
+    """The engine narration is timed for: the storyboard's, and for auto piper where it is installed."""
+    import importlib.util
+
+    engine = storyboard.voice.engine
+    if engine != "auto":
+        return engine
+    return "piper" if importlib.util.find_spec("piper") is not None else "espeak"
+
+
+def around_the_shots(storyboard) -> dict[Phase, PhaseEstimate]:
+    """Narration and music (before the shots) and the assembly (after them), as `assemble` runs them alone.
+
+    Conversion is not among them: which shots it converts is known once they are rendered.
+    """
+    delivery = storyboard.delivery
+    return {Phase.NARRATION: narration_estimate(storyboard, narration_engine(storyboard)),
+            Phase.MUSIC: music_estimate(storyboard),
+            Phase.ASSEMBLY: assembly_estimate(round(storyboard.duration * delivery.fps), delivery.width,
+                                              delivery.height, len(storyboard.shots))}
+
+
 def narration_estimate(storyboard, engine: str) -> PhaseEstimate:
     """Each narrated shot's clip; ``engine``: the one that will speak (piper or espeak; xtts is timed as
     piper, not measured: it runs on the GPU where there is one)."""
@@ -138,8 +160,13 @@ def conversion_estimate(shots, fps: float, method: str) -> PhaseEstimate:
         if shot.backend in ("animatic", "footage") or _rate(shot.fps) == _rate(fps):
             continue
         made = retimed_count(shot.frames, _rate(shot.fps), _rate(fps))
-        items.append((shot.shot_id, made * shot.width * shot.height / MEGA * CONVERSION_S_PER_MEGAPIXEL_FRAME[method]))
+        items.append((shot.shot_id, conversion_seconds(made, shot.width, shot.height, method)))
     return PhaseEstimate.of(Phase.CONVERSION, items)
+
+
+def conversion_seconds(made_frames: int, width: int, height: int, method: str) -> float:
+    """Converting a clip to another rate by ``method``, ``made_frames`` frames made."""
+    return made_frames * width * height / MEGA * CONVERSION_S_PER_MEGAPIXEL_FRAME[method]
 
 
 def assembly_estimate(film_frames: int, width: int, height: int, shots: int) -> PhaseEstimate:
@@ -167,6 +194,9 @@ def footage_rate(path: Path) -> float | None:
 
 class PhaseProgress(Protocol):
     """What the audio stage and assembly report as they go (runner/progress.py's reporters do this)."""
+
+    def expect(self, estimate: PhaseEstimate) -> None:
+        """A phase not yet begun has these items (the assembly's conversions, once the shots are probed)."""
 
     def enter(self, phase: Phase) -> object:
         """``phase`` begins now (the one before it has ended)."""

@@ -36,12 +36,10 @@ from render_pipeline.planner.phases import (
     Phase,
     PhaseEstimate,
     animatic_seconds,
-    assembly_estimate,
+    around_the_shots,
     conversion_estimate,
     footage_rate,
     footage_seconds,
-    music_estimate,
-    narration_estimate,
 )
 from render_pipeline.planner.sampling import shot_sampling
 
@@ -277,13 +275,12 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     film_frames = round(storyboard.duration * delivery.fps)
     cost = delivery_cost([(shot.frames, shot.width, shot.height, shot.backend) for shot in shots], delivery.width,
                          delivery.height, film_frames, len(shots))
-    phases = {
-        Phase.NARRATION: narration_estimate(storyboard, _narration_engine(storyboard)),
-        Phase.MUSIC: music_estimate(storyboard),
+    estimates = {
+        **around_the_shots(storyboard),
         Phase.SHOTS: PhaseEstimate.of(Phase.SHOTS, [(shot.shot_id, shot.estimated_seconds) for shot in shots], total),
         Phase.CONVERSION: conversion_estimate(shots, delivery.fps, method),
-        Phase.ASSEMBLY: assembly_estimate(film_frames, delivery.width, delivery.height, len(shots)),
     }
+    phases = {phase: estimates[phase] for phase in Phase}
     return Plan(machine, host_ram, shots, considered, chosen_backend,
                 auto.reason if auto and auto.fallback else None, groups, total,
                 _single_pass_warnings(storyboard, shots), cost, choice_reason=auto.reason if auto else "",
@@ -296,16 +293,6 @@ def _interpolation(storyboard, models_dir: Path) -> str:
     from render_pipeline.media.retime import choose_interpolation
 
     return str(choose_interpolation(storyboard.delivery.frame_interpolation, models_dir))
-
-
-def _narration_engine(storyboard) -> str:
-    """The engine narration is timed for: the storyboard's, and for auto piper where it is installed."""
-    import importlib.util
-
-    engine = storyboard.voice.engine
-    if engine != "auto":
-        return engine
-    return "piper" if importlib.util.find_spec("piper") is not None else "espeak"
 
 
 def _single_pass_warnings(storyboard, shots: list[PlannedShot]) -> list[str]:

@@ -31,8 +31,8 @@ from render_pipeline.media.ffmpeg import (FfmpegError, MediaInfo, MediaKind, che
                                           run_ffmpeg)
 from render_pipeline.media.retime import choose_interpolation, clip_rate, require_interpolation, retimed
 from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
-from render_pipeline.planner.phases import Phase, PhaseProgress
 from render_pipeline.output_folder.files import make_folder, writing
+from render_pipeline.planner.phases import Phase, PhaseEstimate, PhaseProgress, conversion_seconds
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
@@ -94,7 +94,8 @@ def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLi
     UserError, before anything is made, when an overlay holds characters no installed font
     draws, unless ``allow_missing_glyphs``. The folder is held while it is written (output_folder/claim.py).
     ``models_dir``: where RIFE's weights are looked for (backends/weights.py resolve_models_dir).
-    ``progress``: told of each shot converted to the delivery rate and of the frames encoded.
+    ``progress``: told of each narration clip and music cue (when ``audio`` is None and they are made
+    here), each shot converted to the delivery rate and the frames encoded.
     """
     with hold_output_folder(out_dir, storyboard) as held:
         return _assemble(storyboard, held, audio, allow_missing_glyphs, models_dir, progress)
@@ -109,13 +110,13 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
     check_features()
     log_path = make_folder(out_dir, "logs") / "assemble.log"
     models_dir = resolve_models_dir(models_dir)
-    pictures = _at_delivery_rate(storyboard, edit, shot_files, shot_info, out_dir, models_dir, log_path, progress)
-    if progress is not None:
-        progress.enter(Phase.ASSEMBLY)
     if audio is None:
         from render_pipeline.audio import render_audio
 
-        audio = render_audio(storyboard, out_dir, models_dir=models_dir)
+        audio = render_audio(storyboard, out_dir, models_dir=models_dir, progress=progress)
+    pictures = _at_delivery_rate(storyboard, edit, shot_files, shot_info, out_dir, models_dir, log_path, progress)
+    if progress is not None:
+        progress.enter(Phase.ASSEMBLY)
 
     overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
     placed_overlays = place_overlays(edit, overlays_by_shot)
@@ -218,11 +219,14 @@ def _at_delivery_rate(storyboard: Storyboard, edit: Edit, shot_files: dict[str, 
     method = choose_interpolation(storyboard.delivery.frame_interpolation, models_dir)
     require_interpolation(method, models_dir)  # before any shot is converted
     pictures = dict(shot_files)
+    converted = {shot_id: rate for shot_id, rate in rates.items() if rate != edit.fps}
     if progress is not None:
+        infos = [(shot_id, shot_info[shot_id]) for shot_id in converted]
+        progress.expect(PhaseEstimate.of(Phase.CONVERSION, [
+            (shot_id, conversion_seconds(round((info.duration or 0.0) * edit.fps), info.width, info.height, method))
+            for shot_id, info in infos]))
         progress.enter(Phase.CONVERSION)
-    for shot_id, rate in rates.items():
-        if rate == edit.fps:
-            continue
+    for shot_id, rate in converted.items():
         made = []
         pictures[shot_id] = retimed(shot_files[shot_id], rate, edit.fps, method, out_dir / "cache" / "retime",
                                     models_dir, log_path, on_made=lambda: made.append(True),
@@ -259,9 +263,12 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
     args = [*inputs, "-filter_complex", graph,
             "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0", "thumbnails/%d.jpg",
             "-map", "[video]", *VIDEO_ENCODE, "picture.mp4"]
+
     def encoded(seconds: float) -> None:  # how far the picture has got, as FFmpeg reports it
         progress.frames(Phase.ASSEMBLY, min(round(seconds * edit.fps), edit.total_frames), edit.total_frames)
 
+    if progress is not None:  # a line now: FFmpeg's first report comes once every shot is open, seconds later
+        progress.frames(Phase.ASSEMBLY, 0, edit.total_frames)
     try:
         run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch,
                    on_progress=encoded if progress is not None else None)

@@ -119,6 +119,10 @@ class PlainReporter:
     def eta_seconds(self) -> float:
         return sum(clock.remaining() for clock in self.phases.values())
 
+    def expect(self, estimate: PhaseEstimate) -> None:
+        """A phase not yet begun has these items, known better now than when the run began."""
+        self.phases[estimate.phase] = PhaseClock.of(estimate)
+
     def enter(self, phase: Phase) -> PhaseClock:
         """``phase`` is under way: every phase before it has ended."""
         now = self.clock()
