@@ -27,7 +27,10 @@ EXIT_USER_ERROR = 2
 # Help in plain words: every value an option takes is named (FOLDER, NAME, ...), never by its
 # Python type, and arguments are described in their command's help text.
 MODELS_DIR_HELP = ("Where model weights live: diffusers folders, official releases, ComfyUI's models folder; "
-                   "a weights.yaml there points at files elsewhere.")
+                   "a weights.yaml there points at files elsewhere. Default: $RENDER_PIPELINE_MODELS, else ./models "
+                   "where the command runs.")
+MAX_HOURS_HELP = ("auto shots: the longest render of them worth the best-looking backend; past it the best-looking "
+                  "one within it is used (default 24: one day, so a cut with notes is rendered again by the next).")
 OUT_HELP = ("Output folder (default: outputs/<title-slug>/, unless another storyboard's film is there). "
             "One run at a time writes a folder.")
 
@@ -122,7 +125,7 @@ def assemble(
     out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER",
-                                              help="Where model weights live (RIFE's in rife/)."),
+                                              help=MODELS_DIR_HELP + " RIFE's are in rife/."),
     absolute_paths: bool = typer.Option(False, "--absolute-paths",
                                         help="Timelines name media by absolute file URLs (default: relative to the folder)."),
 ) -> None:
@@ -131,14 +134,18 @@ def assemble(
     STORYBOARD: the storyboard's YAML file. Prints the path of each file it writes.
     """
     from render_pipeline.media.ffmpeg import FfmpegError
+    from render_pipeline.planner.phases import around_the_shots
     from render_pipeline.post import assemble as assemble_film
+    from render_pipeline.runner.progress import make_reporter
     from render_pipeline.storyboard import load_storyboard
 
     with _user_errors():
         storyboard = load_storyboard(storyboard_path)
+        reporter = make_reporter(quiet=False)
+        reporter.begin(around_the_shots(storyboard))
         try:
             result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
-                                   absolute_paths=absolute_paths)
+                                   absolute_paths=absolute_paths, progress=reporter)
         except FfmpegError as exc:
             _stderr(f"error: {exc}")
             raise typer.Exit(1) from None
@@ -223,6 +230,9 @@ def plan(
     host_ram: Optional[str] = typer.Option(None, "--host-ram", metavar="SIZE", help="Host RAM, e.g. 64GB (auto: this machine's)."),
     backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Plan every generated shot with this backend."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
+    every_layout: bool = typer.Option(False, "--all", help="Show every layout of every backend, with its memory "
+                                                            "per stage, host RAM and times."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
     report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
@@ -236,7 +246,8 @@ def plan(
 
     with _user_errors():
         loaded = load_storyboard(storyboard)
-        result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir)
+        result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir,
+                           max_hours=max_hours)
     if report is not None:
         write_report(result, loaded.title, report)
     if as_json:
@@ -244,7 +255,7 @@ def plan(
         return
     from rich.console import Console
 
-    print_plan(result, Console())
+    print_plan(result, Console(), every_layout=every_layout)
     if report is not None:
         print(f"report: {report} (picture: {report.with_suffix('.svg')})")
 
@@ -253,8 +264,9 @@ EXIT_INTERRUPTED = 130
 
 
 def _print_summary(result) -> None:
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.phase_seconds.items())
     print(f"{len(result.rendered)} rendered, {len(result.cached)} already done, {len(result.failed)} failed "
-          f"in {result.seconds:.1f} s -> {result.out_dir}", flush=True)
+          f"in {result.seconds:.1f} s{f' ({phases})' if phases else ''} -> {result.out_dir}", flush=True)
     for shot_id, error in result.failed.items():
         _stderr(f"failed: {shot_id}: {error}")
     if result.assembly is not None and result.assembly.reused:
@@ -307,6 +319,7 @@ def render_shot(
     steps: Optional[int] = typer.Option(None, "--steps", metavar="NUMBER", help="Denoising steps instead of the plan's."),
     out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     force: bool = typer.Option(False, "--force", help="Render the shot again, even if it is finished with these settings."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     fast: List[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
@@ -329,7 +342,7 @@ def render_shot(
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
                        quiet=quiet, options=RunOptions(force=force), fast=_fast_modes(fast),
-                       allow_missing_glyphs=allow_missing_glyphs)
+                       allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
         if watch:
             from render_pipeline.runner.watch import watch_shot
 
@@ -348,6 +361,7 @@ def render_all(
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
     backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Render every generated shot with this backend."),
     models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     executor: str = typer.Option("local", "--executor", metavar="local|ray|slurm", help="Where shots run."),
     address: Optional[str] = typer.Option(None, "--address", metavar="ADDRESS", help="Ray cluster address (default: auto)."),
@@ -371,7 +385,7 @@ def render_all(
         result = run_all(loaded, out, gpus=gpus, backend=backend, models_dir=models_dir, assemble=not no_assemble,
                          quiet=quiet, options=RunOptions(force=force),
                          executor=make_executor(executor, address, partition), fast=_fast_modes(fast),
-                         allow_missing_glyphs=allow_missing_glyphs)
+                         allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
     _render_summary(result)
 
 
@@ -383,14 +397,17 @@ def doctor(
 ) -> None:
     """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix.
 
-    STORYBOARD (optional): also check its models folder and outputs.
+    STORYBOARD (optional): its voice files are checked too, and a weights.yaml inside its folder may
+    not lead out of it. Prints the models folder it checks and where that choice came from.
     """
-    from render_pipeline.backends.weights import resolve_models_dir
+    from render_pipeline.backends.weights import models_dir_origin, resolve_models_dir
     from render_pipeline.doctor import run_checks
 
     with _user_errors():
-        storyboard_dir = storyboard.resolve().parent if storyboard is not None else Path.cwd()
-        checks = run_checks(out or Path("outputs"), storyboard_dir, resolve_models_dir(models_dir, storyboard_dir))
+        storyboard_dir = storyboard.resolve().parent if storyboard is not None else None
+        models = resolve_models_dir(models_dir)
+        print(f"models folder: {models} ({models_dir_origin(models_dir)})")
+        checks = run_checks(out or Path("outputs"), storyboard_dir, models)
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     for check in checks:
         print(f"{marks[check.status]}  {check.name}: {check.detail}")
@@ -414,7 +431,7 @@ def setup_xtts(
     from render_pipeline.backends.weights import resolve_models_dir
 
     with _user_errors():
-        create_env(env or env_folder(resolve_models_dir(models_dir, Path.cwd())))
+        create_env(env or env_folder(resolve_models_dir(models_dir)))
 
 
 def main() -> None:

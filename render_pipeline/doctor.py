@@ -130,9 +130,10 @@ def check_flash_attention() -> list[Check]:
     return [Check("FlashAttention-4", "ok", "installed: attention uses it on Hopper and Blackwell GPUs")]
 
 
-def check_weights(models_dir: Path, storyboard_dir: Path) -> list[Check]:
+def check_weights(models_dir: Path, storyboard_dir: Path | None) -> list[Check]:
     """Per backend: where its weights are and in which format (per component for files in place), or
-    exactly what to download or add."""
+    exactly what to download or add. ``storyboard_dir``: the storyboard's folder, whose weights.yaml
+    may not lead out of it (None: no storyboard)."""
     from render_pipeline.backends.specs import SPECS
     from render_pipeline.backends.weights import describe_weights, locate_weights, storyboard_confinement
 
@@ -141,7 +142,8 @@ def check_weights(models_dir: Path, storyboard_dir: Path) -> list[Check]:
         if name == "animatic":
             continue
         try:
-            weights, problem = locate_weights(name, models_dir, storyboard_confinement(models_dir, storyboard_dir))
+            confine = storyboard_confinement(models_dir, storyboard_dir) if storyboard_dir is not None else None
+            weights, problem = locate_weights(name, models_dir, confine)
         except UserError as error:
             weights, problem = None, str(error)
         if problem is None:
@@ -163,8 +165,9 @@ def check_frame_interpolation(models_dir: Path) -> Check:
                  "interpolator, on the GPU where there is one) if its weights were present", problem)
 
 
-def run_checks(out_dir: Path, storyboard_dir: Path, models_dir: Path) -> list[Check]:
-    return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir, models_dir), *check_xtts(models_dir),
-            *check_python_extras(),
-            check_gpus(), *check_flash_attention(), *check_weights(models_dir, storyboard_dir),
+def run_checks(out_dir: Path, storyboard_dir: Path | None, models_dir: Path) -> list[Check]:
+    """Every check; ``storyboard_dir`` None: no storyboard given (voice files are looked for here)."""
+    return [*check_ffmpeg(), check_font(), check_narration(storyboard_dir or Path.cwd(), models_dir),
+            *check_xtts(models_dir), *check_python_extras(), check_gpus(), *check_flash_attention(),
+            *check_weights(models_dir, storyboard_dir),
             check_frame_interpolation(models_dir), check_disk(out_dir)]

@@ -137,7 +137,7 @@ def test_tiny_musicgen_continues_window_by_window(tmp_path, monkeypatch):
     monkeypatch.setattr(musicgen, "WINDOW_SECONDS", 1.0)
     monkeypatch.setattr(musicgen, "CONTEXT_SECONDS", 0.5)
     board = storyboard(tmp_path, "- {cue: opening, prompt: slow hopeful strings, from: s01, to: s01}\n")
-    result = render_audio(board, tmp_path / "out")
+    result = render_audio(board, tmp_path / "out", models_dir=tmp_path / "models")
     assert result.messages[0].startswith("music cue 'opening' (0-2 s): MusicGen from")
     cue_audio, rate = read_wav(tmp_path / "out" / "audio" / "music" / "01-opening.wav")
     assert rate == SAMPLE_RATE and cue_audio.shape == (2 * SAMPLE_RATE, 2)
@@ -147,4 +147,4 @@ def test_tiny_musicgen_continues_window_by_window(tmp_path, monkeypatch):
     assert bed.shape == (12 * SAMPLE_RATE, 2)
     assert np.abs(window(bed, 2.0, 12.0)).max() == 0
 
-    assert render_audio(board, tmp_path / "out").synthesized == []
+    assert render_audio(board, tmp_path / "out", models_dir=tmp_path / "models").synthesized == []

@@ -106,14 +106,53 @@ def test_complete_folder_is_usable(tmp_path):
 
 
 def test_models_dir_precedence(tmp_path, monkeypatch):
+    """One rule for doctor, plan and the renders: --models-dir, else $RENDER_PIPELINE_MODELS, else ./models
+    where the command runs (wherever the storyboard is), each said with where it came from."""
+    from render_pipeline.backends.weights import models_dir_origin
+
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("RENDER_PIPELINE_MODELS", raising=False)
-    assert resolve_models_dir(None, tmp_path) == tmp_path / "models"
+    assert resolve_models_dir(None) == tmp_path / "models"
+    assert "./models" in models_dir_origin(None)
     monkeypatch.setenv("RENDER_PIPELINE_MODELS", "/srv/models")
-    assert resolve_models_dir(None, tmp_path) == Path("/srv/models")
-    assert resolve_models_dir(Path("/opt/m"), tmp_path) == Path("/opt/m")
+    assert resolve_models_dir(None) == Path("/srv/models")
+    assert models_dir_origin(None) == "$RENDER_PIPELINE_MODELS"
+    assert resolve_models_dir(Path("/opt/m")) == Path("/opt/m")
+    assert models_dir_origin(Path("/opt/m")) == "--models-dir"
 
 
 def test_specs_weights_and_open_session_import_no_torch():
     code = ("import sys; import render_pipeline.backends, render_pipeline.backends.weights; "
             "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, 'heavy import'")
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
+
+
+@pytest.mark.needs("diffusion")
+def test_the_download_command_is_the_hub_tool_installed_here(tmp_path):
+    """diffusers brings huggingface_hub; its command is `hf` (`huggingface-cli` before 0.34): the one printed exists."""
+    from render_pipeline.backends.hub_cli import hub_cli
+
+    name = hub_cli()
+    assert name in ("hf", "huggingface-cli")
+    assert (Path(sys.executable).parent / name).is_file()  # beside this Python, where pip put the entry point
+    problem = check_model_folder("wan2.2-ti2v-5b", tmp_path)
+    assert (f"with: {name} download Wan-AI/Wan2.2-TI2V-5B-Diffusers --local-dir "
+            f"{tmp_path / 'Wan2.2-TI2V-5B-Diffusers'}") in problem
+
+
+def test_without_huggingface_hub_the_command_installs_it_first(monkeypatch):
+    from importlib import metadata
+
+    from render_pipeline.backends import hub_cli
+
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(hub_cli.metadata, "distribution", absent)
+    hub_cli.hub_cli.cache_clear()
+    try:
+        command = hub_cli.download_command("Wan-AI/Wan2.2-TI2V-5B-Diffusers", "/m/Wan2.2-TI2V-5B-Diffusers")
+    finally:
+        hub_cli.hub_cli.cache_clear()
+    assert command == ("pip install -U huggingface_hub && hf download Wan-AI/Wan2.2-TI2V-5B-Diffusers "
+                       "--local-dir /m/Wan2.2-TI2V-5B-Diffusers")

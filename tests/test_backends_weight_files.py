@@ -183,9 +183,10 @@ def test_weights_yaml_can_name_a_diffusers_folder_elsewhere(tmp_path):
     assert locate_weights(A14B, tmp_path / "models") == (elsewhere, None)
 
 
-def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path):
-    """A storyboard is untrusted: the weights.yaml in its models/ folder (the default models folder)
-    cannot make the tool read files elsewhere; the same line in a models folder the user names can."""
+def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path, monkeypatch):
+    """A storyboard is untrusted: a weights.yaml in a models folder inside its folder (the default ./models
+    when run from there) cannot make the tool read files elsewhere; the same line in a models folder
+    outside it can."""
     from test_backends_specs import _fake_diffusers_folder
     from typer.testing import CliRunner
 
@@ -200,6 +201,7 @@ def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path)
     (film / "models").mkdir(parents=True)
     (film / "models" / "weights.yaml").write_text(f"{A14B}: {elsewhere}\n")
     board = load_storyboard(_board(film))
+    monkeypatch.chdir(film)
     with pytest.raises(UserError, match="outside the storyboard's folder .* --models-dir"):
         make_plan(board, gpus="1xH200")
     result = CliRunner().invoke(app, ["plan", str(film / "board.yaml"), "--gpus", "1xH200"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from render_pipeline.backends.specs import SPECS
 from render_pipeline.cli import app
 from render_pipeline.planner import make_plan
 from render_pipeline.storyboard import load_storyboard
@@ -87,8 +88,9 @@ def test_auto_without_weights_names_the_download(tmp_path):
     storyboard = load_storyboard(_storyboard(tmp_path, backend="auto"))
     plan = make_plan(storyboard, gpus="1xH200", models_dir=tmp_path / "models")
     assert plan.chosen_backend == "animatic"
-    assert "Wan-AI/Wan2.2-T2V-A14B-Diffusers" in plan.fallback_reason
-    assert str(tmp_path / "models") in plan.fallback_reason
+    assert plan.download == "wan2.2-t2v-a14b"
+    assert "Wan-AI/Wan2.2-T2V-A14B-Diffusers" in plan.download_hint
+    assert str(tmp_path / "models") in plan.fallback_reason and str(tmp_path / "models") in plan.download_hint
 
 
 def test_animatic_storyboard_never_looks_for_a_gpu(tmp_path, monkeypatch):
@@ -138,3 +140,60 @@ def test_plan_command_rejects_a_bad_gpu_spec_without_a_traceback(tmp_path):
     result = CliRunner().invoke(app, ["plan", str(_storyboard(tmp_path)), "--gpus", "2xBanana"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_plan_on_one_24gb_card_fits_in_15_lines_and_explains_its_choice(tmp_path, monkeypatch):
+    """The 5-minute example on 1x24GB: a line per backend with units, the choice and why, the download once."""
+    from conftest import EXAMPLES
+
+    monkeypatch.chdir(tmp_path)  # the default models folder, ./models, holds nothing
+    monkeypatch.delenv("RENDER_PIPELINE_MODELS", raising=False)
+    result = CliRunner().invoke(app, ["plan", str(EXAMPLES / "exhibition-film.yaml"), "--gpus", "1x24GB"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) <= 15, result.output
+    header = next(line for line in lines if "backend" in line and "fits" in line)
+    assert "peak (GiB/GPU)" in header and "per shot (min)" in header and "its shots (h)" in header
+    rows = {line.split()[0]: line for line in lines if line.split() and line.split()[0] in SPECS}
+    assert set(rows) == {"wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b"}
+    assert all(" yes " in row and "missing (" in row for row in rows.values())
+    choice = next(line for line in lines if line.startswith("Choice:"))
+    # The best-looking backend takes about a hundred hours on this card: the choice says so and names the faster one.
+    assert "wan2.2-t2v-a14b would look best but takes" in choice and "more than --max-hours 24" in choice
+    assert "so wan2.2-ti2v-5b:" in choice and "animatic until they are downloaded" in choice
+    assert result.output.count(" download Wan-AI/") == 1  # named once, for the backend the choice wants
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers" in next(line for line in lines if line.startswith("Download:"))
+    assert f"Models folder: {tmp_path / 'models'}" in result.output and "./models" in result.output
+    assert "render-all: about" in result.output and "no fit" not in result.output
+    every = CliRunner().invoke(app, ["plan", str(EXAMPLES / "exhibition-film.yaml"), "--gpus", "1x24GB", "--all"])
+    assert "offload sequential" in every.output and "offload sequential" not in result.output
+
+
+def _with_weights(models: Path, *names: str) -> Path:
+    from test_backends_specs import _fake_diffusers_folder
+
+    for name in names:
+        spec = SPECS[name]
+        _fake_diffusers_folder(models / spec.repo.split("/")[1], spec.pipeline, spec.components)
+    return models
+
+
+def test_auto_takes_the_faster_backend_past_max_hours_and_the_best_within(tmp_path):
+    storyboard = load_storyboard(_storyboard(tmp_path, shots=20, backend="auto"))
+    models = _with_weights(tmp_path / "models", "wan2.2-t2v-a14b", "wan2.2-ti2v-5b")
+    slow = make_plan(storyboard, gpus="1x24GB", models_dir=models)
+    a14b = slow.backend("wan2.2-t2v-a14b").choice.film_seconds / 3600
+    assert a14b > 24  # 20 shots of A14B on a 24 GB card: group offloading, about two hours a shot
+    assert slow.chosen_backend == "wan2.2-ti2v-5b" and slow.fallback_reason is None and slow.download is None
+    assert f"takes {a14b:.1f} h, more than --max-hours 24, so wan2.2-ti2v-5b" in slow.choice_reason
+    patient = make_plan(storyboard, gpus="1x24GB", models_dir=models, max_hours=a14b + 1)
+    assert patient.chosen_backend == "wan2.2-t2v-a14b" and f"within --max-hours {a14b + 1:g}" in patient.choice_reason
+    # Only A14B on disk: past the limit it is still used (better than an animatic), and the faster one is named.
+    only_a14b = make_plan(storyboard, gpus="1x24GB", models_dir=_with_weights(tmp_path / "a14b", "wan2.2-t2v-a14b"))
+    assert only_a14b.chosen_backend == "wan2.2-t2v-a14b" and only_a14b.download == "wan2.2-ti2v-5b"
+    assert "its weights are missing" in only_a14b.choice_reason
+
+
+def test_max_hours_is_checked(tmp_path):
+    result = CliRunner().invoke(app, ["plan", str(_storyboard(tmp_path)), "--gpus", "1x48GB", "--max-hours", "0"])
+    assert result.exit_code == 2 and "--max-hours must be more than 0" in result.output

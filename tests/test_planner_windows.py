@@ -95,6 +95,10 @@ def test_the_plan_report_says_which_shots_are_windowed(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["plan", "board.yaml", "--gpus", "1xH200", "--backend", "wan2.2-t2v-a14b"])
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
+    assert "Windows (a shot longer than its model was trained on" in text
+    assert "wan2.2-t2v-a14b 1 of 2 shots past 81 frames, in 3 windows" in text
+    every = CliRunner().invoke(app, ["plan", "board.yaml", "--gpus", "1xH200", "--backend", "wan2.2-t2v-a14b", "--all"])
+    text = " ".join(every.output.split())
     assert "1 of its 2 shots are longer than the 81 frames it was trained on: each is rendered as 3 windows" in text
     data = json.loads(CliRunner().invoke(app, ["plan", "board.yaml", "--gpus", "1xH200", "--backend", "wan2.2-t2v-a14b",
                                             "--json"]).output)

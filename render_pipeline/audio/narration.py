@@ -12,6 +12,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -49,10 +50,11 @@ def split_sentences(text: str) -> list[str]:
 
 
 def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None, models_dir: Path,
-            scratch: Path | None = None) -> Narration:
+            scratch: Path | None = None, on_clip: Callable[[str, bool], None] = lambda shot_id, made: None) -> Narration:
     """Speak every shot's narration (or reuse the cache); raise UserError if any runs past its shot.
 
     ``scratch``: where the engine's files are made (the output folder's tmp/; None: the system's).
+    ``on_clip``: told of each shot's clip once it is spoken (made) or found in the cache (not made).
     """
     narrated = [shot for shot in storyboard.shots if shot.narration]
     _remove_stale(narration_dir, {shot.id for shot in narrated})
@@ -75,12 +77,14 @@ def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None
         record = cached_record(path, key)
         if record is not None:
             clips[shot.id] = NarrationClip(path, record["duration"], [tuple(s) for s in record["sentences"]])
+            on_clip(shot.id, False)
         else:
             pending.append((shot, written, spoken, key))
 
     if pending:
         with tempfile.TemporaryDirectory(prefix="tts-", dir=scratch) as speaking:
-            speech = engine.speak([sentence for _, _, spoken, _ in pending for sentence in spoken], Path(speaking))
+            speech = engine.speak([sentence for _, _, spoken, _ in pending for sentence in spoken], Path(speaking),
+                                  _clips_spoken([(shot.id, len(spoken)) for shot, _, spoken, _ in pending], on_clip))
         for shot, written, spoken, key in pending:
             mine, speech = speech[: len(spoken)], speech[len(spoken):]
             clips[shot.id] = _write_clip(narration_dir / f"{shot.id}.wav", written, mine, key)
@@ -88,6 +92,19 @@ def narrate(storyboard: Storyboard, narration_dir: Path, engine_name: str | None
     _check_lengths(narrated, clips, engine.describe())
     return Narration(clips={shot.id: clips[shot.id] for shot in narrated},
                      synthesized=[shot.id for shot, *_ in pending], engine_line=engine_line)
+
+
+def _clips_spoken(clips: list[tuple[str, int]], on_clip: Callable[[str, bool], None]) -> Callable[[int], None]:
+    """Turn "sentences spoken so far" into each clip (shot id, its sentence count) finished, once and in order."""
+    told = 0
+
+    def spoken(count: int) -> None:
+        nonlocal told
+        while told < len(clips) and sum(sentences for _, sentences in clips[:told + 1]) <= count:
+            on_clip(clips[told][0], True)
+            told += 1
+
+    return spoken
 
 
 def _write_clip(path: Path, written: list[str], speech: list[Speech], key: str) -> NarrationClip:

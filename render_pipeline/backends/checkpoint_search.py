@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from render_pipeline.backends.checkpoint_files import Format, HeaderError, describe, unsupported_gguf_types
+from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
@@ -137,7 +138,7 @@ def _wan_wanted(spec: ModelSpec) -> list[_Wanted]:
                 f"files), or models_t5_umt5-xxl-enc-bf16.pth from {repo}"),
         _Wanted("tokenizer", "the UMT5 tokenizer", ("google/umt5-xxl",), lambda name: False,
                 f"download it (a few MB; single-file text encoders come without it): "
-                f"hf download {repo} --include 'google/umt5-xxl/*' --local-dir {{models_dir}}"),
+                f"{download_command(repo, '{models_dir}', include='google/umt5-xxl/*')}"),
         _Wanted("vae", f"the Wan {vae} VAE", (f"Wan{vae}_VAE.pth",),
                 lambda name: f"wan{vae.replace('.', '')}vae" in name,
                 f"add {comfy_vae} (ComfyUI) or Wan{vae}_VAE.pth from {repo}"),

@@ -5,7 +5,8 @@ every backend calls it again before loading, so a bad folder fails in a second w
 saying exactly what to download, instead of deep inside diffusers.
 
 Layout: ``<models dir>/<repository name>``, which is what
-``hf download <repo> --local-dir <models dir>/<repository name>`` produces, e.g.
+``hf download <repo> --local-dir <models dir>/<repository name>`` produces (hub_cli.py names the
+command as installed here), e.g.
 ``models/Wan2.2-T2V-A14B-Diffusers``. ``<models dir>/<owner>/<repository name>`` is accepted too.
 Weights in other formats load in place from where the user put them: the official release,
 single files, GGUF (checkpoint_search.py finds them; a line in ``<models dir>/weights.yaml``
@@ -19,6 +20,7 @@ import os
 from pathlib import Path
 
 from render_pipeline.backends.checkpoint_search import MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search
+from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
@@ -34,13 +36,28 @@ def storyboard_confinement(models_dir: Path, storyboard_dir: Path) -> Path | Non
     return storyboard_dir if Path(models_dir).resolve().is_relative_to(Path(storyboard_dir).resolve()) else None
 
 
-def resolve_models_dir(option: Path | None, storyboard_dir: Path) -> Path:
-    """--models-dir, else $RENDER_PIPELINE_MODELS, else the storyboard's own models/ folder."""
+# The default models folder: models/ in the folder the command runs in, as outputs/ is. Not the
+# storyboard's folder: one download serves every storyboard, `doctor` finds it with or without a
+# storyboard, and a storyboard folder someone sent is not searched for weights unless asked.
+DEFAULT_MODELS_DIR = Path("models")
+
+
+def resolve_models_dir(option: Path | None) -> Path:
+    """--models-dir, else $RENDER_PIPELINE_MODELS, else ./models (DEFAULT_MODELS_DIR); made absolute for messages."""
     if option is not None:
-        return Path(option)
+        return Path(option).absolute()
     if os.environ.get(MODELS_ENV):
-        return Path(os.environ[MODELS_ENV])
-    return Path(storyboard_dir) / "models"
+        return Path(os.environ[MODELS_ENV]).absolute()
+    return DEFAULT_MODELS_DIR.absolute()
+
+
+def models_dir_origin(option: Path | None) -> str:
+    """Where resolve_models_dir() took the folder from, in words, for every message that names it."""
+    if option is not None:
+        return "--models-dir"
+    if os.environ.get(MODELS_ENV):
+        return f"${MODELS_ENV}"
+    return f"the default: ./{DEFAULT_MODELS_DIR} where the command runs; --models-dir or ${MODELS_ENV} to change"
 
 
 def find_model_folder(backend: str, models_dir: Path) -> Path:
@@ -80,7 +97,7 @@ def locate_weights(backend: str, models_dir: Path,
         return in_place.found, in_place.problem
     return None, (
         f"{backend}: {problem}. Download the diffusers-format weights {spec.repo} "
-        f"(about {spec.download_gb:g} GB) with: hf download {spec.repo} --local-dir {folder}"
+        f"(about {spec.download_gb:g} GB) with: {download_command(spec.repo, folder)}"
         + (f"; or use the official release or single files you have (put them in {models_dir}, or point "
            f"{models_dir / MAPPING_FILE} at them: {backend}: /path/to/the/files)" if spec.original_repo else "")
     )
@@ -110,6 +127,14 @@ def quantised_transformer(weights: Path | CheckpointSet) -> tuple[str, float] | 
     parts = [part for part in weights.parts if part.component.startswith("transformer")]
     loaded = sum(part.format.loaded_bytes for part in parts)
     return parts[0].format.label, loaded / sum(part.format.parameters for part in parts)
+
+
+def weights_label(weights: Path | CheckpointSet) -> str:
+    """The format of the weights found, in a few words (the plan's short table)."""
+    if isinstance(weights, CheckpointSet):
+        transformer = weights.part("transformer")
+        return f"in place, {transformer.format.label}" if transformer and transformer.format else "in place"
+    return "diffusers folder"
 
 
 def describe_weights(weights: Path | CheckpointSet) -> str:

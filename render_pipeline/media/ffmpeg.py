@@ -87,20 +87,55 @@ def _check_runs(exe: str, named: str) -> str:
     raise UserError(f"{named} does not run as FFmpeg (`-version` gave {problem}); {FFMPEG_FIX}")
 
 
-def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None, cwd: Path | None = None) -> str:
+def run_ffmpeg(args: list[str], what: str, log_path: Path | None = None, cwd: Path | None = None,
+               on_progress: Callable[[float], None] | None = None) -> str:
     """Run ffmpeg with ``args`` (no shell); return its stderr.
 
     Raises DiskFault when an output could not be written (full disk, size limit, read-only),
     FfmpegError for any other failure. ``cwd``: the folder relative names in ``args`` (and in
-    a filter graph, where they need no escaping) are read from.
+    a filter graph, where they need no escaping) are read from. ``on_progress``: called as the
+    work goes on with the seconds of output written so far (see _run_reporting).
     """
-    result = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args], stdin=subprocess.DEVNULL,
-                            capture_output=True, text=True, errors="replace", cwd=cwd, preexec_fn=die_with_parent())
+    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-y", *args]
+    if on_progress is None:
+        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace",
+                                cwd=cwd, preexec_fn=die_with_parent())
+        returncode, stderr = result.returncode, result.stderr
+    else:
+        command = [*command[:4], "-progress", "pipe:1", *command[4:]]
+        returncode, stderr = _run_reporting(command, cwd, on_progress)
     if log_path is not None:
-        append_text(log_path, "$ " + " ".join(result.args) + "\n" + result.stderr + "\n")
-    if result.returncode != 0:
-        _raise_failure(what, result.returncode, result.stderr, args, cwd=cwd)
-    return result.stderr
+        append_text(log_path, "$ " + " ".join(command) + "\n" + stderr + "\n")
+    if returncode != 0:
+        _raise_failure(what, returncode, stderr, args, cwd=cwd)
+    return stderr
+
+
+def _run_reporting(command: list[str], cwd: Path | None, on_progress: Callable[[float], None]) -> tuple[int, str]:
+    """Run ``command``, which has ``-progress pipe:1``, passing each ``out_time_us`` it reports to ``on_progress``
+    in seconds; return its exit status and stderr.
+
+    FFmpeg writes key=value blocks to stdout about twice a second. ``out_time_us`` is how far the
+    furthest output has got; ``frame=`` is not used, as it counts the first video output only
+    (the assembly's first is its thumbnails). stderr goes to a temporary file, so a chatty FFmpeg
+    never blocks on a full pipe. If ``on_progress`` raises (Ctrl-C), FFmpeg is stopped.
+    """
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, cwd=cwd,
+                                   text=True, errors="replace", preexec_fn=die_with_parent())
+        try:
+            for line in process.stdout:
+                key, _, value = line.strip().partition("=")
+                if key == "out_time_us" and value.isdigit():  # N/A, or negative, before the first frame
+                    on_progress(int(value) / 1e6)
+        except BaseException:
+            process.kill()
+            raise
+        finally:
+            process.stdout.close()
+            returncode = process.wait()
+        errors.seek(0)
+        return returncode, errors.read().decode(errors="replace")
 
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h

@@ -32,6 +32,7 @@ import json
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import (FfmpegError, MediaKind, count_frames, media_input, probe, rate_argument,
@@ -108,11 +109,12 @@ def retimed_count(frames: int, source: Fraction, target: Fraction) -> int:
 
 
 def retime(clip: Path, source: Fraction, target: Fraction, frames: int, method: Interpolation, out_path: Path,
-           models_dir: Path, log_path: Path | None = None, encode: list[str] = LOSSLESS) -> None:
+           models_dir: Path, log_path: Path | None = None, encode: list[str] = LOSSLESS,
+           on_frames: Callable[[int, int], None] | None = None) -> None:
     """Write the first ``frames`` frames of ``clip`` (at ``source`` fps) converted to ``target`` fps to ``out_path``.
 
     ``frames`` must not exceed retimed_count() of the clip. The file is an MP4 whatever its name,
-    encoded with the FFmpeg arguments ``encode``.
+    encoded with the FFmpeg arguments ``encode``. ``on_frames``: told (frames made, ``frames``) as it goes.
     """
     what = f"retiming {clip.name} from {source} to {target} fps ({method})"
     if method is Interpolation.RIFE:
@@ -122,23 +124,33 @@ def retime(clip: Path, source: Fraction, target: Fraction, frames: int, method: 
         positions = [number * source / target for number in range(frames)]
         with contextlib.closing(read_rgb_frames(clip, info.width, info.height, what)) as decoded:
             made = rife.interpolate(decoded, info.width, info.height, positions, rife_weights(models_dir))
+            if on_frames is not None:
+                made = _counted(made, frames, on_frames)
             write_rgb_frames(made, info.width, info.height, target, out_path, what, log_path, encode)
     else:
         rate = rate_argument(target)
         convert = (f"fps={rate}" if method is Interpolation.REPEAT
                    else f"{MINTERPOLATE_FLUSH},minterpolate=fps={rate}:{MINTERPOLATE}")
+
+        def written(seconds: float) -> None:  # -progress: how far the output has got
+            on_frames(min(round(seconds * target), frames), frames)
+
         run_ffmpeg([*media_input(clip, MediaKind.VIDEO), "-map", "0:v:0", "-vf", f"setpts=PTS-STARTPTS,{convert}",
-                    "-frames:v", str(frames), "-an", *encode, "-f", "mp4", str(out_path)], what=what, log_path=log_path)
+                    "-frames:v", str(frames), "-an", *encode, "-f", "mp4", str(out_path)], what=what, log_path=log_path,
+                   on_progress=written if on_frames is not None else None)
     written = count_frames(out_path)
     if written != frames:
         raise FfmpegError(what, 0, f"wrote {written} frames where {frames} were wanted")
 
 
 def retimed(clip: Path, source: Fraction, target: Fraction, method: Interpolation, cache_dir: Path,
-            models_dir: Path, log_path: Path | None = None) -> Path:
+            models_dir: Path, log_path: Path | None = None, on_made: Callable[[], None] | None = None,
+            on_frames: Callable[[int, int], None] | None = None) -> Path:
     """``clip`` at ``target`` fps: the clip itself when it is at that rate already, else its
     conversion, kept in ``cache_dir`` under a key of the clip's size and modification time,
-    both rates, the method and its settings (made now unless kept from an earlier run)."""
+    both rates, the method and its settings (made now unless kept from an earlier run).
+    For progress: ``on_made`` is called once a conversion was made now (not for one kept), and
+    ``on_frames`` as retime() calls it."""
     if source == target:
         return clip
     require_interpolation(method, models_dir)
@@ -152,11 +164,19 @@ def retimed(clip: Path, source: Fraction, target: Fraction, method: Interpolatio
     kept.parent.mkdir(parents=True, exist_ok=True)
     with writing(kept) as partial:  # output_folder/files.py: never through a link planted in the folder
         retime(clip, source, target, retimed_count(count_frames(clip), source, target), method, partial, models_dir,
-               log_path)
+               log_path, on_frames=on_frames)
     for older in kept.parent.glob(f"{clip.stem}.*.mp4"):  # earlier conversions of this clip are of no more use
         if older != kept:
             older.unlink(missing_ok=True)
+    if on_made is not None:
+        on_made()
     return kept
+
+
+def _counted(frames: Iterator[bytes], total: int, on_frames: Callable[[int, int], None]) -> Iterator[bytes]:
+    for number, frame in enumerate(frames, start=1):
+        yield frame
+        on_frames(number, total)
 
 
 def _settings(method: Interpolation, models_dir: Path) -> object:

@@ -1,11 +1,13 @@
-"""The plan as a picture, drawn as plain SVG: memory per GPU per stage against the card, and the schedule."""
+"""The plan as a picture, drawn as plain SVG: memory per GPU per stage against the card, and the schedule
+against a time axis."""
 
 from __future__ import annotations
 
+import math
 from xml.sax.saxutils import escape
 
 from render_pipeline.planner.plan import Plan
-from render_pipeline.planner.report import describe, duration
+from render_pipeline.planner.report import describe, duration, time_unit
 
 WIDTH = 820
 LABEL = 150  # left column for names
@@ -69,4 +71,23 @@ def _schedule(parts: list[str], backend, y: float) -> float:
                          f'fill="{SHOT_COLOURS[index % len(SHOT_COLOURS)]}" stroke="white"/>')
             if width > 28:
                 parts.append(_text(x + width / 2, y - 5, slot.shot_id, 10, "middle"))
-    return y + 36
+    return _time_axis(parts, y + 6, end, scale) + 24
+
+
+def _time_axis(parts: list[str], y: float, end: float, scale: float) -> float:
+    """A line under the schedule from its start to ``end`` seconds, ticked at a round step; returns the y below it."""
+    unit, seconds = time_unit([end])
+    step = _round_step(end / seconds / 6) * seconds
+    parts.append(f'<line x1="{LABEL}" y1="{y:.1f}" x2="{LABEL + end * scale:.1f}" y2="{y:.1f}" stroke="#555555"/>')
+    for index in range(int(end // step) + 1):
+        x = LABEL + index * step * scale
+        parts.append(f'<line x1="{x:.1f}" y1="{y:.1f}" x2="{x:.1f}" y2="{y + 5:.1f}" stroke="#555555"/>')
+        parts.append(_text(x, y + 17, f"{index * step / seconds:g} {unit}", 10, "middle"))
+    parts.append(_text(10, y + 17, "time from the start", 11))
+    return y + 17
+
+
+def _round_step(rough: float) -> float:
+    """The 1, 2 or 5 times a power of ten nearest above ``rough``."""
+    power = 10 ** math.floor(math.log10(rough)) if rough > 0 else 1.0
+    return next(factor * power for factor in (1, 2, 5, 10) if factor * power >= rough)

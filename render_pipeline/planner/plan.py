@@ -4,7 +4,9 @@ For every backend the storyboard needs, each candidate layout is weighed on the 
 (memory) and on every shot (time); the chosen one is the fastest that fits with the safety
 margin, preferring what this version's backends can run and exact output over fp8 or a bf16
 VAE. Shots whose backend is "auto" get the best-looking backend that fits and whose weights
-are on disk, else the animatic, with the reason in ``fallback_reason``.
+are on disk and whose film time stays within ``max_hours`` (else the fastest that fits), or
+the animatic; ``choice_reason`` says why, and ``fallback_reason`` too when the animatic stands in.
+Besides the shots, the plan estimates the CPU phases of `render-all` (planner/phases.py).
 """
 
 from __future__ import annotations
@@ -30,11 +32,23 @@ from render_pipeline.planner.layouts import (
     needed_gib,
     with_vae,
 )
+from render_pipeline.planner.phases import (
+    Phase,
+    PhaseEstimate,
+    animatic_seconds,
+    around_the_shots,
+    conversion_estimate,
+    footage_rate,
+    footage_seconds,
+)
 from render_pipeline.planner.sampling import shot_sampling
 
 # Best-looking first: the order "auto" tries the text-to-video backends in.
 AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
-ANIMATIC_SECONDS_PER_FRAME = 0.01  # drawing a card and encoding it, on CPU
+# The longest render `auto` chooses the best-looking backend for, for the shots it renders (--max-hours):
+# a day, so notes given on one day's cut can be rendered for the next. Past it, auto takes the
+# best-looking backend within it (on 1x24GB the 5-minute example: Wan 2.2 A14B 103 h, TI2V-5B 11 h).
+DEFAULT_MAX_HOURS = 24.0
 DISK_GBPS = 1.5  # reading the weights once per process
 # The OS, the page cache the loader needs and everything else running: not ours to use.
 HOST_RESERVE_FRACTION = 0.1
@@ -85,6 +99,7 @@ class BackendPlan:
     load_seconds: float
     schedule: list[Slot] = field(default_factory=list)
     weights_found: str | None = None  # where the weights are and in which format, when loadable
+    weights_label: str | None = None  # their format in a few words ("diffusers folder", "in place, GGUF Q4_K_M")
     # Peak GiB per GPU with quantised files instead (GGUF Q4_K_M, fp8 scaled), on one GPU: shown
     # when the model needs offloading or does not fit as it is on disk.
     quantised_peaks: dict[str, float] = field(default_factory=dict)
@@ -105,6 +120,7 @@ class BackendPlan:
             "steps": self.largest.steps,
             "weights_problem": self.weights_problem,
             "weights_found": self.weights_found,
+            "weights_label": self.weights_label,
             "quantised_peaks": {label: round(peak, 2) for label, peak in self.quantised_peaks.items()},
             "schedule": [asdict(slot) for slot in self.schedule],
             "windows": self.windows,
@@ -136,9 +152,25 @@ class Plan:
     chosen_backend: str
     fallback_reason: str | None
     concurrent_groups: int
-    total_seconds: float
+    total_seconds: float  # the shots' (the SHOTS phase)
     warnings: list[str] = field(default_factory=list)
     delivery: DeliveryCost | None = None  # disk and host memory besides the GPUs (planner/delivery.py)
+    choice_reason: str = ""  # why auto shots render with chosen_backend (empty: no auto shot)
+    download: str | None = None  # the backend whose weights to fetch next, when missing weights decided the choice
+    max_hours: float = DEFAULT_MAX_HOURS
+    models_dir: Path | None = None
+    models_origin: str = ""  # where models_dir came from, in words (backends/weights.py models_dir_origin)
+    phases: dict[Phase, PhaseEstimate] = field(default_factory=dict)  # every phase of render-all, in order
+
+    @property
+    def download_hint(self) -> str | None:
+        """What to download (or add) for the backend auto wants, with the command; None when nothing is missing."""
+        return None if self.download is None else self.backend(self.download).weights_problem
+
+    @property
+    def run_seconds(self) -> float:
+        """The whole of `render-all`: every phase."""
+        return sum(estimate.seconds for estimate in self.phases.values())
 
     def backend(self, name: str) -> BackendPlan:
         return next(plan for plan in self.backends if plan.name == name)
@@ -155,6 +187,12 @@ class Plan:
             "shots": [asdict(shot) for shot in self.shots],
             "warnings": self.warnings,
             "delivery": self.delivery.to_json() if self.delivery is not None else None,
+            "choice_reason": self.choice_reason,
+            "download": self.download,
+            "max_hours": self.max_hours,
+            "models_dir": str(self.models_dir) if self.models_dir is not None else None,
+            "phases": {str(phase): estimate.to_json() for phase, estimate in self.phases.items()},
+            "run_seconds": round(self.run_seconds, 1),
         }
 
 
@@ -168,13 +206,22 @@ def needs_gpu(storyboard, backend: str | None = None) -> bool:
 
 
 def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float | None = None,
-              backend: str | None = None, models_dir: Path | None = None) -> Plan:
-    """``gpus``: "auto" (this machine), a what-if spec like "2xA6000", or the GPUs themselves (a cluster's node)."""
+              backend: str | None = None, models_dir: Path | None = None,
+              max_hours: float | None = None) -> Plan:
+    """``gpus``: "auto" (this machine), a what-if spec like "2xA6000", or the GPUs themselves (a cluster's node).
+
+    ``models_dir``: as given (--models-dir), None for the default (backends/weights.py resolve_models_dir).
+    ``max_hours``: the longest render of its shots that auto takes a backend for when a faster one fits
+    (None: DEFAULT_MAX_HOURS).
+    """
+    max_hours = DEFAULT_MAX_HOURS if max_hours is None else max_hours
     if backend is not None and backend != "auto" and backend not in SPECS:
         raise UserError(f"--backend {backend!r}: unknown; choose auto or one of {', '.join(SPECS)}")
-    from render_pipeline.backends.weights import resolve_models_dir, storyboard_confinement
+    if not max_hours > 0:
+        raise UserError(f"--max-hours must be more than 0 (got {max_hours:g})")
+    from render_pipeline.backends.weights import models_dir_origin, resolve_models_dir, storyboard_confinement
 
-    models = resolve_models_dir(models_dir, storyboard.base_dir)
+    models = resolve_models_dir(models_dir)
     wanted = {shot.id: (backend or shot.backend) for shot in storyboard.shots if shot.source is None}
 
     machine: list[Gpu] = []
@@ -199,13 +246,12 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
         return planned[key]
 
     concrete: dict[str, str] = {}
-    fallback_reason = None
     auto_ids = [shot_id for shot_id, name in wanted.items() if name == "auto"]
-    chosen_auto = None
+    auto = None
     if auto_ids:
-        chosen_auto, fallback_reason = _choose_auto(auto_ids, by_id, machine, plan_for)
+        auto = _choose_auto(auto_ids, by_id, machine, plan_for, max_hours, models)
         for shot_id in auto_ids:
-            concrete[shot_id] = spec_for(chosen_auto, _image_conditioned(by_id[shot_id])).name
+            concrete[shot_id] = spec_for(auto.backend, _image_conditioned(by_id[shot_id])).name
     for shot_id, name in wanted.items():
         if name != "auto":
             concrete[shot_id] = spec_for(name, _image_conditioned(by_id[shot_id])).name
@@ -220,15 +266,33 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
         if plan.choice is None:
             raise UserError(_nothing_fits(plan, machine))
 
-    shots, total = _planned_shots(storyboard, concrete, used_plans)
+    method = _interpolation(storyboard, models)
+    shots, total = _planned_shots(storyboard, concrete, used_plans, method)
     considered = list({id(p): p for p in list(planned.values())}.values())
-    chosen_backend = chosen_auto or next(iter(used), "animatic")
+    chosen_backend = auto.backend if auto else next(iter(used), "animatic")
     groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
     delivery = storyboard.delivery
+    film_frames = round(storyboard.duration * delivery.fps)
     cost = delivery_cost([(shot.frames, shot.width, shot.height, shot.backend) for shot in shots], delivery.width,
-                         delivery.height, round(storyboard.duration * delivery.fps), len(shots))
-    return Plan(machine, host_ram, shots, considered, chosen_backend, fallback_reason, groups, total,
-                _single_pass_warnings(storyboard, shots), cost)
+                         delivery.height, film_frames, len(shots))
+    estimates = {
+        **around_the_shots(storyboard),
+        Phase.SHOTS: PhaseEstimate.of(Phase.SHOTS, [(shot.shot_id, shot.estimated_seconds) for shot in shots], total),
+        Phase.CONVERSION: conversion_estimate(shots, delivery.fps, method),
+    }
+    phases = {phase: estimates[phase] for phase in Phase}
+    return Plan(machine, host_ram, shots, considered, chosen_backend,
+                auto.reason if auto and auto.fallback else None, groups, total,
+                _single_pass_warnings(storyboard, shots), cost, choice_reason=auto.reason if auto else "",
+                download=auto.download if auto else None, max_hours=max_hours, models_dir=models,
+                models_origin=models_dir_origin(models_dir), phases=phases)
+
+
+def _interpolation(storyboard, models_dir: Path) -> str:
+    """The frame-rate conversion `delivery.frame_interpolation` comes to here (media/retime.py)."""
+    from render_pipeline.media.retime import choose_interpolation
+
+    return str(choose_interpolation(storyboard.delivery.frame_interpolation, models_dir))
 
 
 def _single_pass_warnings(storyboard, shots: list[PlannedShot]) -> list[str]:
@@ -264,28 +328,61 @@ def _image_conditioned(shot) -> bool:
     return shot.image is not None or shot.continue_from is not None
 
 
-def _choose_auto(shot_ids, by_id, machine, plan_for) -> tuple[str, str | None]:
-    """The first backend in AUTO_ORDER that fits and has its weights, else the animatic and why."""
+@dataclass(frozen=True)
+class AutoChoice:
+    backend: str  # what the auto shots render with: a model, or "animatic"
+    reason: str  # why, in words, with the times that decided it
+    fallback: bool  # the animatic stands in for a model (no GPU, nothing fits, weights missing)
+    download: str | None = None  # the backend (a BackendPlan's name) whose missing weights would change the choice
+
+
+def _choose_auto(shot_ids, by_id, machine, plan_for, max_hours: float, models_dir: Path) -> AutoChoice:
+    """The best-looking backend (AUTO_ORDER) that fits and renders the auto shots within ``max_hours``, or
+    past the limit the fastest; if its weights are missing, the next in that order that has them, else
+    the animatic. The reason gives the times that decided it."""
     if not machine:
-        return "animatic", "no GPU found (nvidia-smi reports none): every auto shot is drawn as an animatic"
-    missing = []
-    fitting = []
+        return AutoChoice("animatic", "no GPU found (nvidia-smi reports none): every auto shot is drawn as an "
+                                      "animatic", True)
+    fitting: list[tuple[str, float, list[BackendPlan]]] = []  # (backend, seconds for the auto shots, its plans)
     for name in AUTO_ORDER:
         variants: dict[str, list[str]] = {}
         for shot_id in shot_ids:
             variants.setdefault(spec_for(name, _image_conditioned(by_id[shot_id])).name, []).append(shot_id)
         plans = [plan_for(variant, ids) for variant, ids in variants.items()]
-        if any(plan.choice is None for plan in plans):
-            continue
-        fitting.append(name)
-        problems = [plan.weights_problem for plan in plans if plan.weights_problem]
-        if not problems:
-            return name, None
-        missing.extend(problems)
+        if all(plan.choice is not None for plan in plans):
+            fitting.append((name, sum(plan.choice.film_seconds for plan in plans), plans))
     if not fitting:
-        return "animatic", "no text-to-video backend fits these GPUs: every auto shot is drawn as an animatic"
-    return "animatic", (f"{fitting[0]} would fit, but its weights are missing: " + "; ".join(missing[:1])
-                        + ". Until then every auto shot is drawn as an animatic.")
+        return AutoChoice("animatic", "no text-to-video backend fits these GPUs: every auto shot is drawn as an "
+                                      "animatic", True)
+    limit = max_hours * 3600
+    within = [entry for entry in fitting if entry[1] <= limit]
+    order = within or sorted(fitting, key=lambda entry: entry[1])
+    best, best_seconds, _ = fitting[0]
+    wanted, wanted_seconds, wanted_plans = order[0]
+    if wanted == best:
+        why = (f"{best}, the best-looking backend that fits, renders the auto shots in {_hours(best_seconds)}"
+               + (f", within --max-hours {max_hours:g}" if within else f", more than --max-hours {max_hours:g}"))
+    elif within:
+        why = (f"{best} would look best but takes {_hours(best_seconds)}, more than --max-hours {max_hours:g}, so "
+               f"{wanted}: {_hours(wanted_seconds)}")
+    else:
+        why = (f"every backend that fits takes more than --max-hours {max_hours:g} ({best}: {_hours(best_seconds)}), "
+               f"so the fastest, {wanted}: {_hours(wanted_seconds)}")
+    missing = next((plan.name for plan in wanted_plans if plan.weights_problem), None)
+    if missing is None:
+        return AutoChoice(wanted, why, False)
+    others = [entry for entry in fitting if entry not in order]  # past the limit: still better than an animatic
+    ready = next((entry for entry in order + others if not any(plan.weights_problem for plan in entry[2])), None)
+    why += f"; its weights are missing in {models_dir}"
+    if ready is not None:
+        return AutoChoice(ready[0], f"{why}, so {ready[0]}, whose weights are there: {_hours(ready[1])}", False,
+                          download=missing)
+    return AutoChoice("animatic", f"{why}: every auto shot is drawn as an animatic until they are downloaded",
+                      True, download=missing)
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h"
 
 
 def _nothing_fits(plan: BackendPlan, machine: list[Gpu]) -> str:
@@ -319,7 +416,7 @@ def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
 def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
                   models_dir: Path, confine_to: Path | None = None) -> BackendPlan:
     from render_pipeline.backends.lora_files import changed_parameters
-    from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer
+    from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer, weights_label
 
     arch = ARCHITECTURES[spec.name]
     shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
@@ -328,6 +425,7 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
     weights, problem = locate_weights(spec.name, models_dir, confine_to)
     plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb, problem,
                        spec.download_gb / DISK_GBPS, weights_found=None if weights is None else describe_weights(weights),
+                       weights_label=None if weights is None else weights_label(weights),
                        windows={shot_id: shape.windows for shot_id, shape in shapes.items() if shape.windows > 1})
     if not machine:
         return plan
@@ -446,18 +544,25 @@ def _schedule(arch, spec, candidate: Candidate, shapes: dict[str, Shape], gpu: G
     return sorted(slots, key=lambda slot: (slot.group, slot.start))
 
 
-def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[BackendPlan]) -> tuple[list, float]:
+def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[BackendPlan],
+                   method: str) -> tuple[list, float]:
+    """Every shot as planned, and the seconds they take: CPU shots one after another, each backend's schedule."""
     plans = {plan.name: plan for plan in used_plans}
     durations = {slot.shot_id: slot.end - slot.start for plan in used_plans for slot in plan.schedule}
     delivery = storyboard.delivery
     shots = []
-    animatic_seconds = 0.0
+    cpu_seconds = 0.0
     for shot in storyboard.shots:
         name = "footage" if shot.source is not None else concrete[shot.id]
         if name in ("footage", "animatic"):
             frames = round(shot.render_duration * delivery.fps)
-            seconds = frames * ANIMATIC_SECONDS_PER_FRAME if name == "animatic" else 0.0
-            animatic_seconds += seconds
+            if name == "animatic":
+                first = not any(planned.backend == "animatic" for planned in shots)
+                seconds = animatic_seconds(frames, delivery.width, delivery.height, first)
+            else:
+                seconds = footage_seconds(frames, delivery.width, delivery.height, footage_rate(shot.source),
+                                          delivery.fps, method)
+            cpu_seconds += seconds
             shots.append(PlannedShot(shot.id, name, delivery.width, delivery.height, delivery.fps, frames, 0, 0,
                                      {}, seconds))
             continue
@@ -472,5 +577,5 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
         shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, frames, shape.steps,
                                  layout.gpus_per_shot, candidate, durations[shot.id], settings, windows))
-    total = animatic_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
+    total = cpu_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
     return shots, total

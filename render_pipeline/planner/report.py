@@ -1,4 +1,5 @@
-"""The plan for people: a verdict per backend, a terminal table, and a Markdown report."""
+"""The plan for people: a short summary (a line per backend and the choice), every layout with --all,
+and a Markdown report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import FLASH_ATTENTION_4_FIX, flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.layouts import Layout
+from render_pipeline.planner.phases import format_duration
 from render_pipeline.planner.plan import BackendPlan, Candidate, Plan
 
 
@@ -39,6 +41,23 @@ def duration(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def time_unit(seconds: list[float]) -> tuple[str, float]:
+    """One unit for a column of times, by its largest: s, min or h, with its length in seconds."""
+    largest = max(seconds, default=0.0)
+    if largest < 120:
+        return "s", 1.0
+    if largest < 10 * 3600:
+        return "min", 60.0
+    return "h", 3600.0
+
+
+def in_unit(seconds: float | None, unit: tuple[str, float]) -> str:
+    if seconds is None:
+        return "-"
+    value = seconds / unit[1]
+    return f"{value:.1f}" if unit[0] == "h" or value < 10 else f"{value:.0f}"
+
+
 def machine_line(plan: Plan) -> str:
     if not plan.gpus:
         gpus = "no GPU"
@@ -63,10 +82,13 @@ def windows_line(plan: BackendPlan) -> str:
     """How many of the backend's shots are longer than its trained clip, and so rendered in windows."""
     if not plan.windows:
         return ""
-    counts = sorted(set(plan.windows.values()))
-    many = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     return (f" {len(plan.windows)} of its {len(plan.shot_ids)} shots are longer than the {SPECS[plan.name].max_frames} "
-            f"frames it was trained on: each is rendered as {many} windows, each continuing the last.")
+            f"frames it was trained on: each is rendered as {_window_counts(plan)} windows, each continuing the last.")
+
+
+def _window_counts(plan: BackendPlan) -> str:
+    counts = sorted(set(plan.windows.values()))
+    return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
 
 
 def outside_gpus(plan: Plan) -> str:
@@ -80,8 +102,9 @@ def outside_gpus(plan: Plan) -> str:
     return text + "."
 
 
-def verdict(plan: BackendPlan) -> str:
-    """One paragraph: what fits, how, and what the obvious alternatives would cost."""
+def verdict(plan: BackendPlan, full_weights: bool = True) -> str:
+    """One paragraph: what fits, how, and what the obvious alternatives would cost. ``full_weights``: say
+    exactly what is missing and how to download it (else only that the weights are missing)."""
     shape = plan.largest
     size = f"{shape.width}x{shape.height}, {shape.frames} frames a pass, {shape.steps} steps"
     if not plan.candidates:
@@ -108,10 +131,19 @@ def verdict(plan: BackendPlan) -> str:
                  + ", ".join(f"{label} {peak:.1f} GiB" for label, peak in plan.quantised_peaks.items())
                  + " (estimated sizes; files found on disk are counted from their headers).")
     if plan.weights_problem:
-        text += f" Weights: {plan.weights_problem}"
+        text += f" Weights: {plan.weights_problem}" if full_weights else f" Weights: {weights_cell(plan)}."
     elif plan.weights_found:
         text += f" Weights: {plan.weights_found}."
     return text
+
+
+def weights_cell(plan: BackendPlan) -> str:
+    """The weights in a few words: their format where found, else what downloading them takes."""
+    if plan.weights_problem is None:
+        return plan.weights_label or "found"
+    if plan.weights_label is None and plan.download_gb:
+        return f"missing ({plan.download_gb:g} GB)"
+    return "not usable (see doctor)"
 
 
 def _first(plan: BackendPlan, test) -> Candidate | None:
@@ -127,62 +159,149 @@ def _rows(plan: BackendPlan, limit: int) -> list[Candidate]:
     return (chosen + rest)[: max(limit - 3, 1)] + failing[:3]
 
 
-def print_plan(plan: Plan, console) -> None:
-    from rich.markup import escape
+def _table(header: list[str], rows: list[list[str]], marks: list[str]) -> list[str]:
+    """Plain columns, two spaces apart, each row one line."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    return [f"{mark:1} " + "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+            for mark, row in zip([" ", *marks], [header, *rows])]
+
+
+def summary_lines(plan: Plan) -> list[str]:
+    """`plan`'s default output: a line per backend, why the choice, the download (once), the whole run."""
+    lines = [f"Plan for {machine_line(plan)}"]
+    if plan.models_dir is not None:
+        lines.append(f"Models folder: {plan.models_dir} ({plan.models_origin})")
+    backends = plan.backends
+    used = {shot.backend for shot in plan.shots}
+    if backends:
+        per_shot = time_unit([b.choice.cost.seconds_per_shot for b in backends if b.choice])
+        film = time_unit([b.choice.film_seconds for b in backends if b.choice])
+        rows = []
+        for backend in backends:
+            choice = backend.choice
+            if not backend.candidates:
+                fits, layout, peak = "-", "needs a GPU", "-"
+            elif choice is None:
+                leanest = min(backend.candidates, key=lambda c: c.cost.peak)
+                fits, layout, peak = "no", f"even the leanest: {leanest.reason.split(' (')[0]}", f"{leanest.cost.peak:.1f}"
+            else:
+                fits, layout, peak = "yes", describe(choice.layout), f"{choice.cost.peak:.1f}"
+            rows.append([backend.name, fits, layout, peak,
+                         in_unit(choice.cost.seconds_per_shot if choice else None, per_shot),
+                         in_unit(choice.film_seconds if choice else None, film), weights_cell(backend)])
+        header = ["backend", "fits", "layout", "peak (GiB/GPU)", f"per shot ({per_shot[0]})",
+                  f"its shots ({film[0]})", "weights"]
+        lines += _table(header, rows, ["*" if backend.name in used else " " for backend in backends])
+        windowed = [f"{b.name} {len(b.windows)} of {len(b.shot_ids)} shots past {SPECS[b.name].max_frames} frames, "
+                    f"in {_window_counts(b)} windows" for b in backends if b.windows]
+        if windowed:
+            lines.append("Windows (a shot longer than its model was trained on, each window continuing the last): "
+                         + "; ".join(windowed) + ".")
+    lines.append(choice_line(plan))
+    lines += download_lines(plan)
+    lines.append(run_line(plan))
+    if plan.delivery is not None:
+        lines.append(outside_gpus(plan))
+    lines += [f"Warning: {warning}" for warning in plan.warnings]
+    if backends:
+        lines.append("--all: every layout of every backend; --report FILE.md: the same in Markdown, with a picture.")
+    return lines
+
+
+def choice_line(plan: Plan) -> str:
+    """Which backend renders the shots, and why."""
+    if plan.choice_reason:
+        return f"Choice: {plan.chosen_backend}. Why: {plan.choice_reason}."
+    named = sorted({shot.backend for shot in plan.shots} - {"footage"})
+    return f"Backend: {', '.join(named) or 'none (footage only)'}, as the storyboard names."
+
+
+def download_lines(plan: Plan) -> list[str]:
+    """What to download, once: for the backend auto wants, and for each backend the shots name that lacks weights."""
+    problems = [plan.download_hint] if plan.download_hint else []
+    used = {shot.backend for shot in plan.shots}
+    problems += [backend.weights_problem for backend in plan.backends
+                 if backend.name in used and backend.weights_problem and backend.name != plan.download]
+    return [f"Download: {problem}" for problem in problems]
+
+
+def run_line(plan: Plan) -> str:
+    """The whole of `render-all`, phase by phase (planner/phases.py)."""
+    parts = [f"{phase} {format_duration(estimate.seconds)}" for phase, estimate in plan.phases.items()
+             if estimate.items]
+    return (f"render-all: about {format_duration(plan.run_seconds)} ({', '.join(parts)}), with "
+            f"{plan.concurrent_groups} shot group(s) at once")
+
+
+def print_plan(plan: Plan, console, every_layout: bool = False) -> None:
+    """The summary; with ``every_layout`` (--all), every backend's layouts as tables and verdicts before it."""
+    if every_layout:
+        _print_layouts(plan, console)
+    for line in summary_lines(plan):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+def _print_layouts(plan: Plan, console) -> None:
+    from rich import box
     from rich.table import Table
 
-    console.print(f"[bold]Plan[/bold] for {escape(machine_line(plan))}")
     for backend in plan.backends:
         if not backend.candidates:
             continue
+        rows = _rows(backend, 8)
+        per_shot = time_unit([c.cost.seconds_per_shot for c in rows])
+        film = time_unit([c.film_seconds for c in rows if c.fits])
         table = Table(title=f"{backend.name} ({backend.largest.width}x{backend.largest.height}x"
-                            f"{backend.largest.frames}, download {backend.download_gb:g} GB)")
-        # GiB per GPU per stage; the reasons a layout does not fit are in the Markdown report and --json.
-        for column in ("", "layout", "text", "denoise", "decode", "host", "per shot", "film"):
-            table.add_column(column, overflow="fold")
-        for candidate in _rows(backend, 8):
+                            f"{backend.largest.frames}, download {backend.download_gb:g} GB)", box=box.SIMPLE_HEAD,
+                      padding=(0, 1))
+        # Peaks per GPU per stage; the reasons a layout does not fit are in the verdict, the report and --json.
+        table.add_column("layout (* chosen)", overflow="fold", ratio=1, min_width=18)
+        for column in ("fits", "text\nGiB", "denoise\nGiB", "decode\nGiB", "host\nGiB",
+                       f"shot\n{per_shot[0]}", f"shots\n{film[0]}"):
+            table.add_column(column, justify="right")
+        for candidate in rows:
             peaks = candidate.cost.peak_gpu_gib
-            table.add_row("*" if candidate is backend.choice else "", describe(candidate.layout),
+            table.add_row(("* " if candidate is backend.choice else "") + describe(candidate.layout),
+                          "yes" if candidate.fits else "no",
                           f"{peaks['text_encode']:.1f}", f"{peaks['denoise']:.1f}", f"{peaks['decode']:.1f}",
-                          f"{candidate.cost.host_ram_gib:.0f}", duration(candidate.cost.seconds_per_shot),
-                          duration(candidate.film_seconds) if candidate.fits else "no fit",
-                          style=None if candidate.fits else "dim")
+                          f"{candidate.cost.host_ram_gib:.0f}", in_unit(candidate.cost.seconds_per_shot, per_shot),
+                          in_unit(candidate.film_seconds, film), style=None if candidate.fits else "dim")
         console.print(table)
-        console.print(verdict(backend), soft_wrap=True)
-    console.print(f"Backend: [bold]{plan.chosen_backend}[/bold]; whole film about {duration(plan.total_seconds)}"
-                  f" with {plan.concurrent_groups} shot group(s) at once.")
-    if plan.delivery is not None:
-        console.print(outside_gpus(plan), soft_wrap=True)
-    if plan.fallback_reason:
-        console.print(f"[yellow]Animatic:[/yellow] {plan.fallback_reason}", soft_wrap=True)
-    for warning in plan.warnings:
-        console.print(f"[yellow]Warning:[/yellow] {escape(warning)}", soft_wrap=True)
+        console.print(verdict(backend, full_weights=False), markup=False, highlight=False, soft_wrap=True)
 
 
 def markdown(plan: Plan, title: str, picture: str | None) -> str:
-    lines = [f"# Render plan: {title}", "", f"Machine: {machine_line(plan)}.", "",
-             f"Backend: **{plan.chosen_backend}**; whole film about {duration(plan.total_seconds)} "
-             f"with {plan.concurrent_groups} shot group(s) at once.", ""]
+    lines = [f"# Render plan: {title}", "", f"Machine: {machine_line(plan)}.", ""]
+    if plan.models_dir is not None:
+        lines += [f"Models folder: {plan.models_dir} ({plan.models_origin}).", ""]
+    downloads = download_lines(plan)
+    lines += [choice_line(plan), ""]
+    for download in downloads:
+        lines += [download, ""]
+    lines += [run_line(plan) + ".", ""]
     if plan.delivery is not None:
         lines += [outside_gpus(plan), ""]
-    if plan.fallback_reason:
-        lines += [f"Animatic fallback: {plan.fallback_reason}", ""]
     lines += [f"Warning: {warning}" for warning in plan.warnings] + ([""] if plan.warnings else [])
     if picture:
         lines += [f"![memory per GPU per stage, and the schedule]({picture})", ""]
     for backend in plan.backends:
-        lines += [f"## {backend.name}", "", verdict(backend), ""]
+        said = any(backend.weights_problem and backend.weights_problem in download for download in downloads)
+        lines += [f"## {backend.name}", "", verdict(backend, full_weights=not said), ""]
         if not backend.candidates:
             continue
-        lines += ["| | layout | text encode GiB | denoise GiB | decode GiB | host RAM GiB | per shot | film | verdict |",
-                  "|---|---|---|---|---|---|---|---|---|"]
-        for candidate in _rows(backend, 12):
+        rows = _rows(backend, 12)
+        per_shot = time_unit([c.cost.seconds_per_shot for c in rows])
+        film = time_unit([c.film_seconds for c in rows if c.fits])
+        lines += [f"| | layout | fits | text encode (GiB) | denoise (GiB) | decode (GiB) | host RAM (GiB) | "
+                  f"per shot ({per_shot[0]}) | its shots ({film[0]}) | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for candidate in rows:
             peaks = candidate.cost.peak_gpu_gib
             mark = "chosen" if candidate is backend.choice else ""
-            lines.append(f"| {mark} | {describe(candidate.layout)} | {peaks['text_encode']:.1f} | "
-                         f"{peaks['denoise']:.1f} | {peaks['decode']:.1f} | {candidate.cost.host_ram_gib:.0f} | "
-                         f"{duration(candidate.cost.seconds_per_shot)} | {duration(candidate.film_seconds)} | "
-                         f"{candidate.reason} |")
+            lines.append(f"| {mark} | {describe(candidate.layout)} | {'yes' if candidate.fits else 'no'} | "
+                         f"{peaks['text_encode']:.1f} | {peaks['denoise']:.1f} | {peaks['decode']:.1f} | "
+                         f"{candidate.cost.host_ram_gib:.0f} | {in_unit(candidate.cost.seconds_per_shot, per_shot)} | "
+                         f"{in_unit(candidate.film_seconds, film)} | {candidate.reason} |")
         lines.append("")
     lines += ["How these figures are made: docs/planner.md.", ""]
     return "\n".join(lines)

@@ -37,6 +37,7 @@ from render_pipeline.media.retime import (choose_interpolation, clip_rate, requi
                                           rife_weights)
 from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import make_folder, write_file, writing
+from render_pipeline.planner.phases import Phase, PhaseEstimate, PhaseProgress, conversion_seconds
 from render_pipeline.post.assembly_cache import assembly_key, cached_assembly, digests, record_assembly
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
@@ -97,29 +98,31 @@ class AssemblyResult:
 
 def assemble(storyboard: Storyboard, out_dir: Path | None = None, audio: AudioLike | None = None,
              allow_missing_glyphs: bool = False, models_dir: Path | None = None,
-             absolute_paths: bool = False) -> AssemblyResult:
+             absolute_paths: bool = False, progress: PhaseProgress | None = None) -> AssemblyResult:
     """Build the film from ``out_dir`` (None: outputs/<title-slug>/); ``audio`` is the audio stage's result (made here when None).
 
     UserError, before anything is made, when an overlay holds characters no installed font
     draws, unless ``allow_missing_glyphs``. The folder is held while it is written (output_folder/claim.py).
     ``models_dir``: where RIFE's weights are looked for (backends/weights.py resolve_models_dir).
     ``absolute_paths``: the timelines name media by absolute file URLs instead of relative to their folder.
+    ``progress``: told of each narration clip and music cue (when ``audio`` is None and they are made
+    here), each shot converted to the delivery rate and the frames encoded.
     """
     with hold_output_folder(out_dir, storyboard) as held:
-        return _assemble(storyboard, held, audio, allow_missing_glyphs, models_dir, absolute_paths)
+        return _assemble(storyboard, held, audio, allow_missing_glyphs, models_dir, absolute_paths, progress)
 
 
 def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, allow_missing_glyphs: bool,
-              models_dir: Path | None, absolute_paths: bool) -> AssemblyResult:
+              models_dir: Path | None, absolute_paths: bool, progress: PhaseProgress | None) -> AssemblyResult:
     began = time.perf_counter()
     missing_glyphs = check_glyphs(storyboard, allow_missing_glyphs)
     edit = make_edit(storyboard)
     shot_files = _rendered_shots(storyboard, out_dir)
-    models_dir = resolve_models_dir(models_dir, storyboard.base_dir)
+    models_dir = resolve_models_dir(models_dir)
     if audio is None:
         from render_pipeline.audio import render_audio
 
-        audio = render_audio(storyboard, out_dir, models_dir=models_dir)
+        audio = render_audio(storyboard, out_dir, models_dir=models_dir, progress=progress)
 
     overlays_by_shot = {shot.id: overlays_for_shot(storyboard, shot) for shot in storyboard.shots}
     placed_overlays = place_overlays(edit, overlays_by_shot)
@@ -140,7 +143,9 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
     shot_info = _probed(storyboard, shot_files)
     check_features()
     log_path = make_folder(out_dir, "logs") / "assemble.log"
-    pictures = _at_delivery_rate(storyboard, edit, shot_files, shot_info, out_dir, models_dir, log_path)
+    pictures = _at_delivery_rate(storyboard, edit, shot_files, shot_info, out_dir, models_dir, log_path, progress)
+    if progress is not None:
+        progress.enter(Phase.ASSEMBLY)
 
     # FFmpeg encodes the picture inside the scratch folder, so the filter graph names the
     # overlays and fonts plainly (no escaping), whatever the output folder's path holds.
@@ -158,7 +163,7 @@ def _assemble(storyboard: Storyboard, out_dir: Path, audio: AudioLike | None, al
         with ThreadPoolExecutor(max_workers=1) as sound_thread:
             sound = sound_thread.submit(_soundtrack, narration, audio.music_bed, duration,
                                         storyboard.delivery.loudness_lufs, scratch)
-            _encode_picture(edit, pictures, ass_path, fonts_dir, scratch, log_path)
+            _encode_picture(edit, pictures, ass_path, fonts_dir, scratch, log_path, progress)
             soundtrack, loudness, peak, mixed_stems = sound.result()
         film = out_dir / "final.mp4"
         _mux(picture, soundtrack, film, log_path)
@@ -266,16 +271,36 @@ def _probed(storyboard: Storyboard, shot_files: dict[str, Path]) -> dict[str, Me
 
 
 def _at_delivery_rate(storyboard: Storyboard, edit: Edit, shot_files: dict[str, Path], shot_info: dict[str, MediaInfo],
-                      out_dir: Path, models_dir: Path, log_path: Path) -> dict[str, Path]:
+                      out_dir: Path, models_dir: Path, log_path: Path,
+                      progress: PhaseProgress | None) -> dict[str, Path]:
     """Each shot's file at the delivery rate: its own, or its conversion (made now, or kept from an earlier run)."""
     rates = {shot_id: clip_rate(info.fps) for shot_id, info in shot_info.items() if info.fps}
     if all(rate == edit.fps for rate in rates.values()):
         return shot_files
     method = choose_interpolation(storyboard.delivery.frame_interpolation, models_dir)
     require_interpolation(method, models_dir)  # before any shot is converted
-    return {shot_id: retimed(path, rates[shot_id], edit.fps, method, out_dir / "cache" / "retime", models_dir, log_path)
-            if shot_id in rates else path
-            for shot_id, path in shot_files.items()}
+    pictures = dict(shot_files)
+    converted = {shot_id: rate for shot_id, rate in rates.items() if rate != edit.fps}
+    if progress is not None:
+        infos = [(shot_id, shot_info[shot_id]) for shot_id in converted]
+        progress.expect(PhaseEstimate.of(Phase.CONVERSION, [
+            (shot_id, conversion_seconds(round((info.duration or 0.0) * edit.fps), info.width, info.height, method))
+            for shot_id, info in infos]))
+        progress.enter(Phase.CONVERSION)
+    for shot_id, rate in converted.items():
+        made = []
+        pictures[shot_id] = retimed(shot_files[shot_id], rate, edit.fps, method, out_dir / "cache" / "retime",
+                                    models_dir, log_path, on_made=lambda: made.append(True),
+                                    on_frames=_part_of(progress, shot_id))
+        if progress is not None:
+            progress.item(Phase.CONVERSION, shot_id, made=bool(made))
+    return pictures
+
+
+def _part_of(progress: PhaseProgress | None, shot_id: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress.part(Phase.CONVERSION, shot_id, done, total)
 
 
 def _soundtrack(narration: list[PlacedNarration], music_bed: Path | None, duration: float, loudness_lufs: float,
@@ -300,7 +325,7 @@ def _write_stems(stems: dict[str, Path], out_dir: Path) -> tuple[Path, ...]:
 
 
 def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | None, fonts_dir: Path | None,
-                    scratch: Path, log_path: Path) -> None:
+                    scratch: Path, log_path: Path, progress: PhaseProgress | None) -> None:
     """Encode the picture (no sound) to ``scratch``/picture.mp4 and each shot's thumbnail to thumbnails/<index>.jpg there."""
     (scratch / "thumbnails").mkdir()
     inputs = [argument for edited in edit.shots
@@ -311,13 +336,22 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
     args = [*inputs, "-filter_complex", graph,
             "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0", "thumbnails/%d.jpg",
             "-map", "[video]", *VIDEO_ENCODE, "picture.mp4"]
+
+    def encoded(seconds: float) -> None:  # how far the picture has got, as FFmpeg reports it
+        progress.frames(Phase.ASSEMBLY, min(round(seconds * edit.fps), edit.total_frames), edit.total_frames)
+
+    if progress is not None:  # a line now: FFmpeg's first report comes once every shot is open, seconds later
+        progress.frames(Phase.ASSEMBLY, 0, edit.total_frames)
     try:
-        run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch)
+        run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch,
+                   on_progress=encoded if progress is not None else None)
     except FfmpegError as exc:
         named = [shot_id for shot_id, path in shot_files.items() if re.search(re.escape(str(path)), exc.tail)]
         if named:
             raise FfmpegError(f"assembling the film, reading shot {', '.join(named)}", exc.returncode, exc.tail) from None
         raise
+    if progress is not None:  # FFmpeg's last report is the last frame's start, not its end
+        progress.frames(Phase.ASSEMBLY, edit.total_frames, edit.total_frames)
 
 
 def _mux(picture: Path, soundtrack: Path, film: Path, log_path: Path) -> None:

@@ -52,14 +52,14 @@ def enhance_storyboard(storyboard: Storyboard, backend: str | None = None, model
     """Prompts for every shot that has one, in storyboard order.
 
     backend: None uses each shot's own backend; "auto" (before planning) the generic template.
-    models_dir: where to look for tokenizers (default: $RENDER_PIPELINE_MODELS, else the
-    storyboard's models/ folder); without one, token counts are estimated.
+    models_dir: where to look for tokenizers (None: backends.weights.resolve_models_dir's default);
+    without one, token counts are estimated.
     """
     from render_pipeline.backends.weights import resolve_models_dir
 
     if backend is not None and backend not in BACKENDS:
         raise UserError(f"unknown backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    models_dir = resolve_models_dir(models_dir, storyboard.base_dir)
+    models_dir = resolve_models_dir(models_dir)
     return [enhance_shot(storyboard, shot, backend or shot.backend, models_dir, rewriter)
             for shot in storyboard.shots if shot.prompt is not None]
 

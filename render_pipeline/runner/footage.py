@@ -6,6 +6,7 @@ import math
 import tempfile
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 from render_pipeline.media.ffmpeg import MediaKind, media_input, probe, run_ffmpeg
 from render_pipeline.media.retime import LOSSLESS, Interpolation, clip_rate, retime
@@ -15,7 +16,8 @@ ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "y
 
 
 def conform_footage(shot: Shot, width: int, height: int, fps: float, frames: int, out_path: Path,
-                    interpolation: Interpolation, models_dir: Path, log_path: Path | None = None) -> None:
+                    interpolation: Interpolation, models_dir: Path, log_path: Path | None = None,
+                    on_frames: Callable[[int, int], None] | None = None) -> None:
     """Write ``frames`` frames of the shot's footage at ``width``x``height`` and ``fps``, no audio.
 
     Handles come from the source frames just before and after the trim, as an editor's
@@ -23,7 +25,8 @@ def conform_footage(shot: Shot, width: int, height: int, fps: float, frames: int
     end of the file), the first or last frame is held instead.
 
     Footage shot at another rate is first cut and framed at its own rate, then converted by
-    ``interpolation`` (media/retime.py), as a generated shot is in assembly.
+    ``interpolation`` (media/retime.py), as a generated shot is in assembly; ``on_frames`` is told
+    (frames converted, ``frames``) as that goes, the longest part.
     """
     assert shot.source is not None
     trim_start = shot.trim[0] if shot.trim is not None else 0.0
@@ -46,7 +49,8 @@ def conform_footage(shot: Shot, width: int, height: int, fps: float, frames: int
         native = Path(scratch) / "native.mp4"
         _cut(shot.source, start, source, width, height, hold_before, hold_after, native_frames, native, LOSSLESS, what,
              log_path)
-        retime(native, source, target, frames, interpolation, out_path, models_dir, log_path, encode=ENCODE)
+        retime(native, source, target, frames, interpolation, out_path, models_dir, log_path, encode=ENCODE,
+               on_frames=on_frames)
 
 
 def _cut(source: Path, start: float, rate: Fraction, width: int, height: int, hold_before: float, hold_after: float,

@@ -42,6 +42,8 @@ from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features,
 from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
+from render_pipeline.planner.phases import Phase
+from render_pipeline.planner.plan import Plan
 from render_pipeline.qa.attempts import ShotAttempts, remove_attempt_files, requests_to_encode
 from render_pipeline.qa.lettering import ocr_installed
 from render_pipeline.runner.jobs import (FOOTAGE, FRAMES_FOLDER, Job, build_jobs, last_frame_path, request_to_json,
@@ -88,6 +90,8 @@ class RunResult:
     seconds: float = 0.0
     fallback_reason: str | None = None
     assembly: object | None = None  # post's AssemblyResult when render_all assembled the film
+    # render_all: each phase's seconds (planner/phases.py), which add up to ``seconds``, the whole run's
+    phase_seconds: dict[Phase, float] = field(default_factory=dict)
 
     @property
     def shot_files(self) -> list[Path]:
@@ -113,7 +117,7 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
                 backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                 quiet: bool = False, options: RunOptions = RunOptions(),
                 reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
-                allow_missing_glyphs: bool = False) -> RunResult:
+                allow_missing_glyphs: bool = False, max_hours: float | None = None) -> RunResult:
     """Render every shot of the plan that is not already finished, then assemble the film.
 
     ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
@@ -121,6 +125,11 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
     ``gpus``: what the plan is made for: "auto" is this machine's GPUs, or with an executor the
     cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
     ``allow_missing_glyphs``: draw overlay characters no font has as boxes instead of stopping first.
+    ``max_hours``: see planner.plan.make_plan.
+
+    The reporter is told of every phase (planner/phases.py): the plan's estimate first, then each
+    narration clip, music cue, shot, conversion and the assembly's frames; the result holds each
+    phase's time and the whole run's.
     """
     reporter = reporter or make_reporter(quiet)
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
@@ -132,28 +141,32 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
 
         gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
         reporter.note(planned_for)
-    plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
+    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
+    models_dir = plan.models_dir
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
     check_film_fits(storyboard, plan, out_dir, assemble, reporter.warn)
     check_frame_interpolation(storyboard, plan, models_dir)
+    reporter.begin({phase: estimate for phase, estimate in plan.phases.items() if assemble or phase is Phase.SHOTS})
     audio = None
     if assemble:
         from render_pipeline.audio import render_audio
 
         # Sound first: seconds of work that can fail (no TTS engine, a missing voice file, speech
         # measured longer than its shot), found before hours of GPU time rather than after them.
-        audio = render_audio(storyboard, out_dir, models_dir=models_dir)  # --models-dir holds xtts_v2/ too
+        audio = render_audio(storyboard, out_dir, models_dir=models_dir, progress=reporter)  # --models-dir holds xtts_v2/ too
+    reporter.enter(Phase.SHOTS)
     if executor is None:
         jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
-        result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus))
+        result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus),
+                          download_hint=plan.download_hint)
     else:
         from render_pipeline.runner.executors import run_on_cluster
 
         # Other nodes have other working folders: every path a task gets must be absolute.
         out_dir, models_dir = out_dir.resolve(), models_dir.resolve()
         if plan.fallback_reason:  # the tasks' own runners say it only in their logs
-            reporter.note(f"using the animatic: {plan.fallback_reason}")
+            _note_fallback(reporter, plan.fallback_reason, plan.download_hint)
         result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir, fast=fast), out_dir,
                                 models_dir, options)
         result.fallback_reason = plan.fallback_reason
@@ -163,9 +176,19 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
         else:
             from render_pipeline.post import assemble as assemble_film
 
+            # Probing the shots before any conversion belongs to the post phases, not to the shots.
+            reporter.enter(Phase.CONVERSION if plan.phases[Phase.CONVERSION].items else Phase.ASSEMBLY)
             result.assembly = assemble_film(storyboard, out_dir, audio=audio, allow_missing_glyphs=allow_missing_glyphs,
-                                            models_dir=models_dir)
+                                            models_dir=models_dir, progress=reporter)
+    times = reporter.finish()
+    result.seconds, result.phase_seconds = times.seconds, times.phases
     return result
+
+
+def _note_fallback(reporter: PlainReporter, reason: str, download_hint: str | None) -> None:
+    reporter.note(f"using the animatic: {reason}")
+    if download_hint:
+        reporter.note(f"  {download_hint}")
 
 
 def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = None, **options) -> RunResult:
@@ -183,16 +206,18 @@ def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend
                  gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
                  options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
                  fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None,
-                 allow_missing_glyphs: bool = False) -> RunResult:
+                 allow_missing_glyphs: bool = False, max_hours: float | None = None) -> RunResult:
     """Render one shot (skipped if already finished with these settings); other shots are untouched.
 
     ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
+    ``max_hours``: see planner.plan.make_plan (the plan is the whole film's, as render-all's is).
     """
     reporter = reporter or make_reporter(quiet)
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids={shot_id})
     if quality is not None:
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
-    plan, models_dir = _plan(storyboard, gpus, backend, models_dir)
+    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
+    models_dir = plan.models_dir
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
     check_frame_interpolation(storyboard, plan, models_dir)
@@ -202,7 +227,7 @@ def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend
         raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
                         f"render {job.continues.id} first (or use render-all)")
     return run_jobs([job], out_dir, models_dir, options, reporter, plan.fallback_reason,
-                    gpus=len(plan.gpus), idle_workers=idle_workers)
+                    gpus=len(plan.gpus), idle_workers=idle_workers, download_hint=plan.download_hint)
 
 
 def _check_glyphs(storyboard: Storyboard, allow: bool, reporter: PlainReporter, shot_ids: set[str] | None) -> None:
@@ -216,7 +241,7 @@ def _check_glyphs(storyboard: Storyboard, allow: bool, reporter: PlainReporter, 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
              reporter: PlainReporter | None = None, fallback_reason: str | None = None, gpus: int = 0,
              may_finish: Callable[[Job], bool] = lambda job: True,
-             idle_workers: IdleWorkers | None = None) -> RunResult:
+             idle_workers: IdleWorkers | None = None, download_hint: str | None = None) -> RunResult:
     """Render ``jobs`` (from build_jobs) into ``out_dir``, skipping those already finished.
 
     ``gpus``: how many GPUs the plan was made for (the first ``gpus`` visible ones are used).
@@ -226,18 +251,19 @@ def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptio
     whether it still holds the shot's claim (executors/shot_claim.py).
     ``idle_workers``: where workers are kept loaded when the run ends, and taken from by the next
     run (render-shot --watch); None closes them.
+    ``download_hint``: said after ``fallback_reason``: what to download so that a model renders instead.
     """
     runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish,
                   idle_workers)
-    return runner.run(jobs, fallback_reason)
+    return runner.run(jobs, fallback_reason, download_hint)
 
 
-def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None):
-    from render_pipeline.backends.weights import resolve_models_dir
+def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None,
+          max_hours: float | None) -> Plan:
+    """The plan, made for ``models_dir`` as the user gave it (None: the default; plan.models_dir is the folder)."""
     from render_pipeline.planner.plan import make_plan
 
-    models_dir = resolve_models_dir(models_dir, storyboard.base_dir)
-    return make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir), models_dir
+    return make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir, max_hours=max_hours)
 
 
 def _failure(event: dict) -> Exception:
@@ -333,7 +359,7 @@ class _Run:
         self.lock = threading.RLock()
         self.stopping = threading.Event()
 
-    def run(self, jobs: list[Job], fallback_reason: str | None) -> RunResult:
+    def run(self, jobs: list[Job], fallback_reason: str | None, download_hint: str | None = None) -> RunResult:
         began = time.monotonic()
         self.result.fallback_reason = fallback_reason
         self.manifest = Manifest.load(self.out_dir)
@@ -347,7 +373,7 @@ class _Run:
         if todo:
             check_features()  # an ffmpeg without drawtext or libx264 would fail every shot, three times
         if fallback_reason and todo:
-            self.reporter.note(f"using the animatic: {fallback_reason}")
+            _note_fallback(self.reporter, fallback_reason, download_hint)
         self.reporter.start(todo, len(self.result.cached))
         try:
             with _signals_as_interrupt():
@@ -416,7 +442,8 @@ class _Run:
         try:
             conform_footage(job.shot, request.width, request.height, request.fps, request.frames, partial,
                             Interpolation(request.settings["frame_interpolation"]), self.models_dir,
-                            log_path=self._log(job))
+                            log_path=self._log(job), on_frames=lambda done, total: self.reporter.part(
+                                Phase.SHOTS, job.id, done, total))
             self._check_frames(job, partial)
         except (ShotFailed, FfmpegError) as error:
             job.attempts = 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -46,7 +47,10 @@ class MusicBed:
     messages: list[str]  # which source each cue used
 
 
-def render_bed(storyboard: Storyboard, audio_dir: Path, models_dir: Path) -> MusicBed:
+def render_bed(storyboard: Storyboard, audio_dir: Path, models_dir: Path,
+               on_item: Callable[[str, bool], None] = lambda name, made: None) -> MusicBed:
+    """Make (or take from the cache) every cue, then the bed; ``on_item`` is told of each cue as it is made,
+    or found made already."""
     bed_path = audio_dir / "music_bed.wav"
     if not storyboard.music:
         bed_path.unlink(missing_ok=True)
@@ -58,10 +62,12 @@ def render_bed(storyboard: Storyboard, audio_dir: Path, models_dir: Path) -> Mus
         cue = placed.cue
         source, key = _source(cue, placed.length, model_folder)
         path = audio_dir / "music" / f"{number:02d}-{slugify(cue.cue)}.wav"
-        if cached_record(path, key) is None:
+        fresh = cached_record(path, key) is None
+        if fresh:
             write_wav(path, _make(cue, placed.length, model_folder))
             write_record(path, {"key": key, "cue": cue.cue, "source": source})
             made.append(cue.cue)
+        on_item(cue.cue, fresh)
         messages.append(f"music cue {cue.cue!r} ({cue.start:g}-{cue.end:g} s): {source}")
         pieces.append((placed, path, key))
 

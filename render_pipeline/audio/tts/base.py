@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
+
+# Told how many of the sentences have been spoken so far, as the engine goes (for progress).
+Spoken = Callable[[int], None]
 
 import numpy as np
 
@@ -28,8 +31,9 @@ class TtsEngine(Protocol):
         """Everything besides the text that changes the audio: voice file digest, version, settings."""
         ...
 
-    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
-        """One Speech per sentence, in order; all sentences at once so an engine loads its voice once."""
+    def speak(self, sentences: list[str], scratch: Path, spoken: Spoken = lambda count: None) -> list[Speech]:
+        """One Speech per sentence, in order; all sentences at once so an engine loads its voice once.
+        ``spoken`` is called with the count of sentences spoken so far, at least once each is."""
         ...
 
 

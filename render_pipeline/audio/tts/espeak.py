@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from render_pipeline.audio.tts.base import Speech
+from render_pipeline.audio.tts.base import Speech, Spoken
 from render_pipeline.audio.wav import read_wav
 from render_pipeline.errors import UserError
 
@@ -41,8 +41,8 @@ class EspeakEngine:
         version = subprocess.run([self.exe, "--version"], capture_output=True, text=True).stdout.strip()
         return {"engine": self.name, "espeak": version, "voice": self.voice, "speed": SPEED_WPM}
 
-    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
-        spoken = []
+    def speak(self, sentences: list[str], scratch: Path, spoken: Spoken = lambda count: None) -> list[Speech]:
+        speech = []
         for number, sentence in enumerate(sentences):
             # Text goes in through a file, so nothing in it is read as an option.
             text = scratch / f"espeak-{number}.txt"
@@ -52,8 +52,9 @@ class EspeakEngine:
                                     stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
             if result.returncode != 0 or not wav.is_file():
                 raise UserError(f"espeak-ng failed with voice {self.voice!r}: {result.stderr.strip()[-300:]}")
-            spoken.append(Speech(*read_wav(wav)))
-        return spoken
+            speech.append(Speech(*read_wav(wav)))
+            spoken(len(speech))
+        return speech
 
 
 def _voice_names(exe: str) -> set[str]:

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
+import time
 from importlib import metadata
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from render_pipeline.audio.cache import file_digest
-from render_pipeline.audio.tts.base import Speech, voice_file
+from render_pipeline.audio.tts.base import Speech, Spoken, voice_file
 from render_pipeline.audio.wav import read_wav
 from render_pipeline.errors import UserError
 from render_pipeline.storyboard.resolve import VOICE_MODEL_SUFFIX
 
 PACKAGED_VOICE = "en_US-joe-medium"
+POLL_SECONDS = 0.2  # how often the files piper has written are counted
 
 
 def piper_installed() -> bool:
@@ -73,20 +76,38 @@ class PiperEngine:
         return {"engine": self.name, "piper": metadata.version("piper-tts"),
                 "model": file_digest(self.model), "config": file_digest(self.config)}
 
-    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
+    def speak(self, sentences: list[str], scratch: Path, spoken: Spoken = lambda count: None) -> list[Speech]:
         # One process for every sentence: loading the voice costs more than speaking a line.
-        # Piper writes one WAV per input line, named by a rising timestamp, so sorting restores order.
+        # Piper writes one WAV per input line, named by a rising timestamp, so sorting restores order;
+        # counting them as they appear tells how far it has got.
         lines = scratch / "piper-input.txt"
         lines.write_text("".join(sentence + "\n" for sentence in sentences), encoding="utf-8")
         out_dir = scratch / "piper-output"
         command = [sys.executable, "-m", "piper", "-m", str(self.model), "-c", str(self.config),
                    "-i", str(lines), "-d", str(out_dir)]
-        result = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
-        if result.returncode != 0:
-            tail = "\n".join(result.stderr.strip().splitlines()[-8:])
-            raise UserError(f"piper failed (exit {result.returncode}) with voice {self.model.name}:\n{tail}")
+        with tempfile.TemporaryFile() as errors:
+            process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors)
+            try:
+                while process.poll() is None:
+                    time.sleep(POLL_SECONDS)
+                    spoken(_finished_files(out_dir))
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+        if process.returncode != 0:
+            tail = "\n".join(stderr.strip().splitlines()[-8:])
+            raise UserError(f"piper failed (exit {process.returncode}) with voice {self.model.name}:\n{tail}")
         files = sorted(out_dir.glob("*.wav"), key=lambda path: int(path.stem))
         if len(files) != len(sentences):
             raise UserError(f"piper wrote {len(files)} files for {len(sentences)} sentences; "
                             "check that no sentence is only punctuation")
+        spoken(len(files))
         return [Speech(*read_wav(path)) for path in files]
+
+
+def _finished_files(out_dir: Path) -> int:
+    """WAV files piper has finished: every one but the newest, which it may still be writing."""
+    return max(0, sum(1 for _ in out_dir.glob("*.wav")) - 1) if out_dir.is_dir() else 0

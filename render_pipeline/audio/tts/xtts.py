@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from render_pipeline.audio.cache import file_digest
-from render_pipeline.audio.tts.base import Speech, voice_file
+from render_pipeline.audio.tts.base import Speech, Spoken, voice_file
 from render_pipeline.audio.tts.xtts_env import (WORKER, env_folder, env_problem, env_python,
                                                 installed_version)
 from render_pipeline.audio.wav import read_wav, rms_db, write_wav
@@ -94,7 +94,7 @@ class XttsEngine:
                 "weights": {name: file_digest(self.weights / name) for name in WEIGHT_FILES},
                 "reference": file_digest(self.reference), "language": self.language}
 
-    def speak(self, sentences: list[str], scratch: Path) -> list[Speech]:
+    def speak(self, sentences: list[str], scratch: Path, spoken: Spoken = lambda count: None) -> list[Speech]:
         self._licence_notice()
         reference = scratch / "xtts-reference.wav"
         write_wav(reference, self.reference_samples, REFERENCE_RATE)
@@ -113,7 +113,7 @@ class XttsEngine:
                 except UserError as error:
                     raise UserError(f"{error}\nDownload config.json, model.pth and vocab.json of the Hugging Face "
                                     f"repository coqui/XTTS-v2 into {self.weights} again") from None
-                spoken = []
+                speech = []
                 for number, sentence in enumerate(sentences):
                     out = scratch / f"xtts-{number}.wav"
                     worker.stdin.write(json.dumps({"text": sentence, "language": self.language,
@@ -121,14 +121,15 @@ class XttsEngine:
                                                    "out": str(out)}) + "\n")
                     worker.stdin.flush()
                     self._answer(worker, log, f"speaking {sentence!r}")
-                    spoken.append(Speech(*read_wav(out)))
+                    speech.append(Speech(*read_wav(out)))
+                    spoken(len(speech))
             finally:
                 worker.stdin.close()
                 try:
                     worker.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-        return spoken
+        return speech
 
     def _answer(self, worker: subprocess.Popen, log: Path, doing: str) -> dict:
         line = worker.stdout.readline()
