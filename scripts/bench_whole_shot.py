@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> dict:
     (work / "board.yaml").write_text(text, encoding="utf-8")
     storyboard = load_storyboard(work / "board.yaml")
     gpus = "1x80GB" if args.tiny else args.gpus  # the CPU check plans as if for one GPU and computes on the CPU
-    plan, models_dir = _plan(storyboard, gpus, args.backend, args.models_dir)
+    plan = _plan(storyboard, gpus, args.backend, args.models_dir, max_hours=None)
+    models_dir = plan.models_dir
     steps = args.steps or (3 if args.tiny and not args.sampling else None)
     planned = {shot.shot_id: shot.estimated_seconds for shot in plan.shots}
     jobs = build_jobs(storyboard, plan, work / "out", models_dir, steps=steps)
