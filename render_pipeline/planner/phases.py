@@ -18,35 +18,38 @@ from typing import Protocol
 MEGA = 1e6
 
 # Narration, piper (en_US-joe-medium): loading the voice once, then per character of text.
-PIPER_START_S = 1.2
-PIPER_S_PER_CHARACTER = 0.0027
+PIPER_START_S = 0.49
+PIPER_S_PER_CHARACTER = 0.0032
 # espeak-ng, a process per sentence: per character of text, its start included.
-ESPEAK_S_PER_CHARACTER = 0.00021
+ESPEAK_S_PER_CHARACTER = 0.00020
 # Music: the procedural score per second of cue, a user's file decoded per second, and the bed
 # levelled and summed per second of film. MusicGen was not measured: its cues count as procedural.
-PROCEDURAL_S_PER_SECOND = 0.0033
-FILE_CUE_S_PER_SECOND = 0.0014
-BED_S_PER_SECOND = 0.0030
+PROCEDURAL_S_PER_SECOND = 0.0016
+FILE_CUE_S_PER_SECOND = 0.0013
+BED_S_PER_SECOND = 0.0050
 # Animatic shots: the worker's start (once), each shot's fixed costs (FFmpeg's start, the frame
-# count and digest), then per million pixels of each frame at the delivery size.
-ANIMATIC_START_S = 0.48
-ANIMATIC_S_PER_SHOT = 0.18
-ANIMATIC_S_PER_MEGAPIXEL_FRAME = 0.0020
-# Footage conformed to the delivery size (x264 veryfast), per shot and per million pixels of each frame.
-FOOTAGE_S_PER_SHOT = 0.27
-FOOTAGE_S_PER_MEGAPIXEL_FRAME = 0.0065
+# count and digest), then per million pixels of each frame at the delivery size. Both shot rates
+# include the QA stage that checks each shot as it is made (render_pipeline/qa/, always on from
+# the command line): decoding the shot again about doubles an animatic shot's time.
+ANIMATIC_START_S = 0.85
+ANIMATIC_S_PER_SHOT = 0.37
+ANIMATIC_S_PER_MEGAPIXEL_FRAME = 0.0025
+# Footage conformed to the delivery size (x264 veryfast), per shot and per million pixels of each frame;
+# its QA reads lettering too, where RapidOCR is installed (the qa extra, installed when measured).
+FOOTAGE_S_PER_SHOT = 0.90
+FOOTAGE_S_PER_MEGAPIXEL_FRAME = 0.0081
 # Frame-rate conversion per million pixels of each frame made (media/retime.py): minterpolate and
 # repeat measured by bench_phases.py; RIFE from its network's 1.0 s per made 1280x720 frame on this
 # CPU, nearly idle ("Frame-rate conversion" in docs/benchmarks.md; its GPU speed is not measured, so
 # on a GPU machine this overestimates).
-CONVERSION_S_PER_MEGAPIXEL_FRAME = {"minterpolate": 0.29, "repeat": 0.0083, "rife": 1.09}
+CONVERSION_S_PER_MEGAPIXEL_FRAME = {"minterpolate": 0.30, "repeat": 0.0093, "rife": 1.09}
 # Assembly: FFmpeg's start and the files beside the film, each shot opened, then per million
 # pixels of each frame of the film (the one x264 medium encode, overlays and transitions; the
 # soundtrack, made beside it on the same cores, is in this rate too). Measured on films whose
 # shots move the camera and carry titles as the examples do (x264 is faster on still cards).
-ASSEMBLY_START_S = 0.74
-ASSEMBLY_S_PER_SHOT = 0.39
-ASSEMBLY_S_PER_MEGAPIXEL_FRAME = 0.0069
+ASSEMBLY_START_S = 1.41
+ASSEMBLY_S_PER_SHOT = 0.40
+ASSEMBLY_S_PER_MEGAPIXEL_FRAME = 0.0078
 
 
 def format_duration(seconds: float) -> str:
