@@ -1,9 +1,9 @@
 """A runner worker that misbehaves on purpose, for tests/test_runner_faults.py.
 
 RUNNER_FAULTS maps shot ids to a fault: "crash" (the process dies mid-shot), "hang" (it
-stops reporting), "oom" (out of memory until the memory layout tiles the VAE), "short"
-(writes two frames too few), "always" (every attempt raises). Each fault except "oom"
-and "always" happens once, remembered by a marker file in RUNNER_FAULT_MARKS.
+stops reporting), "oom" (out of memory until the memory layout tiles the VAE),
+"oom-offload" (until it offloads in groups), "short" (writes two frames too few), "always"
+(every attempt raises). Each fault except the two "oom" and "always" happens once, remembered by a marker file in RUNNER_FAULT_MARKS.
 Every backend name opens the animatic, so the runner's GPU paths run on a CPU.
 """
 
@@ -30,7 +30,8 @@ class FaultySession(AnimaticSession):
         fault = FAULTS.get(request.shot_id)
         if fault == "always":
             raise RuntimeError("simulated failure")
-        if fault == "oom" and not self.candidate.get("vae_tiling"):
+        if (fault == "oom" and not self.candidate.get("vae_tiling")
+                or fault == "oom-offload" and not self.candidate.get("group_offload")):
             raise MemoryError("CUDA out of memory (simulated)")
         mark = MARKS / f"{request.shot_id}.{fault}"
         if fault in ("crash", "hang", "short") and not mark.exists():

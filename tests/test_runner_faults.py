@@ -81,6 +81,36 @@ def test_out_of_memory_steps_down_the_memory_ladder(tmp_path, monkeypatch):
     assert "out of memory; retrying with a lighter memory layout" in (out / "logs" / "s02.log").read_text()
 
 
+def test_after_out_of_memory_the_manifest_says_what_ran(tmp_path, monkeypatch):
+    """The plan's layout fields change with the rung: group offload, not the plan's "offload: none"."""
+    board, out = write_storyboard(tmp_path, shots=2), tmp_path / "out"
+    monkeypatch.setenv("RUNNER_FAULTS", json.dumps({"s02": "oom-offload"}))
+    jobs, models = jobs_for(board, out)
+    jobs[1].backend = "wan2.2-ti2v-5b"
+    planned = make_plan(load_storyboard(board), gpus="1xH200", backend="wan2.2-ti2v-5b").shots[1].candidate
+    jobs[1].candidate = {**planned, "vae_tiling": True}
+    assert jobs[1].candidate["offload"] == "none" and not jobs[1].candidate["group_offload"]
+    run_jobs(jobs, out, models, RunOptions(worker_command=FAULT_WORKER))
+    memory = manifest(out)["s02"]["settings"]["memory"]
+    assert memory["group_offload"] and memory["offload"] == "group"
+
+
+def test_every_rung_of_the_ladder_is_described_as_it_runs(tmp_path):
+    from render_pipeline.backends.memory import MemoryStrategy
+    from render_pipeline.runner.memory_ladder import next_memory_rung
+
+    candidate = make_plan(load_storyboard(write_storyboard(tmp_path)), gpus="1xH200",
+                          backend="wan2.2-t2v-a14b").shots[0].candidate
+    seen = 0
+    while (candidate := next_memory_rung("wan2.2-t2v-a14b", candidate)) is not None:
+        seen += 1
+        strategy = MemoryStrategy.from_candidate(candidate)
+        assert (candidate["offload"] == "group") == strategy.group_offload
+        assert (candidate["vae_dtype"] == "bf16") == strategy.vae_bf16
+        assert (candidate["weights_dtype"] == "fp8") == strategy.fp8_storage
+    assert seen >= 3
+
+
 def test_wrong_frame_count_is_retried_and_a_shot_that_keeps_failing_does_not_stop_others(tmp_path, monkeypatch):
     board, out = write_storyboard(tmp_path), tmp_path / "out"
     result = run(board, out, {"s01": "short", "s02": "always"}, monkeypatch, max_attempts=2)
