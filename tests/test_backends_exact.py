@@ -246,17 +246,3 @@ def test_write_hands_each_run_to_ffmpeg_once_the_next_is_queued(monkeypatch, tmp
     diffusion.write_video(decoded(), VideoProcessor(), 24.0, tmp_path / "s.mp4", what="writing")
     assert events == ["decoded 0", "decoded 1", "encoded a frame", "encoded a frame", "decoded 2",
                       "encoded a frame", "encoded a frame", "encoded a frame", "encoded a frame"]
-
-
-def test_a_vae_whose_decode_was_replaced_is_called_whole(tmp_path):
-    """A worker group's ranks other than 0 must not decode: their VAE's decode says so (parallel/vae.py)."""
-    from render_pipeline.backends.wan import decode_in_runs
-    from render_pipeline.parallel.vae import NotThisRanksOutput, decode_on_rank0
-
-    vae = tiny_wan_vae()
-    latents = torch.randn(1, 16, 2, 4, 4)
-    with torch.inference_mode():
-        assert len(list(decode_in_runs(vae, latents))) == 2  # streamed, one run per latent frame
-        decode_on_rank0(vae, rank=1, tiled=False)
-        with pytest.raises(NotThisRanksOutput):
-            next(decode_in_runs(vae, latents))

@@ -162,6 +162,17 @@ def test_failed_decode_retries_from_saved_latents_without_denoising(models_dir, 
     assert np.array_equal(decoded_pixels(out, tmp_path), decoded_pixels(tmp_path / "fresh.mp4", tmp_path))
 
 
+def test_in_a_worker_group_only_the_first_rank_decodes_and_writes(models_dir, tmp_path, monkeypatch):
+    """Every rank denoises (the layouts' collectives need them all); the decode and the write are rank 0's."""
+    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session.share_from_first_rank = lambda make: None  # what WorkerGroup.share does on a rank other than 0
+    decoded = []
+    monkeypatch.setattr(session, "decoded_chunks", lambda pipeline, latents: decoded.append(latents) or iter(()))
+    steps = []
+    session.render(request(), tmp_path / "s.mp4", lambda done, total: steps.append(done))
+    assert steps == [1, 2, 3, 4] and decoded == [] and not (tmp_path / "s.mp4").exists()
+
+
 def test_wrong_folder_fails_before_loading(tmp_path):
     from render_pipeline.errors import UserError
 

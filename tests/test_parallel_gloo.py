@@ -25,7 +25,7 @@ pytestmark = pytest.mark.needs("diffusion")
 CASES = {
     "wan ulysses2": [24, 24],
     "wan ulysses2 + fsdp": [[24, 384], [24, 384]],
-    "wan pipeline cfg2 (decode on rank 0)": [[4, "decoded"], [4, "skipped decode"]],
+    "wan pipeline cfg2 (decoded)": [[4, "decoded"], [4, "decoded"]],
     "wan pipeline cfg2 + fsdp": [[4, 384], [4, 384]],
     "wan pipeline experts2": [[6, 0], [0, 2]],
     "hunyuanvideo ulysses2 (padded prompt)": [70, 70],
@@ -157,7 +157,6 @@ def _run_cases(out_path: str) -> None:
     from render_pipeline.parallel.fsdp import shard_weights
     from render_pipeline.parallel.layout import ParallelLayout
     from render_pipeline.parallel.mesh import build_mesh
-    from render_pipeline.parallel.vae import NotThisRanksOutput
 
     dist.init_process_group("gloo")
     # diffusers picks the context-parallel device as rank % accelerator count, which is 0 on a
@@ -221,11 +220,10 @@ def _run_cases(out_path: str) -> None:
         pipeline = tiny_wan_pipeline(1)
         apply_layout(pipeline, *layout(cfg=2))
         calls = watch(pipeline.transformer.proj_out, tokens)
-        try:
-            video, decode = torch.from_numpy(run_wan_pipeline(pipeline, "np")), "decoded"
-        except NotThisRanksOutput:
-            video, decode = torch.from_numpy(reference), "skipped decode"  # nothing of its own to compare
-        record("wan pipeline cfg2 (decode on rank 0)", torch.from_numpy(reference), video, [len(calls), decode])
+        # The layout leaves the VAE whole on every rank (each may encode an image); which rank decodes
+        # is the session's choice (tests/test_backends_wan.py).
+        video = torch.from_numpy(run_wan_pipeline(pipeline, "np"))
+        record("wan pipeline cfg2 (decoded)", torch.from_numpy(reference), video, [len(calls), "decoded"])
 
         reference = run_wan_pipeline(tiny_wan_pipeline(1), "latent")
         pipeline = tiny_wan_pipeline(1)

@@ -159,11 +159,14 @@ class DiffusionSession:
             return
         latents_path = out_path.with_name(out_path.name + ".latents.pt")
         latents = self.denoised(request, latents_path, progress)
+        self.first_rank(lambda: self._write(request, latents, out_path))  # in a worker group rank 0 writes the shot
+        latents_path.unlink(missing_ok=True)
+
+    def _write(self, request: RenderRequest, latents: torch.Tensor, out_path: Path) -> None:
         pipeline = self._denoising_pipeline(fast_modes_of(request))
         with torch.inference_mode():
             write_video(self.decoded_chunks(pipeline, latents.to(self.device)), pipeline.video_processor,
                         request.fps, out_path, what=f"writing shot {request.shot_id}")
-        latents_path.unlink(missing_ok=True)
 
     def denoised(self, request: RenderRequest, latents_path: Path, progress: Progress,
                  held: HeldLatents | None = None) -> torch.Tensor:

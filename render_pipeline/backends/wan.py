@@ -98,9 +98,7 @@ def decode_in_runs(vae, latents: torch.Tensor) -> Iterator[torch.Tensor]:
         # on an H200 (docs/benchmarks.md).
         channels_last_decoder(vae)
         latents = latents.contiguous(memory_format=torch.channels_last_3d)
-    if vae.use_tiling or "decode" in vars(vae):
-        # Tiled, or this VAE's decode was replaced (a worker group's other ranks must not decode:
-        # parallel/vae.py): the VAE's own call, whole.
+    if vae.use_tiling:  # the VAE's own tiled call, whole
         yield vae.decode(latents, return_dict=False)[0]
     else:
         yield from decode_frame_by_frame(vae, latents)

@@ -136,9 +136,8 @@ class Worker:
                       flush=True)
             session.render(request, out, lambda done, total: self.send(event="progress", done=done, total=total))
         except Exception as error:
-            if type(error).__name__ != "NotThisRanksOutput":  # ranks other than 0 stop before the decode
-                self.fail(error, Path(os.environ.get(SCRATCH_ENV) or out.parent))
-                return False
+            self.fail(error, Path(os.environ.get(SCRATCH_ENV) or out.parent))
+            return False
         finally:
             self.log_to(self.worker_log)
         self.send(event="done", peak_memory=peak_memory())
