@@ -333,8 +333,8 @@ def render_shot(
     path of each file it writes.
     """
     from render_pipeline.errors import UserError
+    from render_pipeline.film import render_shot as run_shot
     from render_pipeline.runner import RunOptions
-    from render_pipeline.runner import render_shot as run_shot
     from render_pipeline.storyboard import load_storyboard
 
     with _render_errors():
@@ -344,7 +344,7 @@ def render_shot(
                        quiet=quiet, options=RunOptions(force=force), fast=_fast_modes(fast),
                        allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
         if watch:
-            from render_pipeline.runner.watch import watch_shot
+            from render_pipeline.film.watch import watch_shot
 
             print(f"watching {storyboard}: every save renders shot {shot_id} again (Ctrl-C stops)", flush=True)
             watch_shot(storyboard, shot_id, on_result=_print_summary, on_error=_report_problem, **options)
@@ -375,8 +375,8 @@ def render_all(
 
     STORYBOARD: the storyboard's YAML file. Prints the path of each file it writes.
     """
+    from render_pipeline.film import render_all as run_all
     from render_pipeline.runner import RunOptions
-    from render_pipeline.runner import render_all as run_all
     from render_pipeline.runner.executors import make_executor
     from render_pipeline.storyboard import load_storyboard
 

@@ -155,7 +155,7 @@ def check_weights(models_dir: Path, storyboard_dir: Path | None) -> list[Check]:
 
 def check_frame_interpolation(models_dir: Path) -> Check:
     """What `frame_interpolation: auto` uses to bring a shot of another rate to the delivery's."""
-    from render_pipeline.media.retime import rife_problem, rife_weights
+    from render_pipeline.media.rife_weights import rife_problem, rife_weights
 
     problem = rife_problem(models_dir)
     if problem is None:

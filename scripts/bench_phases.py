@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 
+from render_pipeline.film import render_all
 from render_pipeline.planner import make_plan, phases
 from render_pipeline.planner.phases import Phase
-from render_pipeline.runner import render_all
 from render_pipeline.runner.progress import PlainReporter
 from render_pipeline.storyboard import load_storyboard
 

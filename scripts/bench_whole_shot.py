@@ -66,9 +66,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    from render_pipeline.runner import RunOptions
+    from render_pipeline.film.render import _plan
+    from render_pipeline.runner import RunOptions, run_jobs
     from render_pipeline.runner.jobs import build_jobs
-    from render_pipeline.runner.run import _plan, run_jobs
     from render_pipeline.runner.worker_process import IdleWorkers
     from render_pipeline.storyboard import load_storyboard
 

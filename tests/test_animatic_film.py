@@ -9,9 +9,9 @@ import subprocess
 import numpy as np
 import pytest
 
+from render_pipeline.film import render_all
 from render_pipeline.media.ffmpeg import ffmpeg_exe
 from render_pipeline.post.edit import make_edit
-from render_pipeline.runner import render_all
 from render_pipeline.storyboard import load_storyboard
 
 WIDTH, HEIGHT = 320, 180

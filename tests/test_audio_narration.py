@@ -145,8 +145,8 @@ def test_render_all_narrates_before_rendering_any_shot(tmp_path, monkeypatch):
     """A narration that cannot be made is found in seconds, not after every shot has rendered."""
     import imageio_ffmpeg
 
+    from render_pipeline.film import render_all
     from render_pipeline.media import ffmpeg as media
-    from render_pipeline.runner import render_all
     from render_pipeline.storyboard import load_storyboard
 
     (tmp_path / "board.yaml").write_text(

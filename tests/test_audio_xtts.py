@@ -56,7 +56,7 @@ def tiny_weights(tmp_path_factory) -> Path:
 @pytest.mark.needs("xtts")
 @pytest.mark.slow
 def test_tiny_xtts_narrates_a_film_through_render_all(tmp_path, tiny_weights, capfd):
-    from render_pipeline.runner import render_all
+    from render_pipeline.film import render_all
 
     record(tmp_path / "narrator.wav", "sine=f=180:d=6")
     (Path(os.environ[ENV_VARIABLE]) / xtts.LICENCE_SEEN).unlink(missing_ok=True)

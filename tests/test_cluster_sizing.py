@@ -5,9 +5,10 @@ from pathlib import Path
 import pytest
 
 from render_pipeline.errors import UserError
+from render_pipeline.film import render_all
 from render_pipeline.planner.gpus import CATALOGUE, generic_gpu
 from render_pipeline.planner.plan import make_plan
-from render_pipeline.runner import RunResult, render_all
+from render_pipeline.runner import RunResult
 from render_pipeline.runner.executors.node_gpus import NodeGpus, gpus_to_plan_for, ray_node_gpus, sinfo_node_gpus
 from render_pipeline.storyboard import load_storyboard
 from test_runner_faults import write_storyboard

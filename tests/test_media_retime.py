@@ -18,8 +18,9 @@ from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe, write_rgb_frames
 from render_pipeline.media.retime import (LOSSLESS, Interpolation, choose_interpolation, clip_rate, retime, retimed,
                                           retimed_count)
+from render_pipeline.film import render_all
 from render_pipeline.post import assemble
-from render_pipeline.runner import render_all, run_jobs
+from render_pipeline.runner import run_jobs
 from render_pipeline.runner.footage import conform_footage
 from render_pipeline.storyboard import load_storyboard
 from test_runner_faults import jobs_for

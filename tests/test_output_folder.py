@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from render_pipeline.errors import UserError
+from render_pipeline.film import render_all
 from render_pipeline.media.ffmpeg import count_frames
-from render_pipeline.runner import render_all, run_jobs
+from render_pipeline.runner import run_jobs
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.storyboard import load_storyboard
 from test_runner_faults import FPS, jobs_for, manifest, write_storyboard

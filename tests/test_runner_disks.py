@@ -175,7 +175,8 @@ def test_an_8k_film_gets_a_disk_and_memory_estimate_and_a_short_disk_is_refused_
     import shutil as shutil_module
 
     from render_pipeline.errors import UserError
-    from render_pipeline.runner import preflight, render_all
+    from render_pipeline.film import render_all
+    from render_pipeline.runner import preflight
     from render_pipeline.storyboard import load_storyboard
 
     monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: shutil_module._ntuple_diskusage(10**12, 0, 10**10))

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 
 from render_pipeline.errors import DiskFault
+from render_pipeline.film import render_all
 from render_pipeline.media.ffmpeg import FfmpegError, run_ffmpeg
 from render_pipeline.planner.phases import Phase, PhaseEstimate
-from render_pipeline.runner import RunOptions, render_all
+from render_pipeline.runner import RunOptions
 from render_pipeline.runner.progress import PlainReporter
 from render_pipeline.storyboard import load_storyboard
 from test_runner_faults import FAULT_WORKER

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
+from render_pipeline.film.watch import watch_shot
 from render_pipeline.runner import run as run_module
-from render_pipeline.runner.watch import watch_shot
 from render_pipeline.storyboard import StoryboardError
 from test_runner_faults import write_storyboard
 

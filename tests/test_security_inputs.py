@@ -214,7 +214,7 @@ def test_an_image_name_is_a_name_not_a_pattern(tmp_path):
 def test_render_all_never_puts_outside_media_in_the_film(board, outside, tmp_path):
     storyboard = load_storyboard(board())
     (tmp_path / "good.mp4").write_text(playlist(outside / "secret.ts"))
-    from render_pipeline.runner import render_all
+    from render_pipeline.film import render_all
 
     result = render_all(replace(storyboard, music=[]), tmp_path / "out", quiet=True)
     assert list(result.failed) == ["s01"] and result.assembly is None

@@ -203,7 +203,7 @@ def frame_at(film: Path, seconds: float, width: int, height: int) -> np.ndarray:
 
 
 def render_film(folder: Path, text: str):
-    from render_pipeline.runner import render_all
+    from render_pipeline.film import render_all
     from render_pipeline.storyboard import load_storyboard
 
     (folder / "sb.yaml").write_text(text, encoding="utf-8")

@@ -20,7 +20,6 @@ import contextlib
 import gc
 import itertools
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, TypeVar
 
@@ -29,6 +28,7 @@ import torch
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.checkpoint_loading import load_in_place
 from render_pipeline.backends.checkpoint_search import CheckpointSet
+from render_pipeline.backends.latents import HeldLatents, eight_bit, request_fingerprint
 from render_pipeline.backends.lora_fuse import FusedLoras
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
@@ -40,38 +40,6 @@ from render_pipeline.output_folder.files import writing
 
 
 T = TypeVar("T")
-
-
-class HeldLatents:
-    """Latent frames at the start of a window that stay what they are known to be while it denoises.
-
-    After every step the first frames of the latents are put back: the known latents noised to the
-    level the others have reached (flow matching: (1 - sigma) * known + sigma * noise; other
-    schedulers: their own add_noise), and after the last step, the known latents themselves. The
-    new frames are denoised beside them, so they grow out of them (the way inpainting holds the
-    known part of a picture).
-    """
-
-    def __init__(self, known: torch.Tensor, axis: int, seed: int):
-        self.known = known
-        self.axis = axis
-        self.noise = torch.randn(known.shape, generator=torch.Generator("cpu").manual_seed(seed),
-                                 dtype=torch.float32).to(known.device)
-
-    def put_back(self, scheduler, steps_done: int, latents: torch.Tensor) -> torch.Tensor:
-        known = self.known.to(torch.float32)
-        if steps_done >= len(scheduler.timesteps):
-            held = known
-        elif getattr(scheduler.config, "use_flow_sigmas", False) or "FlowMatch" in type(scheduler).__name__:
-            sigma = float(scheduler.sigmas[steps_done])
-            held = (1 - sigma) * known + sigma * self.noise
-        else:
-            held = scheduler.add_noise(known, self.noise, scheduler.timesteps[steps_done:steps_done + 1])
-        latents = latents.clone()
-        index = [slice(None)] * latents.dim()
-        index[self.axis] = slice(0, known.shape[self.axis])
-        latents[tuple(index)] = held.to(latents.dtype)
-        return latents
 
 
 def default_device() -> torch.device:
@@ -371,12 +339,6 @@ def write_video(chunks: Iterable[torch.Tensor], video_processor, fps: float, out
                      first.shape[0], fps, out_path, what=what)
 
 
-def eight_bit(chunk: torch.Tensor, video_processor) -> torch.Tensor:
-    """A run of decoded frames (B, C, F, H, W in [-1, 1]) as 8-bit RGB frames (F, H, W, 3), on its device."""
-    pixels = video_processor.postprocess_video(chunk, output_type="pt")[0]  # F, C, H, W in [0, 1]
-    return (pixels * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-
-
 def quantised_weights(weights: Path | CheckpointSet) -> bool:
     """fp8 or GGUF transformer weights from the files: never compiled, as that was measured only on bf16."""
     return isinstance(weights, CheckpointSet) and weights.quantised
@@ -386,25 +348,19 @@ def fast_modes_of(request: RenderRequest) -> tuple[str, ...]:
     return tuple(request.settings.get("fast", ()))
 
 
-def _fingerprint(request: RenderRequest) -> str:
-    fields = asdict(request)
-    fields.pop("shot_id")
-    return json.dumps(fields, sort_keys=True, default=str)
-
-
 def _saved_latents(path: Path, request: RenderRequest) -> torch.Tensor | None:
     """Latents an earlier attempt at this exact request denoised before its decode failed."""
     if not path.is_file():
         return None
     saved = torch.load(path, map_location="cpu", weights_only=True)
-    if saved.get("request") != _fingerprint(request):
+    if saved.get("request") != request_fingerprint(request):
         return None
     return saved["latents"]
 
 
 def _save_latents(path: Path, request: RenderRequest, latents: torch.Tensor) -> None:
     with writing(path) as partial:
-        torch.save({"request": _fingerprint(request), "latents": latents.cpu()}, partial)
+        torch.save({"request": request_fingerprint(request), "latents": latents.cpu()}, partial)
 
 
 def _free_memory() -> None:

@@ -17,16 +17,19 @@ import shutil
 from dataclasses import replace
 from itertools import islice
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import torch
 
 from render_pipeline.backends.base import Progress, RenderRequest
-from render_pipeline.backends.diffusion import DiffusionSession, HeldLatents, _fingerprint, eight_bit
+from render_pipeline.backends.latents import HeldLatents, eight_bit, request_fingerprint
 from render_pipeline.backends.windows import Continuation, Windows, window_seed, windows_folder
 from render_pipeline.media.ffmpeg import write_rgb_frames
 from render_pipeline.output_folder.files import writing
+
+if TYPE_CHECKING:  # diffusion.py imports this module to render a windowed request: the session is only a type here
+    from render_pipeline.backends.diffusion import DiffusionSession
 
 
 def render_windows(session: DiffusionSession, request: RenderRequest, out_path: Path, progress: Progress) -> None:
@@ -61,7 +64,7 @@ def render_windows(session: DiffusionSession, request: RenderRequest, out_path: 
 
 def finished_windows(folder: Path, request: RenderRequest) -> int:
     """How many windows of ``request`` are already rendered in ``folder`` (0 when it holds another request's)."""
-    if _kept_request(folder) != _fingerprint(request):
+    if _kept_request(folder) != request_fingerprint(request):
         shutil.rmtree(folder, ignore_errors=True)
         return 0
     done = 0
@@ -78,11 +81,11 @@ def _kept_request(folder: Path) -> str | None:
 
 
 def _keep_request(folder: Path, request: RenderRequest) -> None:
-    if _kept_request(folder) == _fingerprint(request):
+    if _kept_request(folder) == request_fingerprint(request):
         return
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    _write_atomically(folder / "request.json", lambda partial: partial.write_text(_fingerprint(request),
+    _write_atomically(folder / "request.json", lambda partial: partial.write_text(request_fingerprint(request),
                                                                                  encoding="utf-8"))
 
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.util
 import json
 from enum import StrEnum
 from fractions import Fraction
@@ -37,6 +36,7 @@ from typing import Callable, Iterator
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import (FfmpegError, MediaKind, count_frames, media_input, probe, rate_argument,
                                           read_rgb_frames, run_ffmpeg, write_rgb_frames)
+from render_pipeline.media.rife_weights import rife_problem, rife_weights
 from render_pipeline.output_folder.files import writing
 
 
@@ -59,23 +59,6 @@ MINTERPOLATE_FLUSH = "tpad=stop=2:stop_mode=clone"
 # Lossless: assembly encodes the picture once more, so a conversion adds no loss of its own; and a
 # repeated frame decodes to the very same pixels, which is how the tests count repeats.
 LOSSLESS = ["-c:v", "libx264", "-preset", "veryfast", "-qp", "0", "-pix_fmt", "yuv420p"]
-
-RIFE_FIX = ("download Practical-RIFE v4.25 (or v4.26) from https://github.com/hzwer/Practical-RIFE#trained-model, "
-            "unzip it and copy train_log/flownet.pkl to <models dir>/rife/flownet.pkl")
-
-
-def rife_weights(models_dir: Path) -> Path:
-    return Path(models_dir) / "rife" / "flownet.pkl"
-
-
-def rife_problem(models_dir: Path) -> str | None:
-    """None when RIFE can run here, else what is missing and how to add it."""
-    if importlib.util.find_spec("torch") is None:
-        return "RIFE needs torch: pip install -e '.[diffusion]'"
-    weights = rife_weights(models_dir)
-    if not weights.is_file():
-        return f"no RIFE weights at {weights}: {RIFE_FIX.replace('<models dir>', str(models_dir))}"
-    return None
 
 
 def choose_interpolation(setting: str, models_dir: Path) -> Interpolation:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.retime import RIFE_FIX
+from render_pipeline.media.rife_weights import RIFE_FIX
 
 PAD_MULTIPLE = 64
 LEVEL_SCALES = (16, 8, 4, 2, 1)  # each flow level works at 1/scale of the frame

@@ -7,7 +7,7 @@ import math
 from xml.sax.saxutils import escape
 
 from render_pipeline.planner.plan import Plan
-from render_pipeline.planner.report import describe, duration, time_unit
+from render_pipeline.planner.wording import describe, duration, time_unit
 
 WIDTH = 820
 LABEL = 150  # left column for names

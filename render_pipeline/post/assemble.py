@@ -33,8 +33,8 @@ from render_pipeline.errors import UserError
 from render_pipeline.audio.cache import file_digest
 from render_pipeline.media.ffmpeg import (FfmpegError, MediaInfo, MediaKind, check_features, ffmpeg_exe, media_input,
                                           probe, run_ffmpeg)
-from render_pipeline.media.retime import (choose_interpolation, clip_rate, require_interpolation, retimed,
-                                          rife_weights)
+from render_pipeline.media.retime import choose_interpolation, clip_rate, require_interpolation, retimed
+from render_pipeline.media.rife_weights import rife_weights
 from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
 from render_pipeline.output_folder.files import make_folder, write_file, writing
 from render_pipeline.planner.phases import Phase, PhaseEstimate, PhaseProgress, conversion_seconds

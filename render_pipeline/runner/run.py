@@ -1,4 +1,4 @@
-"""render_all / render_shot: run the plan's jobs with caching, retries, a watchdog and a manifest.
+"""run_jobs: render the plan's shot jobs with caching, retries, a watchdog and a manifest.
 
 Order of work, as the plan intends: footage shots are conformed first (no model needed);
 then, for each backend, the plan's GPUs are split into groups of k (its GPUs per shot) and
@@ -15,9 +15,8 @@ again with a new seed, and the attempt that passes, or the best, is the one rena
 run skips every shot whose file is valid and whose key matches, so a killed or interrupted run
 simply resumes.
 
-render_all and render_shot hold the output folder (output_folder/claim.py): one run at a
-time, and a default folder only for the storyboard that made it. Every file goes through
-output_folder/files.py, never through a link; a fault of the disk (full, size limit,
+The film's render_all and render_shot (render_pipeline/film/) hold the output folder around a
+run (output_folder/claim.py). Every file goes through output_folder/files.py, never through a link; a fault of the disk (full, size limit,
 read-only) stops the run at once with one line naming the path, and the next run resumes.
 """
 
@@ -39,23 +38,21 @@ from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
-from render_pipeline.output_folder.claim import SCRATCH_ENV, hold_output_folder, scratch_dir
+from render_pipeline.output_folder.claim import SCRATCH_ENV, scratch_dir
 from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
 from render_pipeline.planner.phases import Phase
-from render_pipeline.planner.plan import Plan
 from render_pipeline.qa.attempts import ShotAttempts, remove_attempt_files, requests_to_encode
 from render_pipeline.qa.lettering import ocr_installed
-from render_pipeline.runner.jobs import (FOOTAGE, FRAMES_FOLDER, Job, build_jobs, last_frame_path, request_to_json,
-                                         shot_path)
+from render_pipeline.runner.finished import is_finished
+from render_pipeline.runner.jobs import FOOTAGE, FRAMES_FOLDER, Job, last_frame_path, request_to_json
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.order import grouped_by_lora_set
-from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_frame_interpolation,
-                                              check_loras_fit_fast_modes, check_output_folder, needed_bytes)
+from render_pipeline.runner.preflight import check_output_folder, needed_bytes
 from render_pipeline.runner.progress import PlainReporter, make_reporter
-from render_pipeline.runner.worker_process import WORKER_COMMAND, IdleWorkers, WorkerLost, WorkerProcess
-from render_pipeline.storyboard import Storyboard
+from render_pipeline.runner.results import RunOptions, RunResult
+from render_pipeline.runner.worker_process import IdleWorkers, WorkerLost, WorkerProcess
 
 
 class RunInterrupted(UserError):
@@ -69,173 +66,15 @@ class ShotFailed(Exception):
         self.restart = restart  # the worker stopped after reporting it (a multi-GPU group always does)
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    force: bool = False  # re-render every shot, even those already finished
-    max_attempts: int = 3  # per shot
-    stall_seconds: float = 900.0  # a worker silent this long while rendering is killed
-    load_seconds: float = 1800.0  # loading weights and encoding prompts report no steps
-    # How to start a worker: a Python program, interpreter first (tests wrap it to inject faults);
-    # a group of k GPUs runs the same program under torchrun.
-    worker_command: tuple[str, ...] = WORKER_COMMAND
-    qa: bool = True  # check each shot as it is rendered (render_pipeline/qa/), as its `qa` policy says
-
-
-@dataclass
-class RunResult:
-    out_dir: Path
-    rendered: list[str] = field(default_factory=list)
-    cached: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    seconds: float = 0.0
-    fallback_reason: str | None = None
-    assembly: object | None = None  # post's AssemblyResult when render_all assembled the film
-    # render_all: each phase's seconds (planner/phases.py), which add up to ``seconds``, the whole run's
-    phase_seconds: dict[Phase, float] = field(default_factory=dict)
-
-    @property
-    def shot_files(self) -> list[Path]:
-        """The shot files this run wrote, in the order they were finished."""
-        return [shot_path(self.out_dir, shot_id) for shot_id in self.rendered]
-
-
 def text_cache_dir(out_dir: Path) -> Path:
     """Where a film's prompt embeddings are kept between runs (backends/text_cache.py)."""
     return out_dir / "cache" / "text"
 
 
-def render_all(storyboard: Storyboard, out_dir: Path | None = None, **options) -> RunResult:
-    """Render every shot of the plan that is not already finished, then assemble the film (options: _render_all).
-
-    ``out_dir`` None is outputs/<title-slug>/. The folder is held for the whole run (output_folder/claim.py).
-    """
-    with hold_output_folder(out_dir, storyboard) as held:
-        return _render_all(storyboard, held, **options)
-
-
-def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
-                backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
-                quiet: bool = False, options: RunOptions = RunOptions(),
-                reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
-                allow_missing_glyphs: bool = False, max_hours: float | None = None) -> RunResult:
-    """Render every shot of the plan that is not already finished, then assemble the film.
-
-    ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
-    ``fast``: opt-in fast modes (backends/speed.py FAST_MODES) that change the picture.
-    ``gpus``: what the plan is made for: "auto" is this machine's GPUs, or with an executor the
-    cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
-    ``allow_missing_glyphs``: draw overlay characters no font has as boxes instead of stopping first.
-    ``max_hours``: see planner.plan.make_plan.
-
-    The reporter is told of every phase (planner/phases.py): the plan's estimate first, then each
-    narration clip, music cue, shot, conversion and the assembly's frames; the result holds each
-    phase's time and the whole run's.
-    """
-    reporter = reporter or make_reporter(quiet)
-    _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
-    from render_pipeline.planner.plan import needs_gpu
-
-    if executor is not None and gpus == "auto" and needs_gpu(storyboard, backend):
-        from render_pipeline.planner.gpus import detect_gpus
-        from render_pipeline.runner.executors.node_gpus import gpus_to_plan_for
-
-        gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
-        reporter.note(planned_for)
-    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
-    models_dir = plan.models_dir
-    check_fast_modes_fit(fast, plan)
-    check_loras_fit_fast_modes(fast, plan, storyboard)
-    check_film_fits(storyboard, plan, out_dir, assemble, reporter.warn)
-    check_frame_interpolation(storyboard, plan, models_dir)
-    reporter.begin({phase: estimate for phase, estimate in plan.phases.items() if assemble or phase is Phase.SHOTS})
-    audio = None
-    if assemble:
-        from render_pipeline.audio import render_audio
-
-        # Sound first: seconds of work that can fail (no TTS engine, a missing voice file, speech
-        # measured longer than its shot), found before hours of GPU time rather than after them.
-        audio = render_audio(storyboard, out_dir, models_dir=models_dir, progress=reporter)  # --models-dir holds xtts_v2/ too
-    reporter.enter(Phase.SHOTS)
-    if executor is None:
-        jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
-        result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus),
-                          download_hint=plan.download_hint)
-    else:
-        from render_pipeline.runner.executors import run_on_cluster
-
-        # Other nodes have other working folders: every path a task gets must be absolute.
-        out_dir, models_dir = out_dir.resolve(), models_dir.resolve()
-        if plan.fallback_reason:  # the tasks' own runners say it only in their logs
-            _note_fallback(reporter, plan.fallback_reason, plan.download_hint)
-        result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir, fast=fast), out_dir,
-                                models_dir, options)
-        result.fallback_reason = plan.fallback_reason
-    if assemble:
-        if result.failed:
-            reporter.warn(f"not assembling: {len(result.failed)} shot(s) failed (see {out_dir / 'logs'})")
-        else:
-            from render_pipeline.post import assemble as assemble_film
-
-            # Probing the shots before any conversion belongs to the post phases, not to the shots.
-            reporter.enter(Phase.CONVERSION if plan.phases[Phase.CONVERSION].items else Phase.ASSEMBLY)
-            result.assembly = assemble_film(storyboard, out_dir, audio=audio, allow_missing_glyphs=allow_missing_glyphs,
-                                            models_dir=models_dir, progress=reporter)
-    times = reporter.finish()
-    result.seconds, result.phase_seconds = times.seconds, times.phases
-    return result
-
-
-def _note_fallback(reporter: PlainReporter, reason: str, download_hint: str | None) -> None:
+def note_fallback(reporter: PlainReporter, reason: str, download_hint: str | None) -> None:
     reporter.note(f"using the animatic: {reason}")
     if download_hint:
         reporter.note(f"  {download_hint}")
-
-
-def render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path | None = None, **options) -> RunResult:
-    """Render one shot (options: _render_shot), holding the output folder (output_folder/claim.py)."""
-    try:
-        storyboard.shot(shot_id)
-    except KeyError as error:
-        raise UserError(error.args[0]) from None
-    with hold_output_folder(out_dir, storyboard) as held:
-        return _render_shot(storyboard, shot_id, held, **options)
-
-
-def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend: str | None = None,
-                 quality: str | None = None, seed: int | None = None, steps: int | None = None,
-                 gpus: str = "auto", models_dir: Path | None = None, quiet: bool = False,
-                 options: RunOptions = RunOptions(), reporter: PlainReporter | None = None,
-                 fast: tuple[str, ...] = (), idle_workers: IdleWorkers | None = None,
-                 allow_missing_glyphs: bool = False, max_hours: float | None = None) -> RunResult:
-    """Render one shot (skipped if already finished with these settings); other shots are untouched.
-
-    ``idle_workers``: keep the worker loaded for the next render of the shot (runner/watch.py).
-    ``max_hours``: see planner.plan.make_plan (the plan is the whole film's, as render-all's is).
-    """
-    reporter = reporter or make_reporter(quiet)
-    _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids={shot_id})
-    if quality is not None:
-        storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
-    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
-    models_dir = plan.models_dir
-    check_fast_modes_fit(fast, plan)
-    check_loras_fit_fast_modes(fast, plan, storyboard)
-    check_frame_interpolation(storyboard, plan, models_dir)
-    jobs = build_jobs(storyboard, plan, out_dir, models_dir, seed=seed, steps=steps, fast=fast)
-    job = next(j for j in jobs if j.id == shot_id)
-    if job.continues is not None and not job.continues.output.is_file():
-        raise UserError(f"shot {shot_id} continues from {job.continues.id}, which is not rendered yet: "
-                        f"render {job.continues.id} first (or use render-all)")
-    return run_jobs([job], out_dir, models_dir, options, reporter, plan.fallback_reason,
-                    gpus=len(plan.gpus), idle_workers=idle_workers, download_hint=plan.download_hint)
-
-
-def _check_glyphs(storyboard: Storyboard, allow: bool, reporter: PlainReporter, shot_ids: set[str] | None) -> None:
-    """Overlay characters no font draws stop the run before its first shot, or are warned of when allowed."""
-    from render_pipeline.post.glyphs import check_glyphs
-
-    for line in check_glyphs(storyboard, allow, shot_ids):
-        reporter.warn(f"drawn as boxes: {line}")
 
 
 def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptions = RunOptions(),
@@ -256,14 +95,6 @@ def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptio
     runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish,
                   idle_workers)
     return runner.run(jobs, fallback_reason, download_hint)
-
-
-def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None,
-          max_hours: float | None) -> Plan:
-    """The plan, made for ``models_dir`` as the user gave it (None: the default; plan.models_dir is the folder)."""
-    from render_pipeline.planner.plan import make_plan
-
-    return make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir, max_hours=max_hours)
 
 
 def _failure(event: dict) -> Exception:
@@ -311,36 +142,6 @@ class _Lane:
         return {"group": self.index, "gpus": self.devices}
 
 
-def output_stamp(path: Path) -> list[int]:
-    stat = path.stat()
-    return [stat.st_size, stat.st_mtime_ns]
-
-
-def is_finished(job: Job, manifest: Manifest, changed: Callable[[Job, str], None] = lambda job, why: None) -> bool:
-    """Finished when the manifest says so with the same key and the file holds the bytes it recorded.
-
-    The manifest keeps the SHA-256 of each shot as it was checked and renamed: a file whose
-    bytes differ (truncated, replaced, corrupted in place even at the same size and time) is
-    rendered again, and ``changed`` is told why. An entry from before digests were kept
-    trusts the recorded size and modification time, else counts the frames.
-    """
-    entry = manifest.shots.get(job.id) or {}
-    if entry.get("status") != "done" or entry.get("key") != job.key or not job.output.is_file():
-        return False
-    if "sha256" in entry:
-        if digest(job.output) == entry["sha256"]:
-            return True
-        changed(job, f"{job.output} is not the file that was rendered (its SHA-256 differs from the manifest's); "
-                     f"rendering it again")
-        return False
-    if entry.get("output_stamp") == output_stamp(job.output):
-        return True
-    try:
-        return count_frames(job.output) == job.request.frames
-    except FfmpegError:
-        return False
-
-
 class _Run:
     def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter,
                  devices: list[str], may_finish: Callable[[Job], bool], idle_workers: IdleWorkers | None = None):
@@ -373,7 +174,7 @@ class _Run:
         if todo:
             check_features()  # an ffmpeg without drawtext or libx264 would fail every shot, three times
         if fallback_reason and todo:
-            _note_fallback(self.reporter, fallback_reason, download_hint)
+            note_fallback(self.reporter, fallback_reason, download_hint)
         self.reporter.start(todo, len(self.result.cached))
         try:
             with _signals_as_interrupt():

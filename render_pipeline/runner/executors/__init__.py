@@ -17,8 +17,7 @@ from typing import Protocol
 from render_pipeline.errors import UserError
 from render_pipeline.runner.executors.node_gpus import NodeGpus, most_gpus
 from render_pipeline.runner.jobs import Job
-from render_pipeline.runner.manifest import Manifest
-from render_pipeline.runner.run import RunOptions, RunResult
+from render_pipeline.runner.results import RunOptions, RunResult
 
 EXECUTORS = ("local", "ray", "slurm")
 
@@ -74,19 +73,3 @@ def dependency_waves(jobs: list[Job]) -> list[list[Job]]:
     for job in jobs:  # storyboard order: an upstream shot always comes earlier
         depth[job.id] = depth[job.continues.id] + 1 if job.continues is not None and job.continues.id in depth else 0
     return [[job for job in jobs if depth[job.id] == level] for level in range(max(depth.values(), default=-1) + 1)]
-
-
-def failed_outcome(out_dir: Path, job: Job, message: str) -> dict:
-    """Record a shot the cluster gave up on, and the outcome merge_results expects for it."""
-    Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
-    return {"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0}
-
-
-def merge_results(out_dir: Path, outcomes: list[dict]) -> RunResult:
-    result = RunResult(out_dir=out_dir)
-    for outcome in outcomes:
-        result.rendered += outcome["rendered"]
-        result.cached += outcome["cached"]
-        result.failed.update(outcome["failed"])
-        result.seconds = max(result.seconds, outcome["seconds"])
-    return result

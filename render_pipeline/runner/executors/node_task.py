@@ -1,4 +1,5 @@
-"""What a cluster task runs on its node: the local runner, for one shot job, in the shared output folder."""
+"""What a cluster task runs on its node: the local runner, for one shot job, in the shared output folder;
+and the run's result made from every task's outcome."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from pathlib import Path
 
 from render_pipeline.output_folder.files import append_text
 from render_pipeline.runner.executors.shot_claim import ShotClaim
+from render_pipeline.runner.finished import is_finished
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.manifest import Manifest
-from render_pipeline.runner.run import RunOptions, is_finished, run_jobs
+from render_pipeline.runner.results import RunOptions, RunResult
+from render_pipeline.runner.run import run_jobs
 
 
 def render_on_this_node(job: Job, out_dir: Path, models_dir: Path, options: RunOptions, executor: str) -> dict:
@@ -41,3 +44,19 @@ def render_on_this_node(job: Job, out_dir: Path, models_dir: Path, options: RunO
         result = run_jobs([job], out_dir, models_dir, options, gpus=job.gpus_per_shot,
                           may_finish=lambda finished: claim.is_ours())
     return {"rendered": result.rendered, "cached": result.cached, "failed": result.failed, "seconds": result.seconds}
+
+
+def failed_outcome(out_dir: Path, job: Job, message: str) -> dict:
+    """Record a shot the cluster gave up on, and the outcome merge_results expects for it."""
+    Manifest.load(out_dir).record(job.id, status="failed", key=job.key, error=message)
+    return {"rendered": [], "cached": [], "failed": {job.id: message}, "seconds": 0.0}
+
+
+def merge_results(out_dir: Path, outcomes: list[dict]) -> RunResult:
+    result = RunResult(out_dir=out_dir)
+    for outcome in outcomes:
+        result.rendered += outcome["rendered"]
+        result.cached += outcome["cached"]
+        result.failed.update(outcome["failed"])
+        result.seconds = max(result.seconds, outcome["seconds"])
+    return result

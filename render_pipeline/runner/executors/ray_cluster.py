@@ -9,11 +9,10 @@ from pathlib import Path
 import ray
 
 from render_pipeline.errors import UserError
-from render_pipeline.runner.executors import failed_outcome, merge_results
 from render_pipeline.runner.executors.node_gpus import NodeGpus, ray_node_gpus
-from render_pipeline.runner.executors.node_task import render_on_this_node
+from render_pipeline.runner.executors.node_task import failed_outcome, merge_results, render_on_this_node
 from render_pipeline.runner.jobs import Job
-from render_pipeline.runner.run import RunOptions, RunResult
+from render_pipeline.runner.results import RunOptions, RunResult
 
 TASK_RETRIES = 3  # a task whose worker or node died is started again, elsewhere if need be
 REACH_SECONDS = 5.0

@@ -11,11 +11,10 @@ import submitit
 
 from render_pipeline.errors import UserError
 from render_pipeline.planner.gpus import detect_gpus
-from render_pipeline.runner.executors import failed_outcome, merge_results
 from render_pipeline.runner.executors.node_gpus import NodeGpus, sinfo_node_gpus
-from render_pipeline.runner.executors.node_task import render_on_this_node
+from render_pipeline.runner.executors.node_task import failed_outcome, merge_results, render_on_this_node
 from render_pipeline.runner.jobs import Job
-from render_pipeline.runner.run import RunOptions, RunResult
+from render_pipeline.runner.results import RunOptions, RunResult
 
 TIMEOUT_MINUTES = 24 * 60
 SINFO_SECONDS = 60

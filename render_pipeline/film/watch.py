@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 from render_pipeline.errors import UserError
+from render_pipeline.film.render import render_shot
 from render_pipeline.media.ffmpeg import FfmpegError
 from render_pipeline.output_folder.claim import hold_output_folder
-from render_pipeline.runner.run import RunInterrupted, RunResult, render_shot
+from render_pipeline.runner.results import RunResult
+from render_pipeline.runner.run import RunInterrupted
 from render_pipeline.runner.worker_process import IdleWorkers
 
 
