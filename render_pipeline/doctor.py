@@ -147,6 +147,7 @@ def check_weights(models_dir: Path, storyboard_dir: Path | None) -> list[Check]:
         except UserError as error:
             weights, problem = None, str(error)
         if problem is None:
+            assert weights is not None  # locate_weights gives the weights or the problem
             checks.append(Check(f"weights {name}", "ok", describe_weights(weights)))
         else:
             checks.append(Check(f"weights {name}", "warn", "not usable; this backend is skipped by auto", problem))

@@ -36,7 +36,8 @@ class DiskFault(UserError):
 
     @classmethod
     def from_os_error(cls, error: OSError, path: Path | str | None = None) -> DiskFault:
-        cause, fix = WRITE_FAULTS.get(error.errno, (error.strerror or str(error), "fix it"))
+        unknown = (error.strerror or str(error), "fix it")
+        cause, fix = WRITE_FAULTS.get(error.errno, unknown) if error.errno is not None else unknown
         return cls(path or error.filename or "a file in the output folder", cause, fix)
 
 

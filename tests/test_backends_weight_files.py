@@ -183,6 +183,15 @@ def test_weights_yaml_can_name_a_diffusers_folder_elsewhere(tmp_path):
     assert locate_weights(A14B, tmp_path / "models") == (elsewhere, None)
 
 
+def test_weights_yaml_naming_no_diffusers_folder_for_cogvideox_is_a_problem(tmp_path):
+    """CogVideoX has no files in place: a line naming any other folder was taken as usable weights (None)."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "models" / "weights.yaml").write_text(f"cogvideox-5b: {tmp_path / 'elsewhere'}\n")
+    weights, problem = locate_weights("cogvideox-5b", tmp_path / "models")
+    assert weights is None and "has no model_index.json" in problem
+
+
 def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path, monkeypatch):
     """A storyboard is untrusted: a weights.yaml in a models folder inside its folder (the default ./models
     when run from there) cannot make the tool read files elsewhere; the same line in a models folder

@@ -130,6 +130,8 @@ def test_gpu_specs_parse_names_memory_and_counts():
     assert parse_size_gib("64GB", "--host-ram") == 64
     with pytest.raises(UserError, match="COUNTxNAME"):
         parse_gpus("2xBanana")
+    with pytest.raises(UserError, match="COUNTxNAME"):  # nothing to match: was an AttributeError
+        parse_gpus(" ")
     with pytest.raises(UserError, match="size in GB"):
         parse_size_gib("lots", "--host-ram")
 

@@ -6,9 +6,13 @@ Imports are lazy: the animatic needs no torch, and `plan`/`validate` never impor
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from render_pipeline.backends.base import BackendSession
 from render_pipeline.backends.specs import SPECS
+
+if TYPE_CHECKING:
+    from render_pipeline.backends.diffusion import DiffusionSession
 
 
 def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Path | None = None) -> BackendSession:
@@ -26,11 +30,14 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
     from render_pipeline.backends.memory import MemoryStrategy
     from render_pipeline.backends.weights import require_model_folder
 
+    if models_dir is None:
+        raise ValueError(f"{backend_name} loads weights: pass models_dir (weights.resolve_models_dir gives it)")
     # A diffusers folder or the files found in place; fails in a second, before any loading.
     weights = require_model_folder(backend_name, Path(models_dir))
 
     candidate = getattr(planned_shot_or_layout, "candidate", planned_shot_or_layout)
     strategy = MemoryStrategy.from_candidate(candidate)
+    session_class: type[DiffusionSession]
     if spec.family == "wan":
         from render_pipeline.backends.wan import WanSession as session_class
     elif spec.family == "hunyuanvideo":

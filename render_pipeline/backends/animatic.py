@@ -206,6 +206,8 @@ class AnimaticSession:
         if continues:
             # The previous shot's last frame, fading out over this shot's own picture: the first
             # frame is that frame exactly.
+            if request.image is None:
+                raise ValueError(f"shot {request.shot_id}: continues the last shot, but its last frame is not given")
             index = inputs.count("-i")
             inputs += media_input(Path(request.image).absolute(), MediaKind.IMAGE)
             dissolve = max(1, min(request.frames, round(CONTINUE_DISSOLVE_SECONDS * request.fps)))

@@ -178,11 +178,13 @@ class Layer:
 
 
 def mix(a: Colour, b: Colour, share_of_b: float) -> Colour:
-    return tuple(int(round(x * (1 - share_of_b) + y * share_of_b)) for x, y in zip(a, b))
+    red, green, blue = (int(round(x * (1 - share_of_b) + y * share_of_b)) for x, y in zip(a, b))
+    return red, green, blue
 
 
 def lit(colour: Colour, time_of_day: str) -> Colour:
-    return tuple(int(min(255, c * f)) for c, f in zip(colour, LIGHT[time_of_day]))
+    red, green, blue = (int(min(255, c * f)) for c, f in zip(colour, LIGHT[time_of_day]))
+    return red, green, blue
 
 
 @dataclass(frozen=True)

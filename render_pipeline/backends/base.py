@@ -68,9 +68,9 @@ class BackendSession(Protocol):
         """Free GPU and host memory."""
 
 
-def conditioning_image(request: RenderRequest):
-    """The request's image as an RGB picture at the render size (PIL), read as one of IMAGE_FORMATS."""
+def conditioning_image(path: Path, width: int, height: int):
+    """A request's image as an RGB picture at the render size (PIL), read as one of IMAGE_FORMATS."""
     from PIL import Image
 
-    with Image.open(request.image, formats=IMAGE_FORMATS) as image:
-        return image.convert("RGB").resize((request.width, request.height))
+    with Image.open(path, formats=IMAGE_FORMATS) as image:
+        return image.convert("RGB").resize((width, height))

@@ -164,7 +164,7 @@ def _describe_safetensors(tensors: dict[str, Tensor]) -> Format:
     if fp8:
         label = "fp8 scaled" if scales else "fp8"
     else:
-        counts = Counter()
+        counts: Counter[str] = Counter()
         for tensor in weights.values():
             counts[tensor.dtype] += tensor.elements
         label = {"BF16": "bf16", "F16": "fp16", "F32": "fp32"}.get(counts.most_common(1)[0][0] if counts else "", "bf16")

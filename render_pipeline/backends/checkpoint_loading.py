@@ -180,17 +180,20 @@ def hunyuan_transformer_names(state: dict, width: int) -> dict:
     """
     from diffusers.loaders.single_file_utils import convert_hunyuan_video_transformer_to_diffusers
 
-    fused, rest = {}, {}
+    fused: dict[tuple[str, str], torch.Tensor] = {}  # (block, kind) -> tensor
+    rest: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         if key.endswith(".scale_input"):
             continue  # fp8 inputs' scales: the layers here compute in bf16 (scaled_fp8.py)
         weight = state.get(key.rsplit(".", 1)[0] + ".weight")
         if key.endswith(SCALE_SUFFIXES) and value.numel() == 1 and weight is not None:
             value = value.reshape(1, 1).expand(weight.shape[0], 1)
-        (fused if re.match(r"single_blocks\.\d+\.linear1\.", key) else rest)[key] = value
+        if single := re.match(r"single_blocks\.(\d+)\.linear1\.(.+)", key):
+            fused[single[1], single[2]] = value
+        else:
+            rest[key] = value
     renamed = convert_hunyuan_video_transformer_to_diffusers(rest)
-    for key, value in fused.items():
-        block, kind = re.match(r"single_blocks\.(\d+)\.linear1\.(.+)", key).groups()
+    for (block, kind), value in fused.items():
         parts = torch.split(value, [width, width, width, value.shape[0] - 3 * width])
         for layer, part in zip(("attn.to_q", "attn.to_k", "attn.to_v", "proj_mlp"), parts):
             renamed[f"single_transformer_blocks.{block}.{layer}.{kind}"] = part
@@ -301,7 +304,9 @@ def _build(model_class, config, part: Part, names: Callable[[dict], dict], dtype
     unexpected = sorted(set(state) - set(expected))
     if unexpected:
         raise _unexpected(part, unexpected)
-    load_model_dict_into_meta(model, {name: _cast(name, tensor, dtype, keep_in_fp32) for name, tensor in state.items()},
+    # diffusers annotates the state as an OrderedDict; it only reads it as a mapping.
+    load_model_dict_into_meta(model, {name: _cast(name, tensor, dtype, keep_in_fp32)  # type: ignore[arg-type]
+                                      for name, tensor in state.items()},
                               dtype=dtype, keep_in_fp32_modules=keep_in_fp32, device_map={"": torch.device("cpu")})
     missing = [name for name, tensor in model.state_dict().items() if tensor.device.type == "meta"]
     if missing:
@@ -363,7 +368,7 @@ def _gguf_model(model_class, path: Path, config: Path, names: Callable[[dict], d
     from diffusers import GGUFQuantizationConfig
 
     try:
-        checkpoint = str(path)
+        checkpoint: str | dict[str, torch.Tensor] = str(path)
         if names is not None:
             from diffusers.models.model_loading_utils import load_gguf_checkpoint
 

@@ -66,7 +66,8 @@ class CheckpointSet:
     @property
     def quantised(self) -> bool:
         """Whether the transformer weights stay below 16 bits once loaded (fp8, GGUF)."""
-        return any(part.format.quantised for part in self.parts if part.component.startswith("transformer"))
+        return any(part.format.quantised for part in self.parts
+                   if part.component.startswith("transformer") and part.format is not None)
 
     def files_of(self, components: tuple[str, ...]) -> list[Path]:
         """Every file of these components (a tokenizer folder's files included)."""

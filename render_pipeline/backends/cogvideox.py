@@ -36,7 +36,7 @@ class CogVideoXSession(DiffusionSession):
         if self.spec.pipeline == "CogVideoXImageToVideoPipeline":
             if request.image is None:
                 raise ValueError(f"shot {request.shot_id}: {self.name} needs an image (image or continue_from)")
-            arguments["image"] = conditioning_image(request)
+            arguments["image"] = conditioning_image(request.image, request.width, request.height)
         return arguments
 
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:

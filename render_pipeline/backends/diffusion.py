@@ -21,7 +21,7 @@ import gc
 import itertools
 import json
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, Protocol, TypeVar
 
 import torch
 
@@ -40,6 +40,12 @@ from render_pipeline.output_folder.files import writing
 
 
 T = TypeVar("T")
+
+
+class ShareFromFirstRank(Protocol):
+    """``make()`` computed on rank 0 of a worker group and handed to every rank (parallel/group.py)."""
+
+    def __call__(self, make: Callable[[], T]) -> T: ...
 
 
 def default_device() -> torch.device:
@@ -69,7 +75,7 @@ class DiffusionSession:
         self.flash_attention_4 = False  # decided when the denoising pipeline loads
         self.expert_swap: ExpertSwap | None = None
         # Set by a worker group: runs a function on rank 0 and hands its result to every rank (first_rank).
-        self.share_from_first_rank: Callable[[Callable[[], object]], object] | None = None
+        self.share_from_first_rank: ShareFromFirstRank | None = None
         self.loras = FusedLoras(backend, self.device)  # the LoRA set fused into the loaded pipeline
         self._embeddings: dict[str, dict[str, torch.Tensor]] = {}  # per text (prompt or negative), on the host
 

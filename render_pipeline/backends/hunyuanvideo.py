@@ -38,7 +38,8 @@ class HunyuanVideoSession(DiffusionSession):
         return {"prompt_embeds": embeds, "pooled_prompt_embeds": pooled, "prompt_attention_mask": mask}
 
     def configure(self, pipeline) -> None:
-        self.set_shift(pipeline, self.spec.shift)
+        if self.spec.shift is not None:
+            self.set_shift(pipeline, self.spec.shift)
         attend_without_mask(pipeline.transformer)
 
     def set_shift(self, pipeline, shift: float) -> None:

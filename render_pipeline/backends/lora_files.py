@@ -305,7 +305,8 @@ def fit(path: Path, backend: str) -> Fit:
     modules = module_tables(backend).get(header.naming)
     if modules is None:
         return Fit(header, tuple(t.key for t in header.tensors), {})
-    unmatched, changed = [], {}
+    unmatched: list[str] = []
+    changed: dict[str, int] = {}
     ranks = header.ranks()
     for tensor in header.tensors:
         size = modules.linear.get(tensor.module)
@@ -413,11 +414,16 @@ def guess_family(header: LoraHeader) -> str:
         return "Flux or HunyuanVideo (blocks where the text has weights of its own)"
     if any(_WAN.search(name) for name in modules):
         width = _query_width(header, r"(self[._]attn[._]q|attn1[._]to_q)$")
-        return _WAN_WIDTHS.get(width, "Wan 2.x" + (f" (width {width})" if width else ""))
+        if not width:
+            return "Wan 2.x"
+        return _WAN_WIDTHS.get(width, f"Wan 2.x (width {width})")
     if any(_COGVIDEOX.search(name) for name in modules):
         if any(re.search(r"[._]attn2[._]", name) for name in modules):
             return "a transformer with cross-attention (LTX-Video, Mochi or similar), not one of ours"
-        return {3072: "CogVideoX-5B", 1920: "CogVideoX-2B"}.get(_query_width(header, r"attn1[._]to_q$"), "CogVideoX")
+        width = _query_width(header, r"attn1[._]to_q$")
+        if width is None:
+            return "CogVideoX"
+        return {3072: "CogVideoX-5B", 1920: "CogVideoX-2B"}.get(width, "CogVideoX")
     return "a model this program does not know"
 
 

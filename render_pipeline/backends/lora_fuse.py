@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -140,12 +141,14 @@ class FusedLoras:
         try:
             for (name, module_name), parts in changes.items():
                 module = transformers[name].get_submodule(module_name)
+                weight, bias = module.weight, module.bias
+                assert isinstance(weight, torch.Tensor) and (bias is None or isinstance(bias, torch.Tensor))  # _fits
                 low_rank = [(w, (c.up, c.down)) for w, c in parts if c.down is not None]
-                if _is_gguf(module.weight):
+                if _is_gguf(weight):
                     self._compute_beside(module, low_rank)
                 else:
-                    self._change(module.weight, low_rank, getattr(module, "scale", None))
-                self._change(module.bias, [(w, (c.bias,)) for w, c in parts if c.bias is not None])
+                    self._change(weight, low_rank, getattr(module, "scale", None))
+                self._change(bias, [(w, (c.bias,)) for w, c in parts if c.bias is not None])
         except BaseException:
             self.restore()  # never leave a shot's weights half changed
             raise
@@ -201,7 +204,7 @@ class FusedLoras:
                     changes.setdefault((name, module), []).append((lora.weight, change))
         return changes, dropped
 
-    def _change(self, target: torch.Tensor | None, deltas: list[tuple[float, tuple[torch.Tensor, ...]]],
+    def _change(self, target: torch.Tensor | None, deltas: Sequence[tuple[float, tuple[torch.Tensor, ...]]],
                 scale: torch.Tensor | None = None) -> None:
         """target <- cast(fp32(target) + sum of weight * delta), after keeping target's original on the host.
 
@@ -226,7 +229,8 @@ class FusedLoras:
                 changed = quantize(dequantize(local.to(self.device), scale) + total, scale, local.dtype)
             local.copy_(changed)
 
-    def _compute_beside(self, module: torch.nn.Module, deltas: list[tuple[float, tuple[torch.Tensor, ...]]]) -> None:
+    def _compute_beside(self, module: torch.nn.Module,
+                        deltas: Sequence[tuple[float, tuple[torch.Tensor, ...]]]) -> None:
         """The LoRAs of a layer whose weight cannot change (GGUF), added to its output at every call."""
         if not deltas:
             return
@@ -269,8 +273,9 @@ def _local_part(target: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
     """``whole`` (the change of the whole tensor) cut the way ``target`` is sharded over its ranks."""
     if not hasattr(target, "to_local"):
         return whole
-    from torch.distributed.tensor import distribute_tensor
+    from torch.distributed.tensor import DTensor, distribute_tensor
 
+    assert isinstance(target, DTensor)  # the tensor with to_local
     return distribute_tensor(whole, target.device_mesh, target.placements, src_data_rank=None).to_local()
 
 

@@ -13,8 +13,12 @@ Text encoders are always freed before denoising (see DiffusionSession.encode).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING
 
 import torch
+
+if TYPE_CHECKING:
+    from diffusers.models.modeling_utils import ModelMixin
 
 
 @dataclass(frozen=True)
@@ -31,12 +35,12 @@ class MemoryStrategy:
         return cls(**{key: bool(value) for key, value in (candidate or {}).items() if key in names})
 
 
-def store_in_fp8(transformer: torch.nn.Module) -> None:
+def store_in_fp8(transformer: ModelMixin) -> None:
     """Keep the weights in float8 and upcast each layer to bf16 only while it runs (halves weight memory)."""
     transformer.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=torch.bfloat16)
 
 
-def offload_in_groups(transformer: torch.nn.Module, device: torch.device) -> None:
+def offload_in_groups(transformer: ModelMixin, device: torch.device) -> None:
     """diffusers group offloading: one block at a time on the GPU, the next prefetched on a side stream."""
     streams = device.type == "cuda"
     if streams:

@@ -20,6 +20,8 @@ SCALE_SUFFIXES = (".scale_weight", ".scale_weight_tensor", ".scale_input")
 class ScaledFp8Linear(torch.nn.Module):
     """A linear layer holding its weight in fp8 and its scale in fp32."""
 
+    scale: torch.Tensor  # a buffer, registered in __init__
+
     def __init__(self, weight: torch.Tensor, scale: torch.Tensor, bias: bool):
         super().__init__()
         self.out_features, self.in_features = weight.shape

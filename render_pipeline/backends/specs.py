@@ -62,6 +62,13 @@ class ModelSpec:
     def needs_gpu(self) -> bool:
         return self.family != "animatic"
 
+    @property
+    def native_fps(self) -> float:
+        """The frame rate the model renders at; ValueError for the animatic, which has none of its own."""
+        if self.fps is None:
+            raise ValueError(f"{self.name} renders at the delivery fps")
+        return self.fps
+
     def frames_for(self, seconds: float, fps: float | None = None) -> int:
         """The fewest frames obeying the frame rule that cover ``seconds`` at the native fps."""
         rate = fps if fps is not None else self.fps

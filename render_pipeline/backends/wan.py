@@ -51,7 +51,8 @@ class WanSession(DiffusionSession):
         super().close()
 
     def configure(self, pipeline) -> None:
-        self.set_shift(pipeline, self.spec.shift)
+        if self.spec.shift is not None:
+            self.set_shift(pipeline, self.spec.shift)
         if self.spec.boundary_ratio is not None:
             pipeline.register_to_config(boundary_ratio=self.spec.boundary_ratio)
 
@@ -74,7 +75,7 @@ class WanSession(DiffusionSession):
         if self.spec.guidance_2 is not None:
             arguments["guidance_scale_2"] = settings.get("guidance_2", self.spec.guidance_2)
         if request.image is not None:
-            arguments["image"] = conditioning_image(request)
+            arguments["image"] = conditioning_image(request.image, request.width, request.height)
         return arguments
 
     def decoded_chunks(self, pipeline, latents: torch.Tensor) -> Iterator[torch.Tensor]:

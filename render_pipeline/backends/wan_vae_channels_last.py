@@ -40,11 +40,12 @@ def channels_last_decoder(vae) -> None:
     from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm
 
     channels_last_weights(vae)
+    # Each instance's own forward, on purpose: this VAE's modules change, not the classes.
     for module in vae.modules():
         if isinstance(module, WanCausalConv3d):
-            module.forward = types.MethodType(_causal_conv_padding_inside, module)
+            module.forward = types.MethodType(_causal_conv_padding_inside, module)  # type: ignore[method-assign]
         elif isinstance(module, WanRMS_norm):
-            module.forward = types.MethodType(_rms_norm_over_channel_rows, module)
+            module.forward = types.MethodType(_rms_norm_over_channel_rows, module)  # type: ignore[method-assign]
 
 
 def _causal_conv_padding_inside(conv, x: torch.Tensor, cache_x: torch.Tensor | None = None) -> torch.Tensor:

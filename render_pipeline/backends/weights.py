@@ -19,7 +19,8 @@ import json
 import os
 from pathlib import Path
 
-from render_pipeline.backends.checkpoint_search import MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search
+from render_pipeline.backends.checkpoint_search import (MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search,
+                                                        wanted_parts)
 from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
@@ -83,7 +84,8 @@ def locate_weights(backend: str, models_dir: Path,
     spec = SPECS[backend]
     mapped = read_mapping(models_dir, confine_to).get(backend)
     if mapped is not None:  # the user named the files: only those count
-        if (mapped / "model_index.json").is_file():  # a diffusers-layout folder elsewhere
+        # A diffusers-layout folder elsewhere; CogVideoX is read from nothing else (no files in place).
+        if (mapped / "model_index.json").is_file() or not wanted_parts(spec):
             problem = _folder_problem(spec, mapped)
             return (mapped, None) if problem is None else (None, f"{backend}: {problem}")
         named = search(backend, models_dir, confine_to)
@@ -116,6 +118,7 @@ def require_model_folder(backend: str, models_dir: Path) -> Path | CheckpointSet
     weights, problem = locate_weights(backend, models_dir)
     if problem is not None:
         raise UserError(problem)
+    assert weights is not None  # locate_weights gives the weights or the problem
     return weights
 
 
@@ -124,9 +127,9 @@ def quantised_transformer(weights: Path | CheckpointSet) -> tuple[str, float] | 
     counted from their headers; None for bf16-or-wider weights, which the backends load as bf16."""
     if not isinstance(weights, CheckpointSet) or not weights.quantised:
         return None
-    parts = [part for part in weights.parts if part.component.startswith("transformer")]
-    loaded = sum(part.format.loaded_bytes for part in parts)
-    return parts[0].format.label, loaded / sum(part.format.parameters for part in parts)
+    formats = [part.format for part in weights.parts if part.component.startswith("transformer") and part.format]
+    loaded = sum(format.loaded_bytes for format in formats)
+    return formats[0].label, loaded / sum(format.parameters for format in formats)
 
 
 def weights_label(weights: Path | CheckpointSet) -> str:

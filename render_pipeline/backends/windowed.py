@@ -34,8 +34,10 @@ if TYPE_CHECKING:  # diffusion.py imports this module to render a windowed reque
 
 def render_windows(session: DiffusionSession, request: RenderRequest, out_path: Path, progress: Progress) -> None:
     windows = request.windows
+    if windows is None:
+        raise ValueError(f"shot {request.shot_id}: a request without windows renders in one pass")
     folder = windows_folder(out_path)
-    start = session.first_rank(lambda: finished_windows(folder, request))
+    start = session.first_rank(lambda: finished_windows(folder, request, windows))
     _keep_request(folder, request)  # every rank: the others keep their latents in a folder of their own
     tail = session.first_rank(lambda: _frames(folder, start - 1)[-windows.overlap:].copy()) if start else None
     for index in range(start, windows.count):
@@ -59,16 +61,16 @@ def render_windows(session: DiffusionSession, request: RenderRequest, out_path: 
         latents = session.denoised(window_request, folder / f"{index}.latents.pt", window_progress, held)
         tail = session.first_rank(lambda: _decode_window(session, window_request, latents, folder, index)
                                   [-windows.overlap:].copy())
-    session.first_rank(lambda: _write_shot(folder, request, out_path))
+    session.first_rank(lambda: _write_shot(folder, request, windows, out_path))
 
 
-def finished_windows(folder: Path, request: RenderRequest) -> int:
-    """How many windows of ``request`` are already rendered in ``folder`` (0 when it holds another request's)."""
+def finished_windows(folder: Path, request: RenderRequest, windows: Windows) -> int:
+    """How many of the ``windows`` of ``request`` are already rendered in ``folder`` (0 when it holds another request's)."""
     if _kept_request(folder) != request_fingerprint(request):
         shutil.rmtree(folder, ignore_errors=True)
         return 0
     done = 0
-    while done < request.windows.count and (folder / f"{done}.frames.npy").is_file():
+    while done < windows.count and (folder / f"{done}.frames.npy").is_file():
         done += 1
     return done
 
@@ -132,10 +134,10 @@ def blended_frames(folder: Path, windows: Windows, frames: int) -> Iterator[np.n
     return islice(shot(), frames)
 
 
-def _write_shot(folder: Path, request: RenderRequest, out_path: Path) -> None:
+def _write_shot(folder: Path, request: RenderRequest, windows: Windows, out_path: Path) -> None:
     first = _frames(folder, 0)
     height, width = first.shape[1:3]
-    write_rgb_frames((frame.tobytes() for frame in blended_frames(folder, request.windows, request.frames)),
+    write_rgb_frames((frame.tobytes() for frame in blended_frames(folder, windows, request.frames)),
                      width, height, request.fps, out_path, what=f"writing shot {request.shot_id}")
     shutil.rmtree(folder, ignore_errors=True)
 

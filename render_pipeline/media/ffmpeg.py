@@ -25,7 +25,7 @@ from enum import StrEnum
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Generator
 
 from render_pipeline.errors import WRITE_FAULTS, DiskFault, UserError
 from render_pipeline.output_folder.files import append_text
@@ -123,6 +123,7 @@ def _run_reporting(command: list[str], cwd: Path | None, on_progress: Callable[[
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, cwd=cwd,
                                    text=True, errors="replace", preexec_fn=die_with_parent())
+        assert process.stdout is not None  # stdout=PIPE
         try:
             for line in process.stdout:
                 key, _, value = line.strip().partition("=")
@@ -176,9 +177,9 @@ def _raise_failure(what: str, returncode: int, stderr: str, args: list[str], out
 
     The output named is the one FFmpeg names, else ``output``, else the last argument.
     """
-    output = str(output if output is not None else args[-1])
+    output_name = str(output if output is not None else args[-1])
     if returncode == -signal.SIGXFSZ:  # killed on passing the file size limit, before it could say anything
-        raise DiskFault(Path(cwd or "") / output, *WRITE_FAULTS[errno.EFBIG])
+        raise DiskFault(Path(cwd or "") / output_name, *WRITE_FAULTS[errno.EFBIG])
     inputs = {args[index + 1] for index, arg in enumerate(args[:-1]) if arg == "-i"}
     for line in reversed(stderr.strip().splitlines()[-15:]):
         for text, number in _WRITE_ERRORS.items():
@@ -188,7 +189,7 @@ def _raise_failure(what: str, returncode: int, stderr: str, args: list[str], out
             if named in inputs:
                 break  # an input FFmpeg could not read: not the disk's fault
             if named in args or number not in (errno.EACCES, errno.EPERM):
-                raise DiskFault(Path(cwd or "") / (named if named in args else output), *WRITE_FAULTS[number])
+                raise DiskFault(Path(cwd or "") / (named if named in args else output_name), *WRITE_FAULTS[number])
     raise FfmpegError(what, returncode, "\n".join(stderr.strip().splitlines()[-15:]))
 
 
@@ -257,6 +258,12 @@ class MediaInfo:
     has_video: bool
     has_audio: bool
     sample_rate: int | None
+
+    def video_size(self) -> tuple[int, int]:
+        """(width, height) of the video stream; ValueError for a file whose video size FFmpeg did not print."""
+        if self.width is None or self.height is None:
+            raise ValueError("the file has no video stream of a known size")
+        return self.width, self.height
 
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
@@ -374,6 +381,7 @@ def write_rgb_frames(frames, width: int, height: int, fps: float | Fraction, out
                "-f", "mp4", str(out_path)]
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=errors, preexec_fn=die_with_parent())
+        assert process.stdin is not None  # stdin=PIPE
         pending: queue.Queue = queue.Queue(maxsize=FRAMES_IN_FLIGHT)
         ffmpeg_gone = threading.Event()
         feeder = threading.Thread(target=_feed, args=(pending, process.stdin, ffmpeg_gone), daemon=True)
@@ -415,7 +423,8 @@ def rate_argument(fps: float | Fraction) -> str:
     return f"{fps.numerator}/{fps.denominator}" if isinstance(fps, Fraction) else f"{fps:g}"
 
 
-def read_rgb_frames(path: Path, width: int, height: int, what: str, filters: str | None = None) -> Iterator[bytes]:
+def read_rgb_frames(path: Path, width: int, height: int, what: str,
+                    filters: str | None = None) -> Generator[bytes, None, None]:
     """Decode the first video stream of ``path`` as packed RGB24 frames (bytes, ``width*height*3`` each).
 
     ``width`` and ``height`` must be the stream's own (probe() gives them), or those ``filters``
@@ -429,6 +438,7 @@ def read_rgb_frames(path: Path, width: int, height: int, what: str, filters: str
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors,
                                    preexec_fn=die_with_parent())
+        assert process.stdout is not None  # stdout=PIPE
         read_to_the_end = False
         try:
             while len(frame := process.stdout.read(size)) == size:

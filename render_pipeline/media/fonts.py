@@ -117,15 +117,16 @@ def _drawable_ranges() -> tuple[list[int], list[int]]:
                         "(apt install fontconfig, brew install fontconfig), or pass --allow-missing-glyphs")
     listing = subprocess.run([exe, "--format", "%{outline}\t%{color}\t%{charset}\n"], stdin=subprocess.DEVNULL,
                              capture_output=True, text=True, errors="replace").stdout
-    ranges = []
+    ranges: list[tuple[int, int]] = []
     for line in listing.splitlines():
         outline, color, charset = (line.split("\t") + ["", ""])[:3]
         if outline != "True" or color == "True":
             continue
         for part in charset.split():
-            first, _, last = part.partition("-")
-            ranges.append((int(first, 16), int(last or first, 16)))
-    starts, ends = [], []
+            low, _, high = part.partition("-")
+            ranges.append((int(low, 16), int(high or low, 16)))
+    starts: list[int] = []
+    ends: list[int] = []
     for first, last in sorted(ranges):
         if ends and first <= ends[-1] + 1:
             ends[-1] = max(ends[-1], last)

@@ -105,24 +105,26 @@ def retime(clip: Path, source: Fraction, target: Fraction, frames: int, method: 
     if method is Interpolation.RIFE:
         from render_pipeline.media import rife
 
-        info = probe(clip)
+        width, height = probe(clip).video_size()
         positions = [number * source / target for number in range(frames)]
-        with contextlib.closing(read_rgb_frames(clip, info.width, info.height, what)) as decoded:
-            made = rife.interpolate(decoded, info.width, info.height, positions, rife_weights(models_dir))
+        with contextlib.closing(read_rgb_frames(clip, width, height, what)) as decoded:
+            made = rife.interpolate(decoded, width, height, positions, rife_weights(models_dir))
             if on_frames is not None:
                 made = _counted(made, frames, on_frames)
-            write_rgb_frames(made, info.width, info.height, target, out_path, what, log_path, encode)
+            write_rgb_frames(made, width, height, target, out_path, what, log_path, encode)
     else:
         rate = rate_argument(target)
         convert = (f"fps={rate}" if method is Interpolation.REPEAT
                    else f"{MINTERPOLATE_FLUSH},minterpolate=fps={rate}:{MINTERPOLATE}")
 
-        def written(seconds: float) -> None:  # -progress: how far the output has got
-            on_frames(min(round(seconds * target), frames), frames)
+        on_progress: Callable[[float], None] | None = None
+        if on_frames is not None:
+            def on_progress(seconds: float) -> None:  # -progress: how far the output has got
+                on_frames(min(round(seconds * target), frames), frames)
 
         run_ffmpeg([*media_input(clip, MediaKind.VIDEO), "-map", "0:v:0", "-vf", f"setpts=PTS-STARTPTS,{convert}",
                     "-frames:v", str(frames), "-an", *encode, "-f", "mp4", str(out_path)], what=what, log_path=log_path,
-                   on_progress=written if on_frames is not None else None)
+                   on_progress=on_progress)
     written = count_frames(out_path)
     if written != frames:
         raise FfmpegError(what, 0, f"wrote {written} frames where {frames} were wanted")

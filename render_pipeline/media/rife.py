@@ -80,7 +80,8 @@ class _FlowLevel(nn.Module):
         self.convblock = nn.Sequential(*(_Residual(width) for _ in range(8)))
         self.lastconv = nn.Sequential(nn.ConvTranspose2d(width, 4 * LEVEL_OUTPUTS, 4, 2, 1), nn.PixelShuffle(2))
 
-    def forward(self, x: torch.Tensor, flow: torch.Tensor | None, scale: int):
+    def forward(self, x: torch.Tensor, flow: torch.Tensor | None,
+                scale: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         x = F.interpolate(x, scale_factor=1 / scale, mode="bilinear", align_corners=False)
         if flow is not None:
             flow = F.interpolate(flow, scale_factor=1 / scale, mode="bilinear", align_corners=False) / scale
@@ -123,17 +124,15 @@ class IFNet(nn.Module):
             return F.grid_sample(image, where, mode="bilinear", padding_mode="border", align_corners=True)
 
         features0, features1 = self.encode(img0), self.encode(img1)
-        warped0, warped1 = img0, img1
-        flow = mask = context = None
-        for level, scale in zip((self.block0, self.block1, self.block2, self.block3, self.block4), LEVEL_SCALES):
-            if flow is None:
-                flow, mask, context = level(torch.cat((img0, img1, features0, features1, timestep), 1), None, scale)
-            else:
-                inputs = torch.cat((warped0, warped1, warp(features0, flow[:, :2]), warp(features1, flow[:, 2:4]),
-                                    timestep, mask, context), 1)
-                correction, mask, context = level(inputs, flow, scale)
-                flow = flow + correction
+        flow, mask, context = self.block0(torch.cat((img0, img1, features0, features1, timestep), 1), None,
+                                          LEVEL_SCALES[0])
+        for level, scale in zip((self.block1, self.block2, self.block3, self.block4), LEVEL_SCALES[1:]):
             warped0, warped1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
+            inputs = torch.cat((warped0, warped1, warp(features0, flow[:, :2]), warp(features1, flow[:, 2:4]),
+                                timestep, mask, context), 1)
+            correction, mask, context = level(inputs, flow, scale)
+            flow = flow + correction
+        warped0, warped1 = warp(img0, flow[:, :2]), warp(img1, flow[:, 2:4])
         mask = torch.sigmoid(mask)
         return warped0 * mask + warped1 * (1 - mask)
 

@@ -60,7 +60,7 @@ def hold_output_folder(out_dir: Path | None, storyboard) -> Iterator[Path]:
     default folder only), or when a link was planted in it.
     """
     chosen = out_dir is not None
-    out_dir = Path(out_dir) if chosen else default_out_dir(storyboard)
+    out_dir = Path(out_dir) if out_dir is not None else default_out_dir(storyboard)
     make_folder(out_dir)
     info = os.stat(out_dir)
     key = (info.st_dev, info.st_ino)

@@ -34,8 +34,8 @@ def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMe
     if mesh is None:
         raise LayoutError(f"parallel layout {layout.describe()} needs a device mesh; call build_mesh first")
     is_pipeline = hasattr(target, "components")
-    transformers = [getattr(target, name, None) for name in TRANSFORMERS] if is_pipeline else [target]
-    transformers = [t for t in transformers if t is not None]
+    components = [getattr(target, name, None) for name in TRANSFORMERS] if is_pipeline else [target]
+    transformers = [component for component in components if component is not None]
     if layout.experts > len(transformers):
         raise LayoutError(
             f"parallel layout: experts {layout.experts} needs a pipeline with {layout.experts} transformers, "
@@ -43,7 +43,9 @@ def apply_layout(target: torch.nn.Module, layout: ParallelLayout, mesh: LayoutMe
         )
 
     for transformer in transformers:
-        layout.check_model(heads=transformer.config.num_attention_heads, experts=len(transformers),
+        # A diffusers model's config: an attribute torch's Module.__getattr__ types as Tensor | Module.
+        heads: int = transformer.config.num_attention_heads  # type: ignore[union-attr, assignment]
+        layout.check_model(heads=heads, experts=len(transformers),
                            model=type(transformer).__name__)
 
     cfg_hooks: list[CfgParallelHook] = []

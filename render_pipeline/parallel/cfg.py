@@ -11,6 +11,7 @@ Two ways pipelines call the transformer, both handled without changing the pipel
 from __future__ import annotations
 
 import inspect
+from typing import Any, Callable, cast
 
 import torch
 import torch.distributed as dist
@@ -18,6 +19,12 @@ from diffusers.hooks import HookRegistry, ModelHook
 from torch.distributed.device_mesh import DeviceMesh
 
 HOOK_NAME = "render_pipeline_cfg_parallel"
+
+
+def wrapped_forward(hook: ModelHook) -> Callable[..., Any]:
+    """The forward ``hook`` wraps. diffusers' HookFunctionReference starts it as None, which is all the
+    type it declares; register_hook sets it before the first call."""
+    return cast(Callable[..., Any], hook.fn_ref.original_forward)
 
 
 class CfgParallelHook(ModelHook):
@@ -29,7 +36,7 @@ class CfgParallelHook(ModelHook):
         self._answer: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # (latents, negative, output)
 
     def new_forward(self, module: torch.nn.Module, *args, **kwargs):
-        call = inspect.signature(self.fn_ref.original_forward).bind(*args, **kwargs).arguments
+        call = inspect.signature(wrapped_forward(self)).bind(*args, **kwargs).arguments
         latents, text = call["hidden_states"], call["encoder_hidden_states"]
         if self._answer is not None:
             answered_latents, answered_text, output = self._answer
@@ -37,15 +44,15 @@ class CfgParallelHook(ModelHook):
             if torch.equal(latents, answered_latents) and torch.equal(text, answered_text):
                 return _as_output(output, call)
         if self.negative is not None and self.negative.shape == text.shape:
-            return self._one_call_per_branch(call)
+            return self._one_call_per_branch(call, self.negative)
         if latents.shape[0] % 2 == 0:
             return self._batched(call)
-        return self.fn_ref.original_forward(**call)
+        return wrapped_forward(self)(**call)
 
-    def _one_call_per_branch(self, call: dict):
-        negative = self.negative.to(call["encoder_hidden_states"])
+    def _one_call_per_branch(self, call: dict, negative: torch.Tensor):
+        negative = negative.to(call["encoder_hidden_states"])
         mine = dict(call, encoder_hidden_states=negative) if self.branch == 1 else call
-        conditional, unconditional = self._exchange(_sample(self.fn_ref.original_forward(**mine)))
+        conditional, unconditional = self._exchange(_sample(wrapped_forward(self)(**mine)))
         self._answer = (call["hidden_states"], negative, unconditional)
         return _as_output(conditional, call)
 
@@ -53,7 +60,7 @@ class CfgParallelHook(ModelHook):
         half = call["hidden_states"].shape[0] // 2
         mine = {name: value[self.branch * half:(self.branch + 1) * half] if _is_batched(value, 2 * half) else value
                 for name, value in call.items()}
-        halves = self._exchange(_sample(self.fn_ref.original_forward(**mine)))
+        halves = self._exchange(_sample(wrapped_forward(self)(**mine)))
         return _as_output(torch.cat(halves), call)
 
     def _exchange(self, mine: torch.Tensor) -> list[torch.Tensor]:

@@ -77,7 +77,9 @@ def enable_context_parallel(transformer: torch.nn.Module, layout: ParallelLayout
     if "HunyuanVideoTransformer3DModel" in name:
         plan = HUNYUAN_VIDEO_CP_PLAN
         index = mesh.context["ring"].get_local_rank() * layout.ulysses + mesh.context["ulysses"].get_local_rank()
-        for block in [*transformer.transformer_blocks, *transformer.single_transformer_blocks]:
+        # Its ModuleLists: attributes torch's Module.__getattr__ types as Tensor | Module.
+        blocks = [*transformer.transformer_blocks, *transformer.single_transformer_blocks]  # type: ignore[misc]
+        for block in blocks:
             HookRegistry.check_if_exists_or_initialize(block).register_hook(
                 LocalAttentionMaskHook(index, layout.context_parallel), _MASK_HOOK)
     elif getattr(transformer, "_cp_plan", None) is None:
@@ -85,7 +87,7 @@ def enable_context_parallel(transformer: torch.nn.Module, layout: ParallelLayout
             f"parallel layout: {name} has no context-parallel plan; use cfg parallelism or fsdp for it"
         )
     config = ContextParallelConfig(ring_degree=layout.ring, ulysses_degree=layout.ulysses, mesh=mesh.context)
-    transformer.enable_parallelism(config=config, cp_plan=plan)
+    transformer.enable_parallelism(config=config, cp_plan=plan)  # type: ignore[operator]  # a diffusers ModelMixin's
 
 
 def _attention_backend(transformer: torch.nn.Module) -> str:

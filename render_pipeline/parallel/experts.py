@@ -11,6 +11,8 @@ import torch
 import torch.distributed as dist
 from diffusers.hooks import HookRegistry, ModelHook
 
+from render_pipeline.parallel.cfg import wrapped_forward
+
 HOOK_NAME = "render_pipeline_expert_placement"
 
 
@@ -24,7 +26,7 @@ class ExpertPlacementHook(ModelHook):
         latents = kwargs["hidden_states"] if "hidden_states" in kwargs else args[0]
         return_dict = kwargs.get("return_dict", True)
         if self.holds_weights:
-            output = self.fn_ref.original_forward(*args, **kwargs)
+            output = wrapped_forward(self)(*args, **kwargs)
             sample = (output[0] if isinstance(output, tuple) else output.sample).to(latents.dtype).contiguous()
             shape = torch.tensor(sample.shape, dtype=torch.int64, device=latents.device)
         else:

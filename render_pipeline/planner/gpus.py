@@ -100,9 +100,9 @@ def parse_gpus(spec: str) -> list[Gpu]:
     text = spec.strip()
     if _key(text) in ("none", "0", "cpu"):
         return []
-    match = re.fullmatch(r"(?:(\d+)\s*[xX*]\s*)?(.+)", text)
-    count = int(match.group(1) or 1)
-    gpu = gpu_named(match.group(2))
+    match = re.fullmatch(r"(?:(\d+)\s*[xX*]\s*)?(.+)", text)  # None when empty, or over several lines
+    count = int(match.group(1) or 1) if match else 0
+    gpu = gpu_named(match.group(2)) if match else None
     if gpu is None or not 1 <= count <= 64:
         known = ", ".join(CATALOGUE)
         raise UserError(f"--gpus {spec!r}: not understood; write COUNTxNAME (e.g. 2xA6000, 4xH100) "

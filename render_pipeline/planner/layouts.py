@@ -67,7 +67,10 @@ class Layout:
 
     @property
     def bytes_per_param(self) -> float:
-        return {"bf16": 2.0, "fp8": 1.0}.get(self.weights_dtype) or self.stored_bytes_per_param
+        stored = {"bf16": 2.0, "fp8": 1.0}.get(self.weights_dtype) or self.stored_bytes_per_param
+        if stored is None:
+            raise ValueError(f"{self.weights_dtype!r} weights need stored_bytes_per_param")
+        return stored
 
     @property
     def compiles(self) -> bool:

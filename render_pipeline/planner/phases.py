@@ -114,7 +114,7 @@ def around_the_shots(storyboard) -> dict[Phase, PhaseEstimate]:
 def narration_estimate(storyboard, engine: str) -> PhaseEstimate:
     """Each narrated shot's clip; ``engine``: the one that will speak (piper or espeak; xtts is timed as
     piper, not measured: it runs on the GPU where there is one)."""
-    items = []
+    items: list[tuple[str, float]] = []
     for shot in storyboard.shots:
         if not shot.narration:
             continue

@@ -25,8 +25,9 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable, Mapping, Protocol
 
 from render_pipeline.backends.weights import resolve_models_dir
 from render_pipeline.errors import UserError
@@ -61,16 +62,23 @@ STEMS_DIR = "stems"
 
 
 class NarrationClipLike(Protocol):
-    path: Path
-    duration: float
-    sentences: list[tuple[str, float, float]]
+    # Read-only, so a frozen dataclass (audio/narration.py NarrationClip) is one.
+    @property
+    def path(self) -> Path: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def sentences(self) -> list[tuple[str, float, float]]: ...
 
 
 class AudioLike(Protocol):
     """What assemble reads from the audio stage's AudioResult."""
 
-    narration: dict[str, NarrationClipLike]
-    music_bed: Path | None
+    # Read-only, so AudioResult's dict of NarrationClip is one (a Mapping's values are covariant).
+    @property
+    def narration(self) -> Mapping[str, NarrationClipLike]: ...
+    @property
+    def music_bed(self) -> Path | None: ...
 
 
 @dataclass(frozen=True)
@@ -284,7 +292,7 @@ def _at_delivery_rate(storyboard: Storyboard, edit: Edit, shot_files: dict[str, 
     if progress is not None:
         infos = [(shot_id, shot_info[shot_id]) for shot_id in converted]
         progress.expect(PhaseEstimate.of(Phase.CONVERSION, [
-            (shot_id, conversion_seconds(round((info.duration or 0.0) * edit.fps), info.width, info.height, method))
+            (shot_id, conversion_seconds(round((info.duration or 0.0) * edit.fps), *info.video_size(), method))
             for shot_id, info in infos]))
         progress.enter(Phase.CONVERSION)
     for shot_id, rate in converted.items():
@@ -319,7 +327,7 @@ def _write_stems(stems: dict[str, Path], out_dir: Path) -> tuple[Path, ...]:
     written = []
     for name, source in stems.items():
         target = make_folder(out_dir, STEMS_DIR) / f"{name}.wav"
-        _write_then_rename(target, lambda path, source=source: shutil.copyfile(source, path))
+        _write_then_rename(target, partial(shutil.copyfile, source))
         written.append(target)
     return tuple(written)
 
@@ -337,14 +345,15 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
             "-map", "[thumbs]", "-fps_mode", "passthrough", "-q:v", "4", "-start_number", "0", "thumbnails/%d.jpg",
             "-map", "[video]", *VIDEO_ENCODE, "picture.mp4"]
 
-    def encoded(seconds: float) -> None:  # how far the picture has got, as FFmpeg reports it
-        progress.frames(Phase.ASSEMBLY, min(round(seconds * edit.fps), edit.total_frames), edit.total_frames)
-
+    encoded: Callable[[float], None] | None = None
     if progress is not None:  # a line now: FFmpeg's first report comes once every shot is open, seconds later
         progress.frames(Phase.ASSEMBLY, 0, edit.total_frames)
+
+        def encoded(seconds: float) -> None:  # how far the picture has got, as FFmpeg reports it
+            progress.frames(Phase.ASSEMBLY, min(round(seconds * edit.fps), edit.total_frames), edit.total_frames)
+
     try:
-        run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch,
-                   on_progress=encoded if progress is not None else None)
+        run_ffmpeg(args, what="assembling the film", log_path=log_path, cwd=scratch, on_progress=encoded)
     except FfmpegError as exc:
         named = [shot_id for shot_id, path in shot_files.items() if re.search(re.escape(str(path)), exc.tail)]
         if named:
@@ -363,6 +372,6 @@ def _mux(picture: Path, soundtrack: Path, film: Path, log_path: Path) -> None:
                    log_path=log_path)
 
 
-def _write_then_rename(target: Path, write: Callable[[Path], None]) -> None:
+def _write_then_rename(target: Path, write: Callable[[Path], object]) -> None:
     with writing(target) as partial:
         write(partial)

@@ -212,8 +212,8 @@ def find_onscreen_text(prompt: str) -> TextFindings:
             continue
         found = len(findings.texts)
         cleaned = _clean_sentence(sentence, findings)
-        if len(findings.texts) > found and _CARD_START.match(sentence):
-            cleaned = _card_scene(sentence, cleaned)  # "A white title card with black text reading ..."
+        if len(findings.texts) > found and (start := _CARD_START.match(sentence)):
+            cleaned = _card_scene(sentence, start, cleaned)  # "A white title card with black text reading ..."
         sentences.append(cleaned)
     cleaned = " ".join(s for s in sentences if s)
     if findings.texts and not _has_content(cleaned):
@@ -410,13 +410,14 @@ def _has_content(cleaned: str) -> bool:
     return any(word.lower() not in fillers for word in words)
 
 
-def _card_scene(sentence: str, cleaned: str) -> str:
+def _card_scene(sentence: str, start: re.Match[str], cleaned: str) -> str:
     """What the camera sees of a sentence that starts with a card: a plain background in the card's
     own looks, and whatever else the sentence shows ("A dark title card over slow moving water"
-    keeps the water); a card with no looks of its own laid on something shows that something."""
+    keeps the water); a card with no looks of its own laid on something shows that something.
+    ``start``: _CARD_START's match of ``sentence``."""
     card = _CARD_NOUN.search(cleaned)
     rest = cleaned[card.end():].strip() if card else ""
-    looks = _CARD_START.match(sentence)["looks"].strip()
+    looks = start["looks"].strip()
     if not _has_content(_COLOUR.sub("", rest)):  # "with black text", "in gold": the card alone
         return f"A plain {looks.lower()} background" if looks else _blank_card(sentence)
     if not looks and _GROUND.match(rest):  # "A title card over a rust-red textured wall": the wall

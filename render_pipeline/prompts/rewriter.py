@@ -9,7 +9,7 @@ and generation is greedy, so a rerun gives the same prompt.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Callable, cast
 
 from render_pipeline.errors import UserError
 
@@ -39,13 +39,15 @@ def local_rewriter(model_dir: Path) -> Rewriter:
 
         request = f"{INSTRUCTION}\n\nShot: {prompt}\n\nRewritten:"
         if tokenizer.chat_template:
-            request = tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
-                                                    add_generation_prompt=True)
+            # tokenize=False gives the text; transformers annotates the return of every mode together.
+            request = cast(str, tokenizer.apply_chat_template([{"role": "user", "content": request}], tokenize=False,
+                                                              add_generation_prompt=True))
         inputs = tokenizer(request, return_tensors="pt")
         with torch.no_grad():
             output = model.generate(**inputs, max_new_tokens=MAX_NEW_TOKENS, do_sample=False,
                                     pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id)
-        answer = tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        # One sequence decodes to one str (a batch would give a list).
+        answer = cast(str, tokenizer.decode(output[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True))
         return " ".join(answer.strip().split("\n\n")[0].split())
 
     return rewrite

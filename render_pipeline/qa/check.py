@@ -35,5 +35,5 @@ def check_shot(path: Path, windows: Windows | None = None, lettering: bool = Tru
     if seam is not None:
         scores.append(seam)
     if lettering:
-        scores.append(lettering_score(frames, info.width, info.height))
+        scores.append(lettering_score(frames, *info.video_size()))
     return ShotQa(tuple(scores), time.monotonic() - began, report_only=report_only)

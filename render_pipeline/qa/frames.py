@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from render_pipeline.media.ffmpeg import MediaInfo, read_rgb_frames
 
@@ -26,13 +27,14 @@ class ShotFrames:
     scale: tuple[float, float]  # the shot's pixels per pixel of a picked frame, x and y
 
 
-def read_frames(path: Path, info: MediaInfo, picks: list[int] = ()) -> ShotFrames:
+def read_frames(path: Path, info: MediaInfo, picks: Sequence[int] = ()) -> ShotFrames:
     """Every frame shrunk, and the frames numbered ``picks`` at the reading size."""
     import numpy as np
 
+    shot_width, shot_height = info.video_size()
     width = ANALYSIS_WIDTH
-    height = max(2, round(width * info.height / info.width / 2) * 2)
-    factor = max(1, min(OCR_WIDTH, info.width) // width) if picks else 1
+    height = max(2, round(width * shot_height / shot_width / 2) * 2)
+    factor = max(1, min(OCR_WIDTH, shot_width) // width) if picks else 1
     wanted = set(picks)
     small, picked = [], {}
     frames = read_rgb_frames(path, width * factor, height * factor, f"reading the frames of {path} for QA",
@@ -46,4 +48,4 @@ def read_frames(path: Path, info: MediaInfo, picks: list[int] = ()) -> ShotFrame
         small.append(rows.reshape(height, width, factor, 3).sum(axis=2, dtype=np.uint16))
     blocks = np.stack(small) if small else np.zeros((0, height, width, 3), np.uint16)
     return ShotFrames(blocks.astype(np.float32) / factor**2, picked,
-                      (info.width / (width * factor), info.height / (height * factor)))
+                      (shot_width / (width * factor), shot_height / (height * factor)))

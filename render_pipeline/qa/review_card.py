@@ -12,11 +12,12 @@ THUMBNAIL_WIDTH = 320  # as the page's other thumbnails
 def attempt_lines(qa: dict) -> list[str]:
     """One line per attempt in the manifest's ``qa`` of a shot: its seed, verdict and flagged scores."""
     lines = []
-    for attempt in qa.get("attempts") or []:
+    attempts = qa.get("attempts") or []
+    for attempt in attempts:
         flagged = [score for score in attempt.get("scores") or [] if score.get("flagged")]
         found = "; ".join(_score(score) for score in flagged)
         verdict = {True: "passed", False: "failed", None: "not checked"}[attempt.get("passed")]
-        kept = " (kept)" if attempt.get("attempt") == qa.get("kept") and len(qa.get("attempts")) > 1 else ""
+        kept = " (kept)" if attempt.get("attempt") == qa.get("kept") and len(attempts) > 1 else ""
         said = (f" (reported: {found})" if attempt.get("passed") else f": {found}") if found else ""
         lines.append(f"attempt {attempt.get('attempt')}{kept}, seed {attempt.get('seed')}: {verdict}{said}")
     if qa.get("lettering_checked") is False:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from render_pipeline.media.ffmpeg import MediaInfo, MediaKind, UnusableMedia, check_media
 from render_pipeline.presets import preset_file
@@ -402,7 +402,7 @@ def _dedupe(problems: list[Problem]) -> list[Problem]:
     return unique
 
 
-_KNOWN_KEYS = {
+_KNOWN_KEYS: dict[tuple[str, ...], type[BaseModel]] = {
     (): StoryboardDocument,
     ("delivery",): Delivery,
     ("defaults",): ShotFields,
@@ -643,8 +643,9 @@ class _Resolver:
         if media is not None:
             if (resolved, media) not in self.media:
                 self.media[resolved, media] = _open_media(resolved, media)
-            if isinstance(self.media[resolved, media], str):
-                self.error(where, self.media[resolved, media])
+            opened = self.media[resolved, media]
+            if isinstance(opened, str):
+                self.error(where, opened)
                 return None
         return resolved
 
@@ -702,7 +703,7 @@ class _Resolver:
             names = [shot.backend] if SPECS[shot.backend].needs_gpu else []
         past = [name for name in names if SPECS[name].frames_for(shot.render_duration) > SPECS[name].max_frames]
         if past:
-            trained = ", ".join(f"{name} {SPECS[name].max_frames / SPECS[name].fps:.2f} s" for name in past)
+            trained = ", ".join(f"{name} {SPECS[name].max_frames / SPECS[name].native_fps:.2f} s" for name in past)
             self.warn(self.origin(shot.index, "window"),
                       f"window: single renders this {shot.render_duration:g} s shot in one pass, longer than its "
                       f"model was trained on ({trained}): expect loops, freezes or drift, and a cost that grows "
@@ -726,7 +727,8 @@ class _Resolver:
         return replace(shot, trim=trim)
 
     def _clip_length(self, source: Path) -> float | None:
-        return self.media[source, MediaKind.VIDEO].duration  # opened when the shot's source was read
+        opened = self.media[source, MediaKind.VIDEO]  # opened when the shot's source was read
+        return opened.duration if isinstance(opened, MediaInfo) else None  # a str: unusable, reported then
 
     def _check_frames(self, shots: list[Shot]) -> None:
         """Every shot has at least one frame of the film: a shorter one would fail to render."""

@@ -60,7 +60,7 @@ class EspeakEngine:
 def _voice_names(exe: str) -> set[str]:
     """Language codes, voice names and voice files from `espeak-ng --voices`, lower-cased."""
     listing = subprocess.run([exe, "--voices"], stdin=subprocess.DEVNULL, capture_output=True, text=True).stdout
-    names = set()
+    names: set[str] = set()
     for line in listing.splitlines()[1:]:
         columns = line.split()
         if len(columns) >= 5:

@@ -17,7 +17,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -41,7 +41,7 @@ LICENCE_NOTICE = ("xtts: the XTTS v2 weights are under the Coqui Public Model Li
 LICENCE_SEEN = "licence-noticed"  # in the environment's folder: the notice is printed once
 
 
-def accepts_voice(voice: str | None) -> bool:
+def accepts_voice(voice: str | None) -> TypeGuard[str]:
     return voice is not None and voice.lower().endswith(VOICE_RECORDING_SUFFIXES)
 
 
@@ -107,6 +107,7 @@ class XttsEngine:
                                        "--latents", str(self.env / "speaker-latents")],
                                       stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors,
                                       text=True, encoding="utf-8")
+            assert worker.stdin is not None  # stdin=PIPE
             try:
                 try:
                     self._answer(worker, log, "loading the model")
@@ -132,6 +133,7 @@ class XttsEngine:
         return speech
 
     def _answer(self, worker: subprocess.Popen, log: Path, doing: str) -> dict:
+        assert worker.stdout is not None  # started with stdout=PIPE
         line = worker.stdout.readline()
         if not line:  # the worker died; its last words are in the log
             worker.wait()
