@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.errors import UserError
-from render_pipeline.storyboard.resolve import LEXICON_FILE, OutsideFolder, path_in_folder
+from render_pipeline.storyboard.inputs import LEXICON_FILE, OutsideFolder, path_in_folder
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from render_pipeline.storyboard import Shot, Storyboard
-from render_pipeline.storyboard.resolve import frame_bounds
+from render_pipeline.storyboard.resolved import frame_bounds
 
 # The storyboard's "dissolve" is an editor's cross-dissolve; "pixel_dissolve" is xfade's dissolve.
 XFADE_NAMES = {"dissolve": "fade", "pixel_dissolve": "dissolve"}

@@ -1,7 +1,7 @@
 """The storyboard format, version 1, as typed models (shared/storyboard-format.md is the contract).
 
 These models check the shape and types of each value. Rules that relate several values
-(overlays inside their shot, transitions that fit, ids that exist) live in ``resolve.py``.
+(overlays inside their shot, transitions that fit, ids that exist) live in ``resolve_shots.py``.
 """
 
 from __future__ import annotations

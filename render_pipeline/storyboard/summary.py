@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from render_pipeline.storyboard.resolve import Storyboard
+from render_pipeline.storyboard.resolved import Storyboard
 
 
 def format_seconds(seconds: float) -> str:

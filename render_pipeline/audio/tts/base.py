@@ -40,7 +40,7 @@ class TtsEngine(Protocol):
 def voice_file(base_dir: Path, text: str, what: str) -> Path:
     """A voice file named in the storyboard, which like every path there stays inside its folder."""
     from render_pipeline.errors import UserError
-    from render_pipeline.storyboard.resolve import OutsideFolder, path_in_folder
+    from render_pipeline.storyboard.inputs import OutsideFolder, path_in_folder
 
     try:
         resolved = path_in_folder(base_dir, text)

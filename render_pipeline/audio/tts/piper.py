@@ -21,7 +21,7 @@ from render_pipeline.audio.cache import file_digest
 from render_pipeline.audio.tts.base import Speech, Spoken, voice_file
 from render_pipeline.audio.wav import read_wav
 from render_pipeline.errors import UserError
-from render_pipeline.storyboard.resolve import VOICE_MODEL_SUFFIX
+from render_pipeline.storyboard.inputs import VOICE_MODEL_SUFFIX
 
 PACKAGED_VOICE = "en_US-joe-medium"
 POLL_SECONDS = 0.2  # how often the files piper has written are counted

@@ -28,7 +28,7 @@ from render_pipeline.audio.tts.xtts_env import (WORKER, env_folder, env_problem,
 from render_pipeline.audio.wav import read_wav, rms_db, write_wav
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, ffmpeg_output, media_input
-from render_pipeline.storyboard.resolve import VOICE_RECORDING_SUFFIXES
+from render_pipeline.storyboard.inputs import VOICE_RECORDING_SUFFIXES
 
 WEIGHTS_FOLDER = "xtts_v2"
 WEIGHT_FILES = ("config.json", "model.pth", "vocab.json")
