@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from render_pipeline.backends.animatic_paint import Capsule, Circle, Convex, Layer, paint
+from render_pipeline.backends.animatic_paint import paint
 from render_pipeline.backends.animatic_scene import Subject, read_scene
+from render_pipeline.backends.animatic_shapes import Capsule, Circle, Convex, Layer
 
 TEASER = {  # storyboards/harbor-teaser.yaml's generated shots, as enhanced for the animatic
     "s01": ("Aerial view of a quiet harbor at dawn, mist on the water, a blank banner strung between two cranes. "
