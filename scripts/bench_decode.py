@@ -15,7 +15,7 @@ Variants, each from the same latents, timed after one untimed decode:
   streamed                  the session's write_video over wan.decode_in_runs: each latent
                             frame's pixels go into ffmpeg as soon as they are decoded (the default)
   streamed+lookahead-40     the same, with x264 looking 40 frames ahead (its medium preset's
-                            default, the shot write until 2026-12-02; media/ffmpeg.SHOT_ENCODE)
+                            default, the shot write until 2026-12-02; media/rgb_frames.SHOT_ENCODE)
   streamed+cudnn-benchmark  the same, with cuDNN timing its convolution algorithms first
 
 Streamed rows also give "decoded_s": when the last frame was handed to ffmpeg; the rest of the
@@ -110,16 +110,16 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
     from render_pipeline.backends.diffusion import write_video
     from render_pipeline.backends.wan import decode_in_runs, unnormalised
     from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder, channels_last_weights
-    from render_pipeline.media import ffmpeg
+    from render_pipeline.media import rgb_frames
 
     vae = pipeline.vae
     if variant in ("decode+channels-last", "decode+session", "whole") and latents.is_cuda:
         (channels_last_decoder if variant == "decode+session" else channels_last_weights)(vae)
         latents = latents.contiguous(memory_format=torch.channels_last_3d)
     torch.backends.cudnn.benchmark = variant == "streamed+cudnn-benchmark"
-    shot_encode = ffmpeg.SHOT_ENCODE
+    shot_encode = rgb_frames.SHOT_ENCODE
     if variant == "streamed+lookahead-40":
-        ffmpeg.SHOT_ENCODE = [arg for arg in shot_encode if arg not in ("-x264-params", "rc-lookahead=10")]
+        rgb_frames.SHOT_ENCODE = [arg for arg in shot_encode if arg not in ("-x264-params", "rc-lookahead=10")]
     measured = {}
     with torch.inference_mode():
         if variant.startswith("decode"):
@@ -138,7 +138,7 @@ def run_variant(variant: str, pipeline: _Pipeline, latents, fps: float, out: Pat
         if latents.is_cuda:
             torch.cuda.synchronize()
     torch.backends.cudnn.benchmark = False
-    ffmpeg.SHOT_ENCODE = shot_encode
+    rgb_frames.SHOT_ENCODE = shot_encode
     diffusers_decoder(vae)
     return measured
 

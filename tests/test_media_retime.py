@@ -15,7 +15,8 @@ import pytest
 from post_film import FakeAudio
 from render_pipeline.doctor import check_frame_interpolation
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe, write_rgb_frames
+from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
+from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.media.retime import (LOSSLESS, Interpolation, choose_interpolation, clip_rate, retime, retimed,
                                           retimed_count)
 from render_pipeline.film import render_all

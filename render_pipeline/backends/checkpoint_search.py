@@ -22,10 +22,9 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.backends.checkpoint_files import Format, HeaderError, describe, unsupported_gguf_types
-from render_pipeline.backends.hub_cli import download_command
+from render_pipeline.backends.checkpoint_wanted import HUNYUAN_RELEASE, Wanted, wanted_parts
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
@@ -34,7 +33,6 @@ MODELS_ENV = "RENDER_PIPELINE_MODELS"  # names the models folder when --models-d
 MODEL_CONFIGS = Path(__file__).parent / "model_configs"
 _COMFYUI_FOLDERS = ("diffusion_models", "unet", "text_encoders", "clip", "vae")
 _TOKENIZER_FILES = ("tokenizer.json", "spiece.model", "vocab.json")  # vocab.json: CLIP's, without tokenizer.json
-_TRANSFORMER_SUFFIXES = (".safetensors", ".gguf")  # text encoders and VAEs are not read from GGUF
 
 
 @dataclass(frozen=True)
@@ -93,105 +91,8 @@ class Search:
     anything: bool  # whether any of the backend's files were found in place
 
 
-@dataclass(frozen=True)
-class _Wanted:
-    component: str
-    what: str  # for messages
-    official: tuple[str, ...]  # paths inside the official release folder: a file, or a folder of shards
-    matches: Callable[[str], bool]  # on the file name, lower case with only letters and digits kept
-    add: str  # what to do when it is missing: which file to add, or to download
-    suffixes: tuple[str, ...] = (".safetensors", ".pth")  # the single-file formats read for it
-
-
 def _name(path: Path) -> str:
     return re.sub(r"[^a-z0-9]", "", path.name.lower())
-
-
-def _wan_wanted(spec: ModelSpec) -> list[_Wanted]:
-    task = {"wan2.2-t2v-a14b": "t2v", "wan2.2-i2v-a14b": "i2v", "wan2.2-ti2v-5b": "ti2v"}[spec.name]
-    repo = spec.original_repo
-
-    def is_task(name: str) -> bool:
-        return task in name and (task == "ti2v" or "ti2v" not in name) and "lora" not in name
-
-    single = f"{task}_5B" if task == "ti2v" else f"{task}_high_noise_14B"
-    if spec.experts == 2:
-        transformers = [
-            _Wanted("transformer", "the high-noise expert", ("high_noise_model",),
-                    lambda name: is_task(name) and "high" in name,
-                    f"add high_noise_model/ of {repo}, or a single file such as wan2.2_{single}_fp8_scaled.safetensors "
-                    f"(ComfyUI) or a GGUF quantisation of it", _TRANSFORMER_SUFFIXES),
-            _Wanted("transformer_2", "the low-noise expert", ("low_noise_model",),
-                    lambda name: is_task(name) and "low" in name,
-                    f"add low_noise_model/ of {repo}, or the low-noise twin of the high-noise file", _TRANSFORMER_SUFFIXES),
-        ]
-    else:
-        transformers = [_Wanted("transformer", "the transformer", (".",), lambda name: is_task(name) and "5b" in name,
-                                f"add the diffusion_pytorch_model-*.safetensors shards of {repo}, or a single file "
-                                f"such as wan2.2_{single}_fp16.safetensors (ComfyUI) or a GGUF quantisation",
-                                _TRANSFORMER_SUFFIXES)]
-    vae = "2.2" if spec.name == "wan2.2-ti2v-5b" else "2.1"
-    comfy_vae = "wan2.2_vae.safetensors" if vae == "2.2" else "wan_2.1_vae.safetensors"
-    return transformers + [
-        _Wanted("text_encoder", "the UMT5-XXL text encoder", ("models_t5_umt5-xxl-enc-bf16.pth",),
-                lambda name: "umt5" in name,
-                f"add umt5_xxl_fp8_e4m3fn_scaled.safetensors or umt5_xxl_fp16.safetensors (ComfyUI's repackaged Wan "
-                f"files), or models_t5_umt5-xxl-enc-bf16.pth from {repo}"),
-        _Wanted("tokenizer", "the UMT5 tokenizer", ("google/umt5-xxl",), lambda name: False,
-                f"download it (a few MB; single-file text encoders come without it): "
-                f"{download_command(repo, '{models_dir}', include='google/umt5-xxl/*')}"),
-        _Wanted("vae", f"the Wan {vae} VAE", (f"Wan{vae}_VAE.pth",),
-                lambda name: f"wan{vae.replace('.', '')}vae" in name,
-                f"add {comfy_vae} (ComfyUI) or Wan{vae}_VAE.pth from {repo}"),
-    ]
-
-
-# Tencent's release (tencent/HunyuanVideo, as its ckpts/README.md lays it out): the transformer and
-# VAE under hunyuan-video-t2v-720p/, the two text encoders, with their tokenizers, in folders the
-# user makes beside it (text_encoder/: LLaVA-Llama-3-8B's language model; text_encoder_2/:
-# openai/clip-vit-large-patch14).
-_HUNYUAN_RELEASE = "hunyuan-video-t2v-720p"
-
-
-def _hunyuan_wanted(spec: ModelSpec) -> list[_Wanted]:
-    repo = spec.original_repo
-    tokenizers = (f"download them (a few MB; single-file text encoders come without them): "
-                  f"hf download {spec.repo} --include 'tokenizer*/*' --local-dir {{models_dir}}")
-
-    def is_transformer(name: str) -> bool:
-        return ("hunyuanvideo" in name and not name.startswith("hunyuanvideo15")  # HunyuanVideo 1.5 is another model
-                and not any(word in name for word in ("vae", "i2v", "imagetovideo", "lora")))
-
-    return [
-        _Wanted("transformer", "the transformer",
-                (f"{_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states.pt",
-                 f"{_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states_fp8.pt"),
-                is_transformer,
-                f"add {_HUNYUAN_RELEASE}/transformers/mp_rank_00_model_states.pt of {repo}, or a single file such as "
-                f"hunyuan_video_t2v_720p_bf16.safetensors (ComfyUI) or a GGUF quantisation of it "
-                f"(hunyuan-video-t2v-720p-Q4_K_M.gguf)", _TRANSFORMER_SUFFIXES),
-        _Wanted("text_encoder", "the LLaVA-Llama-3 text encoder", ("text_encoder",), lambda name: "llavallama3" in name,
-                "add llava_llama3_fp16.safetensors or llava_llama3_fp8_scaled.safetensors (ComfyUI's repackaged "
-                f"HunyuanVideo files), or the text_encoder/ folder that {repo}'s ckpts/README.md has you make"),
-        _Wanted("tokenizer", "the LLaVA-Llama-3 tokenizer", ("text_encoder", "tokenizer"), lambda name: False,
-                tokenizers),
-        _Wanted("text_encoder_2", "the CLIP ViT-L/14 text encoder", ("text_encoder_2",),
-                lambda name: name.startswith("clipl"),
-                "add clip_l.safetensors (ComfyUI), or openai/clip-vit-large-patch14 as text_encoder_2/ "
-                f"({repo}'s ckpts/README.md)"),
-        _Wanted("tokenizer_2", "the CLIP tokenizer", ("text_encoder_2", "tokenizer_2"), lambda name: False, tokenizers),
-        _Wanted("vae", "the HunyuanVideo VAE", (f"{_HUNYUAN_RELEASE}/vae/pytorch_model.pt",),
-                lambda name: "hunyuanvideovae" in name,
-                f"add hunyuan_video_vae_bf16.safetensors (ComfyUI) or {_HUNYUAN_RELEASE}/vae/ of {repo}"),
-    ]
-
-
-def wanted_parts(spec: ModelSpec) -> list[_Wanted]:
-    if spec.family == "wan":
-        return _wan_wanted(spec)
-    if spec.family == "hunyuanvideo":
-        return _hunyuan_wanted(spec)
-    return []
 
 
 def read_mapping(models_dir: Path, confine_to: Path | None = None) -> dict[str, Path]:
@@ -288,7 +189,7 @@ def search(backend: str, models_dir: Path, confine_to: Path | None = None) -> Se
     return Search(None, None, False)
 
 
-def _what_to_add(item: _Wanted, found: list[Part], models_dir: Path) -> str:
+def _what_to_add(item: Wanted, found: list[Part], models_dir: Path) -> str:
     first = found[0].files[0] if found and len(found[0].files) == 1 else None
     if item.component == "transformer_2" and first is not None:
         return f"add {_low_noise_name(first.name)} beside {first}"
@@ -302,7 +203,7 @@ def _search_folders(place: Path) -> list[Path]:
     if place.is_file():
         parent = place.parent
         root = parent.parent if parent.name in _COMFYUI_FOLDERS else parent
-        if parent.name == "transformers" and parent.parent.name == _HUNYUAN_RELEASE:
+        if parent.name == "transformers" and parent.parent.name == HUNYUAN_RELEASE:
             root = parent.parent.parent
         comfyui = [root / name for name in _COMFYUI_FOLDERS if (root / name).is_dir()]
         return list(dict.fromkeys([parent, root, *comfyui]))
@@ -318,7 +219,7 @@ def _shared_folders(models_dir: Path, family: str) -> list[Path]:
     return list(dict.fromkeys(folders))
 
 
-def _find(item: _Wanted, place: Path, folders: list[Path],
+def _find(item: Wanted, place: Path, folders: list[Path],
           twin_of: list[Part] | None = None) -> tuple[list[Path], str | None] | None:
     """The files for ``item`` (and a problem with them, if any), or None when there are none."""
     if place.is_file() and item.component == "transformer":
@@ -374,7 +275,7 @@ def _shards(folder: Path) -> tuple[list[Path], str | None]:
     return shards, None
 
 
-def _candidates(item: _Wanted, folders: list[Path]) -> list[Path]:
+def _candidates(item: Wanted, folders: list[Path]) -> list[Path]:
     """Files in ``folders`` (and one level below ComfyUI's, where people sort them into sub-folders) whose
     names match, highest precision first. ComfyUI's loras/ folder is never searched."""
     found = []
@@ -393,7 +294,7 @@ def _precision(path: Path) -> tuple[int, str]:
         return -1, path.name
 
 
-def _twin(item: _Wanted, found: list[Part] | None) -> Path | None:
+def _twin(item: Wanted, found: list[Part] | None) -> Path | None:
     """An A14B expert's file named like the other expert's (high_noise <-> low_noise), beside it."""
     if item.component != "transformer_2" or not found or len(found[0].files) != 1:
         return None

@@ -35,7 +35,7 @@ from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, flash_attention_4_problem,
                                             reset_step_cache, speed_options)
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
-from render_pipeline.media.ffmpeg import write_rgb_frames
+from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.output_folder.files import writing
 
 

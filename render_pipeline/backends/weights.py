@@ -19,8 +19,8 @@ import json
 import os
 from pathlib import Path
 
-from render_pipeline.backends.checkpoint_search import (MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search,
-                                                        wanted_parts)
+from render_pipeline.backends.checkpoint_search import MAPPING_FILE, MODELS_ENV, CheckpointSet, read_mapping, search
+from render_pipeline.backends.checkpoint_wanted import wanted_parts
 from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError

@@ -25,7 +25,7 @@ import torch
 from render_pipeline.backends.base import Progress, RenderRequest
 from render_pipeline.backends.latents import HeldLatents, eight_bit, request_fingerprint
 from render_pipeline.backends.windows import Continuation, Windows, window_seed, windows_folder
-from render_pipeline.media.ffmpeg import write_rgb_frames
+from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.output_folder.files import writing
 
 if TYPE_CHECKING:  # diffusion.py imports this module to render a windowed request: the session is only a type here

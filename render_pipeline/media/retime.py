@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import (FfmpegError, MediaKind, count_frames, media_input, probe, rate_argument,
-                                          read_rgb_frames, run_ffmpeg, write_rgb_frames)
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, count_frames, media_input, probe, run_ffmpeg
+from render_pipeline.media.rgb_frames import rate_argument, read_rgb_frames, write_rgb_frames
 from render_pipeline.media.rife_weights import rife_problem, rife_weights
 from render_pipeline.output_folder.files import writing
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from render_pipeline.media.ffmpeg import MediaInfo, read_rgb_frames
+from render_pipeline.media.ffmpeg import MediaInfo
+from render_pipeline.media.rgb_frames import read_rgb_frames
 
 ANALYSIS_WIDTH = 128  # pixels; a 1280x720 shot is analysed at 128x72
 OCR_WIDTH = 640  # the most lettering reads (RapidOCR would scale 720p up to 736 on its short side)
