@@ -182,6 +182,13 @@ class Plan:
         return None if self.download is None else self.backend(self.download).weights_problem
 
     @property
+    def models_folder(self) -> Path:
+        """The models folder make_plan resolved; only a plan made by hand has none."""
+        if self.models_dir is None:
+            raise ValueError("this plan was made without a models folder")
+        return self.models_dir
+
+    @property
     def run_seconds(self) -> float:
         """The whole of `render-all`: every phase."""
         return sum(estimate.seconds for estimate in self.phases.values())
