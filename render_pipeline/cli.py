@@ -352,8 +352,8 @@ def render_shot(
                        max_hours=max_hours)
             return
         result = run_shot(load_storyboard(storyboard), shot_id, out_dir=out, backend=backend, quality=quality,
-                          seed=seed, steps=steps, models_dir=models_dir, quiet=quiet, options=run_options, fast=fast_modes,
-                          allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
+                          seed=seed, steps=steps, models_dir=models_dir, quiet=quiet, options=run_options,
+                          fast=fast_modes, allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
     _render_summary(result)
 
 
