@@ -47,7 +47,7 @@ def _window_counts(plan: BackendPlan) -> str:
 
 
 def outside_gpus(plan: Plan, cost: DeliveryCost) -> str:
-    """Disk for the shots and the film, and host memory to assemble it (planner/delivery.py): ``cost``, the plan's."""
+    """``cost``, the plan's: disk for the shots and the film, and host memory to assemble it (planner/delivery.py)."""
     text = (f"Disk: about {cost.disk_bytes / 1e9:.1f} GB ({cost.shot_bytes / 1e9:.1f} GB of shots, "
             f"{cost.film_bytes / 1e9:.1f} GB for the film and its intermediate). Assembling the {len(plan.shots)} "
             f"shot(s) takes about {cost.assembly_memory_bytes / 1024**3:.1f} GiB of host memory")
