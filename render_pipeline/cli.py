@@ -340,16 +340,20 @@ def render_shot(
     with _render_errors():
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
-        options = dict(out_dir=out, backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir,
-                       quiet=quiet, options=RunOptions(force=force), fast=_fast_modes(fast),
-                       allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
+        run_options = RunOptions(force=force)
+        fast_modes = _fast_modes(fast)
         if watch:
             from render_pipeline.film.watch import watch_shot
 
             print(f"watching {storyboard}: every save renders shot {shot_id} again (Ctrl-C stops)", flush=True)
-            watch_shot(storyboard, shot_id, on_result=_print_summary, on_error=_report_problem, **options)
+            watch_shot(storyboard, shot_id, on_result=_print_summary, on_error=_report_problem, out_dir=out,
+                       backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir, quiet=quiet,
+                       options=run_options, fast=fast_modes, allow_missing_glyphs=allow_missing_glyphs,
+                       max_hours=max_hours)
             return
-        result = run_shot(load_storyboard(storyboard), shot_id, **options)
+        result = run_shot(load_storyboard(storyboard), shot_id, out_dir=out, backend=backend, quality=quality,
+                          seed=seed, steps=steps, models_dir=models_dir, quiet=quiet, options=run_options,
+                          fast=fast_modes, allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
     _render_summary(result)
 
 

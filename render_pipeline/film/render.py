@@ -16,6 +16,7 @@ from pathlib import Path
 
 from render_pipeline.errors import UserError
 from render_pipeline.output_folder.claim import hold_output_folder
+from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.phases import Phase
 from render_pipeline.planner.plan import Plan
 from render_pipeline.runner.jobs import build_jobs
@@ -59,14 +60,15 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
     from render_pipeline.planner.plan import needs_gpu
 
+    plan_gpus: str | list[Gpu] = gpus
     if executor is not None and gpus == "auto" and needs_gpu(storyboard, backend):
         from render_pipeline.planner.gpus import detect_gpus
         from render_pipeline.runner.executors.node_gpus import gpus_to_plan_for
 
-        gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
+        plan_gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
         reporter.note(planned_for)
-    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
-    models_dir = plan.models_dir
+    plan = _plan(storyboard, plan_gpus, backend, models_dir, max_hours)
+    models_dir = plan.models_folder
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
     check_film_fits(storyboard, plan, out_dir, assemble, reporter.warn)
@@ -135,7 +137,7 @@ def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend
     if quality is not None:
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
     plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
-    models_dir = plan.models_dir
+    models_dir = plan.models_folder
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
     check_frame_interpolation(storyboard, plan, models_dir)

@@ -29,9 +29,9 @@ def svg(plan: Plan) -> str:
         parts.append(_text(10, y, "Nothing to draw: no backend runs on a GPU in this plan."))
         y += 20
     capacity = plan.gpus[0].memory_gib if plan.gpus else 1.0
-    scale = (WIDTH - LABEL - 30) / max([capacity] + [b.choice.cost.peak for b in chosen])
+    scale = (WIDTH - LABEL - 30) / max([capacity] + [b.fitting_choice.cost.peak for b in chosen])
     for backend in chosen:
-        choice = backend.choice
+        choice = backend.fitting_choice
         parts.append(_text(10, y, f"{backend.name}: {describe(choice.layout)}", 13, weight="bold"))
         y += 10
         for stage, peak in choice.cost.peak_gpu_gib.items():

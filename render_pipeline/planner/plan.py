@@ -78,6 +78,13 @@ class Candidate:
             "film_seconds": None if self.film_seconds is None else round(self.film_seconds, 1),
         }
 
+    @property
+    def fitting_film_seconds(self) -> float:
+        """The film seconds of a candidate that fits: _weigh gives them to every one that does."""
+        if self.film_seconds is None:
+            raise ValueError(f"a layout that does not fit ({self.reason}) has no film seconds")
+        return self.film_seconds
+
 
 @dataclass
 class Slot:
@@ -108,6 +115,13 @@ class BackendPlan:
     @property
     def choice(self) -> Candidate | None:
         return None if self.chosen is None else self.candidates[self.chosen]
+
+    @property
+    def fitting_choice(self) -> Candidate:
+        """The choice of a backend that plan() has checked fits (it stops with the reason otherwise)."""
+        if self.choice is None:
+            raise ValueError(f"{self.name}: no layout fits, so none was chosen")
+        return self.choice
 
     def to_json(self) -> dict:
         return {
@@ -166,6 +180,13 @@ class Plan:
     def download_hint(self) -> str | None:
         """What to download (or add) for the backend auto wants, with the command; None when nothing is missing."""
         return None if self.download is None else self.backend(self.download).weights_problem
+
+    @property
+    def models_folder(self) -> Path:
+        """The models folder make_plan resolved; only a plan made by hand has none."""
+        if self.models_dir is None:
+            raise ValueError("this plan was made without a models folder")
+        return self.models_dir
 
     @property
     def run_seconds(self) -> float:
@@ -270,7 +291,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     shots, total = _planned_shots(storyboard, concrete, used_plans, method)
     considered = list({id(p): p for p in list(planned.values())}.values())
     chosen_backend = auto.backend if auto else next(iter(used), "animatic")
-    groups = max((plan.choice.concurrent_groups for plan in used_plans), default=1)
+    groups = max((plan.fitting_choice.concurrent_groups for plan in used_plans), default=1)
     delivery = storyboard.delivery
     film_frames = round(storyboard.duration * delivery.fps)
     cost = delivery_cost([(shot.frames, shot.width, shot.height, shot.backend) for shot in shots], delivery.width,
@@ -437,7 +458,7 @@ def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: floa
     fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
     if fitting:
         plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
-        plan.schedule = _schedule(arch, spec, plan.choice, shapes, gpu, plan.load_seconds)
+        plan.schedule = _schedule(arch, spec, plan.fitting_choice, shapes, gpu, plan.load_seconds)
     choice = plan.choice
     if stored is None and (choice is None or choice.layout.offload != "none" or not choice.layout.exact):
         plan.quantised_peaks = _quantised_peaks(arch, spec, largest, gpu)
@@ -545,12 +566,12 @@ def _schedule(arch, spec, candidate: Candidate, shapes: dict[str, Shape], gpu: G
 
 
 def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[BackendPlan],
-                   method: str) -> tuple[list, float]:
+                   method: str) -> tuple[list[PlannedShot], float]:
     """Every shot as planned, and the seconds they take: CPU shots one after another, each backend's schedule."""
     plans = {plan.name: plan for plan in used_plans}
     durations = {slot.shot_id: slot.end - slot.start for plan in used_plans for slot in plan.schedule}
     delivery = storyboard.delivery
-    shots = []
+    shots: list[PlannedShot] = []
     cpu_seconds = 0.0
     for shot in storyboard.shots:
         name = "footage" if shot.source is not None else concrete[shot.id]
@@ -570,12 +591,12 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         plan = plans[name]
         shape = shot_shape(spec, shot, delivery)
         frames, windows = shot_windows(spec, shot)
-        layout = plan.choice.layout
+        layout = plan.fitting_choice.layout
         candidate = {**asdict(layout), **layout.memory_strategy()}
         sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
         settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
-        shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.fps, frames, shape.steps,
+        shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.native_fps, frames, shape.steps,
                                  layout.gpus_per_shot, candidate, durations[shot.id], settings, windows))
     total = cpu_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
     return shots, total

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import FLASH_ATTENTION_4_FIX, flash_attention_4_installed, gpu_runs_flash_attention_4
+from render_pipeline.planner.delivery import DeliveryCost
 from render_pipeline.planner.phases import format_duration
 from render_pipeline.planner.plan import BackendPlan, Candidate, Plan
 from render_pipeline.planner.wording import describe, duration, in_unit, time_unit
@@ -45,9 +46,8 @@ def _window_counts(plan: BackendPlan) -> str:
     return f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
 
 
-def outside_gpus(plan: Plan) -> str:
-    """Disk for the shots and the film, and host memory to assemble it (planner/delivery.py)."""
-    cost = plan.delivery
+def outside_gpus(plan: Plan, cost: DeliveryCost) -> str:
+    """``cost``, the plan's: disk for the shots and the film, and host memory to assemble it (planner/delivery.py)."""
     text = (f"Disk: about {cost.disk_bytes / 1e9:.1f} GB ({cost.shot_bytes / 1e9:.1f} GB of shots, "
             f"{cost.film_bytes / 1e9:.1f} GB for the film and its intermediate). Assembling the {len(plan.shots)} "
             f"shot(s) takes about {cost.assembly_memory_bytes / 1024**3:.1f} GiB of host memory")
@@ -74,8 +74,8 @@ def verdict(plan: BackendPlan, full_weights: bool = True) -> str:
                    and c.layout.weights_dtype == "bf16")
     if plain is not None and not plain.fits:
         text += f" Without offloading or fp8 it does not: {plain.reason}."
-    fastest = min((c for c in plan.candidates if c.fits), key=lambda c: c.film_seconds)
-    if fastest is not choice and fastest.film_seconds < 0.9 * choice.film_seconds:
+    fastest = min((c for c in plan.candidates if c.fits), key=lambda c: c.fitting_film_seconds)
+    if fastest is not choice and fastest.fitting_film_seconds < 0.9 * choice.fitting_film_seconds:
         why = "not yet run by the backends" if not fastest.layout.implemented else "changes the pictures slightly"
         text += (f" Faster: {describe(fastest.layout)} ({duration(fastest.film_seconds)}), "
                  f"{why}.")
@@ -106,7 +106,7 @@ def _first(plan: BackendPlan, test) -> Candidate | None:
 
 def _rows(plan: BackendPlan, limit: int) -> list[Candidate]:
     """The chosen layout, then the other fitting ones by speed, then a few that do not fit."""
-    fitting = sorted((c for c in plan.candidates if c.fits), key=lambda c: c.film_seconds)
+    fitting = sorted((c for c in plan.candidates if c.fits), key=lambda c: c.fitting_film_seconds)
     failing = sorted((c for c in plan.candidates if not c.fits), key=lambda c: c.cost.peak)
     chosen = [plan.choice] if plan.choice else []
     rest = [c for c in fitting if c is not plan.choice]
@@ -129,7 +129,7 @@ def summary_lines(plan: Plan) -> list[str]:
     used = {shot.backend for shot in plan.shots}
     if backends:
         per_shot = time_unit([b.choice.cost.seconds_per_shot for b in backends if b.choice])
-        film = time_unit([b.choice.film_seconds for b in backends if b.choice])
+        film = time_unit([b.choice.fitting_film_seconds for b in backends if b.choice])
         rows = []
         for backend in backends:
             choice = backend.choice
@@ -155,7 +155,7 @@ def summary_lines(plan: Plan) -> list[str]:
     lines += download_lines(plan)
     lines.append(run_line(plan))
     if plan.delivery is not None:
-        lines.append(outside_gpus(plan))
+        lines.append(outside_gpus(plan, plan.delivery))
     lines += [f"Warning: {warning}" for warning in plan.warnings]
     if backends:
         lines.append("--all: every layout of every backend; --report FILE.md: the same in Markdown, with a picture.")
@@ -204,7 +204,7 @@ def _print_layouts(plan: Plan, console) -> None:
             continue
         rows = _rows(backend, 8)
         per_shot = time_unit([c.cost.seconds_per_shot for c in rows])
-        film = time_unit([c.film_seconds for c in rows if c.fits])
+        film = time_unit([c.fitting_film_seconds for c in rows if c.fits])
         table = Table(title=f"{backend.name} ({backend.largest.width}x{backend.largest.height}x"
                             f"{backend.largest.frames}, download {backend.download_gb:g} GB)", box=box.SIMPLE_HEAD,
                       padding=(0, 1))
@@ -234,7 +234,7 @@ def markdown(plan: Plan, title: str, picture: str | None) -> str:
         lines += [download, ""]
     lines += [run_line(plan) + ".", ""]
     if plan.delivery is not None:
-        lines += [outside_gpus(plan), ""]
+        lines += [outside_gpus(plan, plan.delivery), ""]
     lines += [f"Warning: {warning}" for warning in plan.warnings] + ([""] if plan.warnings else [])
     if picture:
         lines += [f"![memory per GPU per stage, and the schedule]({picture})", ""]
@@ -245,7 +245,7 @@ def markdown(plan: Plan, title: str, picture: str | None) -> str:
             continue
         rows = _rows(backend, 12)
         per_shot = time_unit([c.cost.seconds_per_shot for c in rows])
-        film = time_unit([c.film_seconds for c in rows if c.fits])
+        film = time_unit([c.fitting_film_seconds for c in rows if c.fits])
         lines += [f"| | layout | fits | text encode (GiB) | denoise (GiB) | decode (GiB) | host RAM (GiB) | "
                   f"per shot ({per_shot[0]}) | its shots ({film[0]}) | verdict |",
                   "|---|---|---|---|---|---|---|---|---|---|"]

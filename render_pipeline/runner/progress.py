@@ -13,10 +13,13 @@ from __future__ import annotations
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from render_pipeline.planner.phases import Phase, PhaseEstimate, format_duration
 from render_pipeline.runner.jobs import Job
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 Clock = Callable[[], float]
 # Frames of the assembly or of a conversion: a line every tenth of the work, and at least this often.
@@ -57,17 +60,23 @@ class PhaseClock:
         self.in_flight.pop(name, None)
         self.done += self.weights.pop(name, 0.0)
         self.items_done += 1
-        self.measured = now - self.began
+        self.measured = self._elapsed(now)
 
     def part(self, name: str, share: float, now: float) -> None:
         """``share`` (0-1) of an item under way is done."""
         self.in_flight[name] = share
-        self.measured = now - self.began
+        self.measured = self._elapsed(now)
 
     def fraction(self, done: float, now: float) -> None:
         """A share (0-1) of a phase measured continuously (the assembly's frames)."""
         self.done = self.total * done
-        self.measured = now - self.began
+        self.measured = self._elapsed(now)
+
+    def _elapsed(self, now: float) -> float:
+        # Items are counted only on a clock that the reporter's enter() has started.
+        if self.began is None:
+            raise RuntimeError(f"the {self.estimate.phase} phase has not begun")
+        return now - self.began
 
     def remaining(self) -> float:
         if self.ended is not None:
@@ -253,8 +262,14 @@ class RichReporter(PlainReporter):
 
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), TextColumn("{task.fields[eta]}"))
-        self.shots_task = None
-        self.steps_task = None
+        self.shots_task: TaskID | None = None
+        self.steps_task: TaskID | None = None
+
+    def _tasks(self) -> tuple[TaskID, TaskID]:
+        """The shots' and the steps' bars, which start() adds."""
+        if self.shots_task is None or self.steps_task is None:
+            raise RuntimeError("the progress bars are used before start()")
+        return self.shots_task, self.steps_task
 
     def _line(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)
@@ -269,17 +284,20 @@ class RichReporter(PlainReporter):
 
     def shot_started(self, job: Job) -> None:
         retry = f" (attempt {job.attempts + 1})" if job.attempts else ""
-        self.progress.update(self.steps_task, description=f"{job.id} [{job.backend}]{retry}",
+        _, steps_task = self._tasks()
+        self.progress.update(steps_task, description=f"{job.id} [{job.backend}]{retry}",
                              completed=0, total=None, visible=True)
 
     def step(self, done: int, total: int) -> None:
-        self.progress.update(self.steps_task, completed=done, total=max(total, 1))
+        _, steps_task = self._tasks()
+        self.progress.update(steps_task, completed=done, total=max(total, 1))
 
     def shot_finished(self, job: Job, seconds: float, error: str | None) -> None:
         super().shot_finished(job, seconds, error)
         _, done, _ = self._shots()
-        self.progress.update(self.shots_task, completed=done, eta=f"ETA {format_duration(self.eta_seconds())}")
-        self.progress.update(self.steps_task, visible=False)
+        shots_task, steps_task = self._tasks()
+        self.progress.update(shots_task, completed=done, eta=f"ETA {format_duration(self.eta_seconds())}")
+        self.progress.update(steps_task, visible=False)
 
     def warn(self, text: str) -> None:
         self.progress.console.print(text, style="red" if "FAILED" in text else "yellow", markup=False, highlight=False)

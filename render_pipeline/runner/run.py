@@ -141,6 +141,13 @@ class _Lane:
     def describe(self) -> dict:
         return {"group": self.index, "gpus": self.devices}
 
+    @property
+    def running_worker(self) -> WorkerProcess:
+        """The worker rendering the lane's shots, which only _run_worker starts and closes."""
+        if self.worker is None:
+            raise RuntimeError(f"lane {self.index} renders a shot without a worker")
+        return self.worker
+
 
 class _Run:
     def __init__(self, out_dir: Path, models_dir: Path, options: RunOptions, reporter: PlainReporter,
@@ -152,7 +159,7 @@ class _Run:
         self.devices = devices
         self.may_finish = may_finish
         self.idle_workers = idle_workers
-        self.manifest: Manifest | None = None
+        self.manifest = Manifest.load(out_dir)
         self.result = RunResult(out_dir=out_dir)
         self.lanes: list[_Lane] = []  # the lanes at work now
         self.qa: dict[str, ShotAttempts] = {}  # each shot's QA attempts in this run
@@ -163,7 +170,6 @@ class _Run:
     def run(self, jobs: list[Job], fallback_reason: str | None, download_hint: str | None = None) -> RunResult:
         began = time.monotonic()
         self.result.fallback_reason = fallback_reason
-        self.manifest = Manifest.load(self.out_dir)
         todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest, self._changed)]
         self.result.cached = [job.id for job in jobs if job not in todo]
         # Each lane keeps one windowed shot's frames on disk while it renders.
@@ -465,11 +471,11 @@ class _Run:
         create_empty(partial)  # ours, a regular file: the worker's FFmpeg never writes through a planted link
         if self.options.force and job.attempts == 0:  # windows kept from an earlier run are not reused either
             shutil.rmtree(windows_folder(partial), ignore_errors=True)
-        lane.worker.send(op="render", request=request_to_json(job.request), out=str(partial),
-                         log=str(self._log(job)))
+        worker = lane.running_worker
+        worker.send(op="render", request=request_to_json(job.request), out=str(partial), log=str(self._log(job)))
         sent = first_step = last_step = time.monotonic()
         while True:
-            event = lane.worker.next_event(self.options.stall_seconds)
+            event = worker.next_event(self.options.stall_seconds)
             kind = event.get("event")
             if kind == "progress":
                 last_step = time.monotonic()

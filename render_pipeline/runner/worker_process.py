@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import IO
 
 from render_pipeline.output_folder.files import open_for_append
 
@@ -48,11 +49,15 @@ class WorkerProcess:
             )
         finally:
             os.close(log)
+        # Popen with stdin and stdout PIPE always opens both.
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin: IO[str] = self.process.stdin
+        self.stdout: IO[str] = self.process.stdout
         self.events: queue.Queue[dict | None] = queue.Queue()
         threading.Thread(target=self._read_events, daemon=True).start()
 
     def _read_events(self) -> None:
-        for line in self.process.stdout:
+        for line in self.stdout:
             try:
                 self.events.put(json.loads(line))
             except ValueError:
@@ -61,8 +66,8 @@ class WorkerProcess:
 
     def send(self, **message) -> None:
         try:
-            self.process.stdin.write(json.dumps(message) + "\n")
-            self.process.stdin.flush()
+            self.stdin.write(json.dumps(message) + "\n")
+            self.stdin.flush()
         except (BrokenPipeError, OSError):
             raise WorkerLost(self._death()) from None
 
@@ -86,7 +91,7 @@ class WorkerProcess:
     def close(self) -> None:
         """Let the worker free its models and exit; kill it if it does not."""
         try:
-            self.process.stdin.close()
+            self.stdin.close()
             self.process.wait(timeout=60)
         except (OSError, subprocess.TimeoutExpired):
             self.kill()

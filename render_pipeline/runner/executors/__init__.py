@@ -36,14 +36,14 @@ def make_executor(name: str, address: str | None = None, partition: str | None =
     """None for the local executor (render_all then runs the jobs itself)."""
     if name not in EXECUTORS:
         raise UserError(f"--executor {name!r}: unknown; choose one of {', '.join(EXECUTORS)}")
-    if name == "slurm" and not partition:
-        raise UserError("--executor slurm needs --partition NAME (the Slurm partition to submit to)")
     try:
         if name == "ray":
             from render_pipeline.runner.executors.ray_cluster import RayExecutor
 
             return RayExecutor(address)
         if name == "slurm":
+            if not partition:
+                raise UserError("--executor slurm needs --partition NAME (the Slurm partition to submit to)")
             from render_pipeline.runner.executors.slurm_cluster import SlurmExecutor
 
             return SlurmExecutor(partition)
