@@ -91,7 +91,7 @@ def run_variant(name: str, variant: str, steps: int, tiny: bool, device: str) ->
     seconds = time.perf_counter() - began
     row = dict(model=name, variant=variant, steps=run_steps, seconds=seconds, s_per_step=seconds / run_steps,
                warmup_s=warmup, peak_GiB=torch.cuda.max_memory_allocated() / 2**30 if device == "cuda" else 0.0)
-    del pipeline
+    pipeline = None  # the closures above hold the name: free the model for the next variant
     gc.collect()
     if device == "cuda":
         torch.cuda.empty_cache()

@@ -155,7 +155,7 @@ def bench(args) -> int:
                    "max_abs_diff_vs_1gpu": difference}
             rows.append(row)
             print(json.dumps(row), flush=True)
-        del model, output, first
+        model = output = first = None  # free them before the next layout (the closures above hold the names)
         gc.collect()  # hooks hold reference cycles: free this layout's 27 GB before the next build
         if cuda:
             torch.cuda.empty_cache()

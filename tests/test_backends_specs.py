@@ -77,7 +77,7 @@ def test_original_release_folder_is_recognised(tmp_path):
 
 def _fake_diffusers_folder(folder: Path, class_name: str, components: tuple[str, ...]) -> None:
     folder.mkdir(parents=True)
-    (folder / "model_index.json").write_text('{"_class_name": "%s"}' % class_name)
+    (folder / "model_index.json").write_text(f'{{"_class_name": "{class_name}"}}')
     for component in components:
         (folder / component).mkdir()
         (folder / component / "config.json").write_text("{}")

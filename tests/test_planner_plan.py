@@ -44,8 +44,9 @@ def test_wan_720p_on_one_24gb_card_needs_fp8_or_group_offload(wan):
     plan = make_plan(wan, gpus="1x24GB")
     backend = plan.backend("wan2.2-t2v-a14b")
     fitting = [c.layout for c in backend.candidates if c.fits]
-    assert fitting and all(l.offload in ("group", "sequential") or l.weights_dtype == "fp8" for l in fitting)
-    assert any(l.offload == "inactive_expert" and l.weights_dtype == "fp8" for l in fitting)
+    assert fitting and all(layout.offload in ("group", "sequential") or layout.weights_dtype == "fp8"
+                           for layout in fitting)
+    assert any(layout.offload == "inactive_expert" and layout.weights_dtype == "fp8" for layout in fitting)
     assert backend.choice.layout.offload == "group"  # exact pictures preferred over fp8
 
 

@@ -45,7 +45,8 @@ def test_four_steps_without_guidance_plan_about_a_twentieth_of_forty_with_it(tmp
 
 def test_the_forwards_follow_steps_and_guidance_exactly():
     spec, arch, gpu = SPECS[A14B], ARCHITECTURES[A14B], parse_gpus("1xH100")[0]
-    layout = next(l for l in candidate_layouts(arch, spec, 1) if l.offload == "none" and l.weights_dtype == "bf16")
+    layout = next(layout for layout in candidate_layouts(arch, spec, 1)
+                  if layout.offload == "none" and layout.weights_dtype == "bf16")
 
     def seconds(steps: int, guided: bool) -> float:
         return evaluate(arch, spec, layout, Shape(1280, 720, 81, steps, guided=guided), gpu).seconds_per_shot

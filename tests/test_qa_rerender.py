@@ -86,7 +86,7 @@ def test_warn_policy_keeps_the_one_attempt_and_records_its_scores(tmp_path, monk
     assert len(renders) == 1 and result.rendered == ["s01"]
     (attempt,) = manifest["s01"]["qa"]["attempts"]
     assert attempt["passed"] is False and [s["check"] for s in attempt["scores"] if s["flagged"]] == ["loop"]
-    assert "QA attempt 1 (seed %d) failed: loop" % seed in (tmp_path / "out" / "logs" / "s01.log").read_text()
+    assert f"QA attempt 1 (seed {seed}) failed: loop" in (tmp_path / "out" / "logs" / "s01.log").read_text()
 
 
 @pytest.mark.needs("qa")

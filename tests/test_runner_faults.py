@@ -22,7 +22,7 @@ FPS = 24  # the lowest delivery rate SMPTE timecode (and so the timeline) carrie
 
 
 def write_storyboard(folder: Path, shots: int = 3, duration: float = 1.0, prompt: str = "a harbor at dawn") -> Path:
-    lines = ["version: 1", "title: Runner Test", "delivery: {size: 192x108, fps: %d}" % FPS,
+    lines = ["version: 1", "title: Runner Test", f"delivery: {{size: 192x108, fps: {FPS}}}",
              "defaults: {backend: animatic}", "shots:"]
     for number in range(1, shots + 1):
         lines.append(f"  - {{id: s0{number}, duration: {duration}, prompt: \"{prompt} {number}\"}}")

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+import numpy as np
+
 # Told how many of the sentences have been spoken so far, as the engine goes (for progress).
 Spoken = Callable[[int], None]
-
-import numpy as np
 
 
 @dataclass(frozen=True)
