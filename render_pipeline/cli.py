@@ -2,18 +2,32 @@
 
 Each command parses its options, calls one function, and formats the result. Mistakes in
 the user's input are turned into `FILE:LINE:COLUMN: field: message` lines and exit status 2
-in one place (`_user_errors`); nothing here imports torch or diffusers at start-up.
+in one place (cli_support.py `user_errors`); nothing here imports torch or diffusers at start-up.
 """
 
 from __future__ import annotations
 
 import json
-import sys
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
+
+from render_pipeline.cli_support import (
+    EXIT_USER_ERROR,
+    FAST_HELP,
+    GLYPHS_HELP,
+    MAX_HOURS_HELP,
+    MODELS_DIR_HELP,
+    OUT_HELP,
+    fast_modes,
+    print_summary,
+    render_errors,
+    render_summary,
+    report_problem,
+    stderr,
+    user_errors,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -22,17 +36,6 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: importing rich for it would double `--help`'s start-up time
     help="Turn a YAML storyboard into a finished film: validate, plan, render, assemble.",
 )
-
-EXIT_USER_ERROR = 2
-# Help in plain words: every value an option takes is named (FOLDER, NAME, ...), never by its
-# Python type, and arguments are described in their command's help text.
-MODELS_DIR_HELP = ("Where model weights live: diffusers folders, official releases, ComfyUI's models folder; "
-                   "a weights.yaml there points at files elsewhere. Default: $RENDER_PIPELINE_MODELS, else ./models "
-                   "where the command runs.")
-MAX_HOURS_HELP = ("auto shots: the longest render of them worth the best-looking backend; past it the best-looking "
-                  "one within it is used (default 24: one day, so a cut with notes is rendered again by the next).")
-OUT_HELP = ("Output folder (default: outputs/<title-slug>/, unless another storyboard's film is there). "
-            "One run at a time writes a folder.")
 
 
 @app.callback()
@@ -44,42 +47,6 @@ def _root(
 
         print(f"render-pipeline {__version__}")
         raise typer.Exit()
-
-
-def _stderr(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Report a user's mistake as plain lines on stderr and exit 2, never a traceback."""
-    from render_pipeline.errors import DiskFault, UserError
-    from render_pipeline.output_folder.files import DISK_ERRNOS
-    from render_pipeline.storyboard import StoryboardError
-
-    try:
-        yield
-    except (StoryboardError, UserError) as exc:
-        _report_problem(exc)
-        raise typer.Exit(EXIT_USER_ERROR) from None
-    except OSError as exc:  # a disk that filled up or turned read-only under a writer of its own
-        if exc.errno not in DISK_ERRNOS:
-            raise
-        _report_problem(DiskFault.from_os_error(exc))
-        raise typer.Exit(EXIT_USER_ERROR) from None
-
-
-def _report_problem(exc: Exception) -> None:
-    """A storyboard's problems as FILE:LINE:COLUMN lines, anything else as one error line."""
-    from render_pipeline.storyboard import StoryboardError
-
-    if isinstance(exc, StoryboardError):
-        for problem in exc.problems:
-            _stderr(str(problem))
-        count = len(exc.problems)
-        _stderr(f"{count} problem{'s' if count != 1 else ''} found; nothing was rendered.")
-    else:
-        _stderr(f"error: {exc}")
 
 
 @app.command()
@@ -98,13 +65,13 @@ def validate(
     resolved = []
     for path in storyboards:
         try:
-            with _user_errors():
+            with user_errors():
                 storyboard = load_storyboard(path)
         except typer.Exit:
             failed += 1
             continue
         for warning in storyboard.warnings:
-            _stderr(f"{warning} (warning)")
+            stderr(f"{warning} (warning)")
         resolved.append(storyboard)
         if not as_json:
             print(summary_line(storyboard))
@@ -114,9 +81,6 @@ def validate(
     if failed:
         raise typer.Exit(EXIT_USER_ERROR)
 
-
-GLYPHS_HELP = ("Draw overlay characters that no installed font has as empty boxes, instead of stopping "
-               "before the first shot.")
 
 
 @app.command()
@@ -139,7 +103,7 @@ def assemble(
     from render_pipeline.runner.progress import make_reporter
     from render_pipeline.storyboard import load_storyboard
 
-    with _user_errors():
+    with user_errors():
         storyboard = load_storyboard(storyboard_path)
         reporter = make_reporter(quiet=False)
         reporter.begin(around_the_shots(storyboard))
@@ -147,10 +111,10 @@ def assemble(
             result = assemble_film(storyboard, out, allow_missing_glyphs=allow_missing_glyphs, models_dir=models_dir,
                                    absolute_paths=absolute_paths, progress=reporter)
         except FfmpegError as exc:
-            _stderr(f"error: {exc}")
+            stderr(f"error: {exc}")
             raise typer.Exit(1) from None
     for line in result.missing_glyphs:
-        _stderr(f"warning: drawn as boxes: {line}")
+        stderr(f"warning: drawn as boxes: {line}")
     if result.reused:
         print("nothing the assembly reads changed since the last run: kept the files below")
     print(f"{result.film}: {result.frames} frames ({result.duration:.2f} s), "
@@ -174,17 +138,17 @@ def qa(
     from render_pipeline.qa.lettering import INSTALL, ocr_installed
     from render_pipeline.storyboard import load_storyboard
 
-    with _user_errors():
+    with user_errors():
         storyboard = load_storyboard(storyboard_path)
         lettering = ocr_installed()
         if not lettering:
-            _stderr(f"warning: lettering not checked: {INSTALL}")
+            stderr(f"warning: lettering not checked: {INSTALL}")
         checks = check_film(storyboard, out or default_out_dir(storyboard), lettering)
     if as_json:
         print(json.dumps({c.shot_id: c.qa.to_json() if c.qa else None for c in checks}, indent=2))
     for check in checks:
         if check.qa is None:
-            _stderr(f"{check.shot_id}: not rendered")
+            stderr(f"{check.shot_id}: not rendered")
         elif not as_json:
             flagged = "; ".join(score.describe() + (f" box {score.box.x0},{score.box.y0}-{score.box.x1},{score.box.y1}"
                                                     if score.box else "") for score in check.qa.flagged)
@@ -211,7 +175,7 @@ def prompts(
     from render_pipeline.prompts.table import prompts_table
     from render_pipeline.storyboard import load_storyboard
 
-    with _user_errors():
+    with user_errors():
         loaded = load_storyboard(storyboard)
         rewrite = local_rewriter(rewriter) if rewriter is not None else None
         results = enhance_storyboard(loaded, backend, models_dir, rewrite)
@@ -244,7 +208,7 @@ def plan(
     from render_pipeline.planner.report import print_plan, write_report
     from render_pipeline.storyboard import load_storyboard
 
-    with _user_errors():
+    with user_errors():
         loaded = load_storyboard(storyboard)
         result = make_plan(loaded, gpus=gpus, host_ram=host_ram, backend=backend, models_dir=models_dir,
                            max_hours=max_hours)
@@ -260,53 +224,6 @@ def plan(
         print(f"report: {report} (picture: {report.with_suffix('.svg')})")
 
 
-EXIT_INTERRUPTED = 130
-
-
-def _print_summary(result) -> None:
-    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in result.phase_seconds.items())
-    print(f"{len(result.rendered)} rendered, {len(result.cached)} already done, {len(result.failed)} failed "
-          f"in {result.seconds:.1f} s{f' ({phases})' if phases else ''} -> {result.out_dir}", flush=True)
-    for shot_id, error in result.failed.items():
-        _stderr(f"failed: {shot_id}: {error}")
-    if result.assembly is not None and result.assembly.reused:
-        print(f"assembly: nothing it reads changed; kept {result.assembly.film} and the files beside it "
-              f"({result.assembly.seconds_taken:.2f} s)")
-    for path in result.shot_files + list(result.assembly.files if result.assembly is not None else ()):
-        print(f"wrote {path}")
-
-
-def _render_summary(result) -> None:
-    """Print what the run did; exit with the number of failed shots (capped at 125) or 130 if stopped."""
-    _print_summary(result)
-    if result.failed:
-        raise typer.Exit(min(len(result.failed), 125))
-
-
-@contextmanager
-def _render_errors() -> Iterator[None]:
-    from render_pipeline.media.ffmpeg import FfmpegError
-    from render_pipeline.runner import RunInterrupted
-
-    with _user_errors():
-        try:
-            yield
-        except RunInterrupted as exc:
-            _stderr(f"interrupted: {exc}")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except FfmpegError as exc:
-            _stderr(f"error: {exc}")
-            raise typer.Exit(1) from None
-
-
-FAST_HELP = ("Opt-in fast mode that CHANGES THE PICTURE (repeat, or separate with commas): fp8 (fp8 compute, "
-             "Ada/Hopper GPUs), first-block-cache or taylorseer (step caches). Off by default.")
-
-
-def _fast_modes(values: list[str]) -> tuple[str, ...]:
-    from render_pipeline.backends.speed import check_fast_modes
-
-    return check_fast_modes([name.strip() for value in values for name in value.split(",") if name.strip()])
 
 
 @app.command("render-shot")
@@ -337,24 +254,24 @@ def render_shot(
     from render_pipeline.runner import RunOptions
     from render_pipeline.storyboard import load_storyboard
 
-    with _render_errors():
+    with render_errors():
         if quality not in (None, "draft", "final"):
             raise UserError(f"--quality must be draft or final (got {quality!r})")
         run_options = RunOptions(force=force)
-        fast_modes = _fast_modes(fast)
+        modes = fast_modes(fast)
         if watch:
             from render_pipeline.film.watch import watch_shot
 
             print(f"watching {storyboard}: every save renders shot {shot_id} again (Ctrl-C stops)", flush=True)
-            watch_shot(storyboard, shot_id, on_result=_print_summary, on_error=_report_problem, out_dir=out,
+            watch_shot(storyboard, shot_id, on_result=print_summary, on_error=report_problem, out_dir=out,
                        backend=backend, quality=quality, seed=seed, steps=steps, models_dir=models_dir, quiet=quiet,
-                       options=run_options, fast=fast_modes, allow_missing_glyphs=allow_missing_glyphs,
+                       options=run_options, fast=modes, allow_missing_glyphs=allow_missing_glyphs,
                        max_hours=max_hours)
             return
         result = run_shot(load_storyboard(storyboard), shot_id, out_dir=out, backend=backend, quality=quality,
                           seed=seed, steps=steps, models_dir=models_dir, quiet=quiet, options=run_options,
-                          fast=fast_modes, allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
-    _render_summary(result)
+                          fast=modes, allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
+    render_summary(result)
 
 
 @app.command("render-all")
@@ -384,13 +301,13 @@ def render_all(
     from render_pipeline.runner.executors import make_executor
     from render_pipeline.storyboard import load_storyboard
 
-    with _render_errors():
+    with render_errors():
         loaded = load_storyboard(storyboard)
         result = run_all(loaded, out, gpus=gpus, backend=backend, models_dir=models_dir, assemble=not no_assemble,
                          quiet=quiet, options=RunOptions(force=force),
-                         executor=make_executor(executor, address, partition), fast=_fast_modes(fast),
+                         executor=make_executor(executor, address, partition), fast=fast_modes(fast),
                          allow_missing_glyphs=allow_missing_glyphs, max_hours=max_hours)
-    _render_summary(result)
+    render_summary(result)
 
 
 @app.command()
@@ -407,7 +324,7 @@ def doctor(
     from render_pipeline.backends.weights import models_dir_origin, resolve_models_dir
     from render_pipeline.doctor import run_checks
 
-    with _user_errors():
+    with user_errors():
         storyboard_dir = storyboard.resolve().parent if storyboard is not None else None
         models = resolve_models_dir(models_dir)
         print(f"models folder: {models} ({models_dir_origin(models_dir)})")
@@ -419,7 +336,7 @@ def doctor(
             print(f"      fix: {check.fix}")
     failed = sum(check.status == "fail" for check in checks)
     if failed:
-        _stderr(f"{failed} check{'s' if failed != 1 else ''} failed: a render would fail; see the fixes above.")
+        stderr(f"{failed} check{'s' if failed != 1 else ''} failed: a render would fail; see the fixes above.")
         raise typer.Exit(1)
 
 
@@ -434,7 +351,7 @@ def setup_xtts(
     from render_pipeline.audio.tts.xtts_env import create_env, env_folder
     from render_pipeline.backends.weights import resolve_models_dir
 
-    with _user_errors():
+    with user_errors():
         create_env(env or env_folder(resolve_models_dir(models_dir)))
 
 

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from render_pipeline.film.watch import watch_shot
-from render_pipeline.runner import run as run_module
+from render_pipeline.runner import lanes as lanes_module
 from render_pipeline.storyboard import StoryboardError
 from test_runner_faults import write_storyboard
 
@@ -23,12 +23,12 @@ def save(board, text: str) -> None:
 def started(monkeypatch) -> list:
     workers = []
 
-    class CountedWorker(run_module.WorkerProcess):
+    class CountedWorker(lanes_module.WorkerProcess):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             workers.append(self)
 
-    monkeypatch.setattr(run_module, "WorkerProcess", CountedWorker)
+    monkeypatch.setattr(lanes_module, "WorkerProcess", CountedWorker)
     return workers
 
 

@@ -18,7 +18,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.output_folder.claim import hold_output_folder
 from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.phases import Phase
-from render_pipeline.planner.plan import Plan
+from render_pipeline.planner.plan_types import Plan
 from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_frame_interpolation,
                                               check_loras_fit_fast_modes)

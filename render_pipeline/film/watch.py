@@ -20,7 +20,7 @@ from render_pipeline.film.render import render_shot
 from render_pipeline.media.ffmpeg import FfmpegError
 from render_pipeline.output_folder.claim import hold_output_folder
 from render_pipeline.runner.results import RunResult
-from render_pipeline.runner.run import RunInterrupted
+from render_pipeline.runner.shot_faults import RunInterrupted
 from render_pipeline.runner.worker_process import IdleWorkers
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape
 
-from render_pipeline.planner.plan import Plan
+from render_pipeline.planner.plan_types import Plan
 from render_pipeline.planner.wording import describe, duration, time_unit
 
 WIDTH = 820

@@ -11,27 +11,13 @@ Besides the shots, the plan estimates the CPU phases of `render-all` (planner/ph
 
 from __future__ import annotations
 
-import heapq
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from render_pipeline.backends.specs import SPECS, ModelSpec, spec_for
-from render_pipeline.backends.windows import Windows, plan_windows
+from render_pipeline.backends.specs import SPECS, spec_for
 from render_pipeline.errors import UserError
-from render_pipeline.planner.architectures import ARCHITECTURES
-from render_pipeline.planner.delivery import DeliveryCost, delivery_cost
-from render_pipeline.planner.gpus import GIB, Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
-from render_pipeline.planner.layouts import (
-    QUANTISED_BYTES_PER_PARAM,
-    VAE_MODES,
-    Cost,
-    Layout,
-    Shape,
-    candidate_layouts,
-    evaluate,
-    needed_gib,
-    with_vae,
-)
+from render_pipeline.planner.delivery import delivery_cost
+from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
 from render_pipeline.planner.phases import (
     Phase,
     PhaseEstimate,
@@ -41,184 +27,12 @@ from render_pipeline.planner.phases import (
     footage_rate,
     footage_seconds,
 )
+from render_pipeline.planner.plan_types import DEFAULT_MAX_HOURS, BackendPlan, Plan, PlannedShot
 from render_pipeline.planner.sampling import shot_sampling
+from render_pipeline.planner.weighing import plan_backend, shot_shape, shot_windows
 
 # Best-looking first: the order "auto" tries the text-to-video backends in.
 AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
-# The longest render `auto` chooses the best-looking backend for, for the shots it renders (--max-hours):
-# a day, so notes given on one day's cut can be rendered for the next. Past it, auto takes the
-# best-looking backend within it (on 1x24GB the 5-minute example: Wan 2.2 A14B 103 h, TI2V-5B 11 h).
-DEFAULT_MAX_HOURS = 24.0
-DISK_GBPS = 1.5  # reading the weights once per process
-# The OS, the page cache the loader needs and everything else running: not ours to use.
-HOST_RESERVE_FRACTION = 0.1
-HOST_RESERVE_MIN_GIB = 2.0
-
-
-@dataclass
-class Candidate:
-    layout: Layout
-    fits: bool
-    reason: str
-    cost: Cost
-    concurrent_groups: int  # shot groups the machine runs at once with this layout
-    film_seconds: float | None  # loading plus the schedule of this backend's shots; None if it does not fit
-
-    def to_json(self) -> dict:
-        return {
-            **asdict(self.layout),
-            "fits": self.fits,
-            "reason": self.reason,
-            "peak_gpu_gib": {stage: round(value, 2) for stage, value in self.cost.peak_gpu_gib.items()},
-            "host_ram_gib": round(self.cost.host_ram_gib, 2),
-            "seconds_per_shot": round(self.cost.seconds_per_shot, 1),
-            "implemented": self.layout.implemented,
-            "exact": self.layout.exact,
-            "concurrent_groups": self.concurrent_groups,
-            "film_seconds": None if self.film_seconds is None else round(self.film_seconds, 1),
-        }
-
-    @property
-    def fitting_film_seconds(self) -> float:
-        """The film seconds of a candidate that fits: _weigh gives them to every one that does."""
-        if self.film_seconds is None:
-            raise ValueError(f"a layout that does not fit ({self.reason}) has no film seconds")
-        return self.film_seconds
-
-
-@dataclass
-class Slot:
-    group: int
-    shot_id: str
-    start: float
-    end: float
-
-
-@dataclass
-class BackendPlan:
-    name: str
-    shot_ids: list[str]
-    largest: Shape
-    candidates: list[Candidate]
-    chosen: int | None
-    download_gb: float
-    weights_problem: str | None  # None when the weights are on disk and loadable
-    load_seconds: float
-    schedule: list[Slot] = field(default_factory=list)
-    weights_found: str | None = None  # where the weights are and in which format, when loadable
-    weights_label: str | None = None  # their format in a few words ("diffusers folder", "in place, GGUF Q4_K_M")
-    # Peak GiB per GPU with quantised files instead (GGUF Q4_K_M, fp8 scaled), on one GPU: shown
-    # when the model needs offloading or does not fit as it is on disk.
-    quantised_peaks: dict[str, float] = field(default_factory=dict)
-    windows: dict[str, int] = field(default_factory=dict)  # shot id -> windows, for shots of more than one
-
-    @property
-    def choice(self) -> Candidate | None:
-        return None if self.chosen is None else self.candidates[self.chosen]
-
-    @property
-    def fitting_choice(self) -> Candidate:
-        """The choice of a backend that plan() has checked fits (it stops with the reason otherwise)."""
-        if self.choice is None:
-            raise ValueError(f"{self.name}: no layout fits, so none was chosen")
-        return self.choice
-
-    def to_json(self) -> dict:
-        return {
-            "name": self.name,
-            "candidates": [candidate.to_json() for candidate in self.candidates],
-            "chosen": self.chosen,
-            "download_gb": self.download_gb,
-            "shots": self.shot_ids,
-            "size": f"{self.largest.width}x{self.largest.height}x{self.largest.frames}",
-            "steps": self.largest.steps,
-            "weights_problem": self.weights_problem,
-            "weights_found": self.weights_found,
-            "weights_label": self.weights_label,
-            "quantised_peaks": {label: round(peak, 2) for label, peak in self.quantised_peaks.items()},
-            "schedule": [asdict(slot) for slot in self.schedule],
-            "windows": self.windows,
-        }
-
-
-@dataclass
-class PlannedShot:
-    shot_id: str
-    backend: str  # a concrete name ("animatic", "footage", or a model), never "auto"
-    width: int
-    height: int
-    fps: float
-    frames: int  # the whole shot's, handles included
-    steps: int
-    gpus_per_shot: int
-    candidate: dict  # the chosen layout, plus the memory-strategy keys the backends read
-    estimated_seconds: float
-    settings: dict = field(default_factory=dict)  # guidance, shift, boundary: the spec's, for the quality
-    windows: Windows | None = None  # None: one pass; else how the shot is cut into windows
-
-
-@dataclass
-class Plan:
-    gpus: list[Gpu]
-    host_ram_gib: float | None  # None: not given for a what-if, so not checked
-    shots: list[PlannedShot]
-    backends: list[BackendPlan]
-    chosen_backend: str
-    fallback_reason: str | None
-    concurrent_groups: int
-    total_seconds: float  # the shots' (the SHOTS phase)
-    warnings: list[str] = field(default_factory=list)
-    delivery: DeliveryCost | None = None  # disk and host memory besides the GPUs (planner/delivery.py)
-    choice_reason: str = ""  # why auto shots render with chosen_backend (empty: no auto shot)
-    download: str | None = None  # the backend whose weights to fetch next, when missing weights decided the choice
-    max_hours: float = DEFAULT_MAX_HOURS
-    models_dir: Path | None = None
-    models_origin: str = ""  # where models_dir came from, in words (backends/weights.py models_dir_origin)
-    phases: dict[Phase, PhaseEstimate] = field(default_factory=dict)  # every phase of render-all, in order
-
-    @property
-    def download_hint(self) -> str | None:
-        """What to download (or add) for the backend auto wants, with the command; None when nothing is missing."""
-        return None if self.download is None else self.backend(self.download).weights_problem
-
-    @property
-    def models_folder(self) -> Path:
-        """The models folder make_plan resolved; only a plan made by hand has none."""
-        if self.models_dir is None:
-            raise ValueError("this plan was made without a models folder")
-        return self.models_dir
-
-    @property
-    def run_seconds(self) -> float:
-        """The whole of `render-all`: every phase."""
-        return sum(estimate.seconds for estimate in self.phases.values())
-
-    def backend(self, name: str) -> BackendPlan:
-        return next(plan for plan in self.backends if plan.name == name)
-
-    def to_json(self) -> dict:
-        return {
-            "gpus": [asdict(gpu) for gpu in self.gpus],
-            "host_ram_gib": self.host_ram_gib,
-            "backends": [plan.to_json() for plan in self.backends],
-            "chosen_backend": self.chosen_backend,
-            "total_seconds": round(self.total_seconds, 1),
-            "fallback_reason": self.fallback_reason,
-            "concurrent_groups": self.concurrent_groups,
-            "shots": [asdict(shot) for shot in self.shots],
-            "warnings": self.warnings,
-            "delivery": self.delivery.to_json() if self.delivery is not None else None,
-            "choice_reason": self.choice_reason,
-            "download": self.download,
-            "max_hours": self.max_hours,
-            "models_dir": str(self.models_dir) if self.models_dir is not None else None,
-            "phases": {str(phase): estimate.to_json() for phase, estimate in self.phases.items()},
-            "run_seconds": round(self.run_seconds, 1),
-        }
-
-
-def usable_host_gib(host_ram_gib: float) -> float:
-    return host_ram_gib - max(HOST_RESERVE_MIN_GIB, host_ram_gib * HOST_RESERVE_FRACTION)
 
 
 def needs_gpu(storyboard, backend: str | None = None) -> bool:
@@ -262,7 +76,7 @@ def make_plan(storyboard, gpus: str | list[Gpu] = "auto", host_ram: str | float 
     def plan_for(name: str, shot_ids: list[str]) -> BackendPlan:
         key = f"{name}:{','.join(shot_ids)}"
         if key not in planned:
-            planned[key] = _plan_backend(SPECS[name], [by_id[i] for i in shot_ids], machine, host_ram,
+            planned[key] = plan_backend(SPECS[name], [by_id[i] for i in shot_ids], machine, host_ram,
                                          storyboard.delivery, models, storyboard_confinement(models, storyboard.base_dir))
         return planned[key]
 
@@ -412,158 +226,6 @@ def _nothing_fits(plan: BackendPlan, machine: list[Gpu]) -> str:
     closest = min(plan.candidates, key=lambda c: c.cost.peak)
     return (f"{plan.name} does not fit {len(machine)}x {machine[0].name} ({machine[0].memory_gib:g} GiB): "
             f"even the leanest layout {closest.reason}. Choose a smaller backend, or backend: animatic")
-
-
-def shot_windows(spec: ModelSpec, shot) -> tuple[int, Windows | None]:
-    """The shot's frames at the model's rate, and the windows they are rendered in (None: one pass)."""
-    frames = spec.frames_for(shot.render_duration)
-    return frames, plan_windows(spec, frames, shot.window)
-
-
-def shot_shape(spec: ModelSpec, shot, delivery) -> Shape:
-    """One denoising pass of the shot (a window, for a long one) and how many passes it takes."""
-    settings = spec.settings(shot.quality)
-    width, height = settings["width"], settings["height"]
-    if delivery.height > delivery.width:  # portrait: the native sizes are given landscape
-        width, height = height, width
-    sampling = shot_sampling(spec, shot)
-    frames, windows = shot_windows(spec, shot)
-    if windows is None:
-        return Shape(width, height, frames, sampling.steps, guided=sampling.guided, shift=sampling.shift)
-    return Shape(width, height, windows.frames, sampling.steps, windows=windows.count, guided=sampling.guided,
-                 shift=sampling.shift)
-
-
-def _plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float | None, delivery,
-                  models_dir: Path, confine_to: Path | None = None) -> BackendPlan:
-    from render_pipeline.backends.lora_files import changed_parameters
-    from render_pipeline.backends.weights import describe_weights, locate_weights, quantised_transformer, weights_label
-
-    arch = ARCHITECTURES[spec.name]
-    shapes = {shot.id: shot_shape(spec, shot, delivery) for shot in shots}
-    lora_parameters = max((changed_parameters(spec.name, shot.loras) for shot in shots), default=0)
-    largest = max(shapes.values(), key=lambda s: (arch.video_tokens(s.width, s.height, s.frames), s.steps, s.windows))
-    weights, problem = locate_weights(spec.name, models_dir, confine_to)
-    plan = BackendPlan(spec.name, [shot.id for shot in shots], largest, [], None, spec.download_gb, problem,
-                       spec.download_gb / DISK_GBPS, weights_found=None if weights is None else describe_weights(weights),
-                       weights_label=None if weights is None else weights_label(weights),
-                       windows={shot_id: shape.windows for shot_id, shape in shapes.items() if shape.windows > 1})
-    if not machine:
-        return plan
-    gpu = machine[0]
-    stored = None if weights is None else quantised_transformer(weights)
-    for layout in candidate_layouts(arch, spec, len(machine), stored):
-        plan.candidates.append(_weigh(arch, spec, layout, largest, gpu, len(machine), host_ram_gib, shapes,
-                                      plan.load_seconds, lora_parameters))
-    fitting = [i for i, c in enumerate(plan.candidates) if c.fits]
-    if fitting:
-        plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
-        plan.schedule = _schedule(arch, spec, plan.fitting_choice, shapes, gpu, plan.load_seconds)
-    choice = plan.choice
-    if stored is None and (choice is None or choice.layout.offload != "none" or not choice.layout.exact):
-        plan.quantised_peaks = _quantised_peaks(arch, spec, largest, gpu)
-    return plan
-
-
-def _quantised_peaks(arch, spec: ModelSpec, shape: Shape, gpu: Gpu) -> dict[str, float]:
-    """One GPU's peak with each common quantised file, on the leanest layout keeping the weights on the GPU."""
-    peaks = {}
-    for label, bytes_per_param in QUANTISED_BYTES_PER_PARAM.items():
-        layouts = [layout for layout in candidate_layouts(arch, spec, 1, (label, bytes_per_param))
-                   if layout.offload in ("none", "inactive_expert")]
-        peaks[label] = min(evaluate(arch, spec, with_vae(layout, tiling, dtype), shape, gpu).peak
-                           for layout in layouts for tiling, dtype in VAE_MODES[:2])
-    return peaks
-
-
-def _preference(candidate: Candidate) -> tuple:
-    return (not candidate.layout.implemented, not candidate.layout.exact, candidate.film_seconds)
-
-
-def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int, host_ram_gib: float | None,
-           shapes: dict[str, Shape], load_seconds: float, lora_parameters: int = 0) -> Candidate:
-    """The layout with the first VAE mode that fits, its verdict, and the film time it gives.
-
-    ``lora_parameters``: the most weight parameters one of the shots' LoRA sets changes; their
-    original tensors are kept on the host while it is fused (backends/lora_fuse.py)."""
-    for tiling, vae_dtype in VAE_MODES:
-        layout = with_vae(layout, tiling, vae_dtype)
-        cost = evaluate(arch, spec, layout, largest, gpu)
-        if needed_gib(cost.peak) <= gpu.memory_gib:
-            break
-    lora_gib = lora_originals_gib(layout, lora_parameters)
-    cost.host_ram_gib += lora_gib
-    groups = gpu_count // layout.gpus_per_shot
-    reason = _gpu_reason(arch, spec, layout, cost, gpu)
-    if reason is None and host_ram_gib is not None:
-        usable = usable_host_gib(host_ram_gib)
-        groups = min(groups, int(usable // cost.host_ram_gib))
-        if groups == 0:
-            reason = (f"needs {cost.host_ram_gib:.1f} GiB of host RAM per shot group "
-                      f"({_host_detail(spec, layout, cost, lora_gib)}), only {usable:.1f} of {host_ram_gib:g} GiB usable")
-    if reason is not None:
-        return Candidate(layout, False, reason, cost, 0, None)
-    film = load_seconds + _makespan([_interval(arch, spec, layout, s, gpu) for s in shapes.values()], groups)
-    unused = gpu_count - groups * layout.gpus_per_shot
-    verdict = f"fits: {groups} shot group{'s' if groups > 1 else ''} of {layout.gpus_per_shot} GPU at once"
-    if unused:
-        verdict += f", {unused} GPU{'s' if unused > 1 else ''} idle (host RAM)" if host_ram_gib else ""
-    return Candidate(layout, True, verdict, cost, groups, film)
-
-
-def lora_originals_gib(layout: Layout, parameters: int) -> float:
-    """Host memory for the original tensors of the weights a LoRA set changes, per shot group: every
-    process keeps its own (FSDP: its shard; one expert per GPU: its expert's)."""
-    copies = 1 if layout.fsdp or layout.experts_resident == "one_per_gpu" else layout.gpus_per_shot
-    return parameters * (2 if layout.weights_dtype == "bf16" else 1) * copies / GIB
-
-
-def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
-    stage, peak = max(cost.peak_gpu_gib.items(), key=lambda item: item[1])
-    if needed_gib(peak) <= gpu.memory_gib:
-        return None
-    if stage == "denoise":
-        detail = f"{cost.weights_gib:.1f} GiB weights + {cost.activations_gib:.1f} GiB activations"
-    elif stage == "text_encode":
-        detail = f"the {spec.text_encoder_gib:g} GiB text encoder"
-    else:
-        detail = f"{arch.vae.name} decode, tiled={layout.vae_tiling}"
-    return (f"{stage} needs {peak:.1f} GiB per GPU ({detail}), {needed_gib(peak):.1f} with the safety margin; "
-            f"the card has {gpu.memory_gib:g}")
-
-
-def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost, lora_gib: float = 0.0) -> str:
-    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0 - lora_gib
-    loras = f", {lora_gib:.1f} GiB of the weights LoRAs change kept as they were" if lora_gib else ""
-    if layout.offload == "none":
-        return "the process itself" + loras
-    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned" + loras
-
-
-def _interval(arch, spec, layout: Layout, shape: Shape, gpu: Gpu) -> float:
-    return evaluate(arch, spec, layout, shape, gpu).seconds_between_shots
-
-
-def _makespan(durations: list[float], groups: int) -> float:
-    """Longest first onto the group that frees up first."""
-    finish = [0.0] * groups
-    for duration in sorted(durations, reverse=True):
-        heapq.heapreplace(finish, finish[0] + duration)
-    return max(finish)
-
-
-def _schedule(arch, spec, candidate: Candidate, shapes: dict[str, Shape], gpu: Gpu, load: float) -> list[Slot]:
-    queue = [(load, group) for group in range(candidate.concurrent_groups)]
-    heapq.heapify(queue)
-    slots = []
-    order = sorted(shapes, key=lambda shot_id: -_interval(arch, spec, candidate.layout, shapes[shot_id], gpu))
-    for shot_id in order:
-        start, group = heapq.heappop(queue)
-        end = start + _interval(arch, spec, candidate.layout, shapes[shot_id], gpu)
-        slots.append(Slot(group, shot_id, start, end))
-        heapq.heappush(queue, (end, group))
-    return sorted(slots, key=lambda slot: (slot.group, slot.start))
-
 
 def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[BackendPlan],
                    method: str) -> tuple[list[PlannedShot], float]:

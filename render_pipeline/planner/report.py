@@ -9,7 +9,7 @@ from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import FLASH_ATTENTION_4_FIX, flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.delivery import DeliveryCost
 from render_pipeline.planner.phases import format_duration
-from render_pipeline.planner.plan import BackendPlan, Candidate, Plan
+from render_pipeline.planner.plan_types import BackendPlan, Candidate, Plan
 from render_pipeline.planner.wording import describe, duration, in_unit, time_unit
 
 

@@ -2,6 +2,7 @@
 
 from render_pipeline.output_folder.claim import default_out_dir
 from render_pipeline.runner.results import RunOptions, RunResult
-from render_pipeline.runner.run import RunInterrupted, run_jobs
+from render_pipeline.runner.run import run_jobs
+from render_pipeline.runner.shot_faults import RunInterrupted
 
 __all__ = ["RunInterrupted", "RunOptions", "RunResult", "default_out_dir", "run_jobs"]

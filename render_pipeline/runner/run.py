@@ -23,47 +23,40 @@ read-only) stops the run at once with one line naming the path, and the next run
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import threading
 import time
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.windows import kept_bytes, windows_folder
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, count_frames, media_input, run_ffmpeg
-from render_pipeline.output_folder.claim import SCRATCH_ENV, scratch_dir
-from render_pipeline.output_folder.files import append_text, create_empty, digest, make_folder, writing
-from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, check_features, media_input, run_ffmpeg
+from render_pipeline.output_folder.files import create_empty, make_folder, writing
 from render_pipeline.planner.phases import Phase
 from render_pipeline.qa.attempts import ShotAttempts, remove_attempt_files, requests_to_encode
 from render_pipeline.qa.lettering import ocr_installed
 from render_pipeline.runner.finished import is_finished
 from render_pipeline.runner.jobs import FOOTAGE, FRAMES_FOLDER, Job, last_frame_path, request_to_json
+from render_pipeline.runner.lanes import Lane, device_ids, lanes_for, run_lanes, start_worker
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.runner.order import grouped_by_lora_set
 from render_pipeline.runner.preflight import check_output_folder, needed_bytes
 from render_pipeline.runner.progress import PlainReporter, make_reporter
+from render_pipeline.runner.records import ShotRecords
 from render_pipeline.runner.results import RunOptions, RunResult
-from render_pipeline.runner.worker_process import IdleWorkers, WorkerLost, WorkerProcess
-
-
-class RunInterrupted(UserError):
-    """Ctrl-C or SIGTERM: the run stopped cleanly and the next one resumes."""
-
-
-class ShotFailed(Exception):
-    def __init__(self, kind: str, message: str, restart: bool = False):
-        super().__init__(message)
-        self.kind = kind  # "oom", "error", "bad output", "lost"
-        self.restart = restart  # the worker stopped after reporting it (a multi-GPU group always does)
+from render_pipeline.runner.shot_faults import (
+    RunInterrupted,
+    ShotFailed,
+    check_frames,
+    expect,
+    failure,
+    signals_as_interrupt,
+)
+from render_pipeline.runner.worker_process import IdleWorkers, WorkerLost
 
 
 def text_cache_dir(out_dir: Path) -> Path:
@@ -92,61 +85,9 @@ def run_jobs(jobs: list[Job], out_dir: Path, models_dir: Path, options: RunOptio
     run (render-shot --watch); None closes them.
     ``download_hint``: said after ``fallback_reason``: what to download so that a model renders instead.
     """
-    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), _device_ids(gpus), may_finish,
+    runner = _Run(out_dir, models_dir, options, reporter or make_reporter(quiet=True), device_ids(gpus), may_finish,
                   idle_workers)
     return runner.run(jobs, fallback_reason, download_hint)
-
-
-def _failure(event: dict) -> Exception:
-    """What a worker's "failed" event raises: a fault of the disk, which every shot would meet, stops the run."""
-    if event["kind"] == "disk":
-        return UserError(event["message"])
-    return ShotFailed(event["kind"], event["message"], event.get("restart", False))
-
-
-@contextmanager
-def _signals_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a scheduler or `kill`) stops the run exactly like Ctrl-C does."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _device_ids(count: int) -> list[str]:
-    """The first ``count`` GPUs as CUDA_VISIBLE_DEVICES names them for a child (a user's own selection is kept)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    names = [name.strip() for name in visible.split(",")] if visible else [str(i) for i in range(count)]
-    return names[:count]
-
-
-@dataclass
-class _Lane:
-    """One group of GPUs (None: no GPU of its own) and the worker and shot it is busy with."""
-
-    index: int
-    devices: list[str] | None
-    worker: WorkerProcess | None = None
-    current: Job | None = None
-    # Where the current shot's time went, for the manifest: the worker's start and prompt encoding
-    # (on the first shot of a worker), then the first step (which loads the denoising pipeline on
-    # a worker's first shot), the other steps, and the decode and write after the last step.
-    phases: dict[str, float] = field(default_factory=dict)
-
-    def describe(self) -> dict:
-        return {"group": self.index, "gpus": self.devices}
-
-    @property
-    def running_worker(self) -> WorkerProcess:
-        """The worker rendering the lane's shots, which only _run_worker starts and closes."""
-        if self.worker is None:
-            raise RuntimeError(f"lane {self.index} renders a shot without a worker")
-        return self.worker
 
 
 class _Run:
@@ -157,20 +98,21 @@ class _Run:
         self.options = options
         self.reporter = reporter
         self.devices = devices
-        self.may_finish = may_finish
         self.idle_workers = idle_workers
         self.manifest = Manifest.load(out_dir)
         self.result = RunResult(out_dir=out_dir)
-        self.lanes: list[_Lane] = []  # the lanes at work now
+        self.lanes: list[Lane] = []  # the lanes at work now
         self.qa: dict[str, ShotAttempts] = {}  # each shot's QA attempts in this run
         # Lanes run in threads: the manifest, the result and the reporter are shared.
         self.lock = threading.RLock()
         self.stopping = threading.Event()
+        self.records = ShotRecords(out_dir, self.manifest, self.result, reporter, self.qa, self.lock, self.stopping,
+                                   may_finish)
 
     def run(self, jobs: list[Job], fallback_reason: str | None, download_hint: str | None = None) -> RunResult:
         began = time.monotonic()
         self.result.fallback_reason = fallback_reason
-        todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest, self._changed)]
+        todo = [job for job in jobs if self.options.force or not is_finished(job, self.manifest, self.records.changed)]
         self.result.cached = [job.id for job in jobs if job not in todo]
         # Each lane keeps one windowed shot's frames on disk while it renders.
         in_flight = max((kept_bytes(j.request.windows, j.request.width, j.request.height) * j.groups for j in todo),
@@ -183,8 +125,8 @@ class _Run:
             note_fallback(self.reporter, fallback_reason, download_hint)
         self.reporter.start(todo, len(self.result.cached))
         try:
-            with _signals_as_interrupt():
-                footage = _Lane(0, None)
+            with signals_as_interrupt():
+                footage = Lane(0, None)
                 self.lanes = [footage]
                 for job in todo:
                     if job.backend == FOOTAGE:
@@ -208,9 +150,9 @@ class _Run:
                 if lane.worker is not None:
                     lane.worker.kill()
                 if lane.current is not None:
-                    self._partial(lane.current).unlink(missing_ok=True)
+                    self.records.partial(lane.current).unlink(missing_ok=True)
                     attempts = self.qa.get(lane.current.id)
-                    remove_attempt_files(self._partial(lane.current), len(attempts.attempts) if attempts else 0)
+                    remove_attempt_files(self.records.partial(lane.current), len(attempts.attempts) if attempts else 0)
                     if record:
                         self.manifest.record(lane.current.id, status="interrupted", key=lane.current.key,
                                              error="interrupted; the next run renders it again")
@@ -221,43 +163,30 @@ class _Run:
         raise RunInterrupted(f"stopped after {finished} shot(s) this run; run the same command again to resume "
                              f"(finished shots are kept in {self.out_dir / 'shots'})")
 
-    def _partial(self, job: Job) -> Path:
-        return job.output.with_name(f".{job.output.name}.part")
-
-    def _log(self, job: Job) -> Path:
-        return self.out_dir / "logs" / f"{job.id}.log"
-
-    def _write_log(self, job: Job, text: str) -> None:
-        append_text(self._log(job), f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] {text}\n")
-
-    def _changed(self, job: Job, why: str) -> None:
-        self._write_log(job, why)
-        self.reporter.warn(f"{job.id}: {why}")
-
     # Footage -----------------------------------------------------------------------------
 
-    def _footage(self, lane: _Lane, job: Job) -> None:
+    def _footage(self, lane: Lane, job: Job) -> None:
         from render_pipeline.media.retime import Interpolation
         from render_pipeline.runner.footage import conform_footage
 
         lane.current = job
         self.reporter.shot_started(job)
         began = time.monotonic()
-        partial = self._partial(job)
+        partial = self.records.partial(job)
         create_empty(partial)
         request = job.request
         try:
             conform_footage(job.shot, request.width, request.height, request.fps, request.frames, partial,
                             Interpolation(request.settings["frame_interpolation"]), self.models_dir,
-                            log_path=self._log(job), on_frames=lambda done, total: self.reporter.part(
+                            log_path=self.records.log(job), on_frames=lambda done, total: self.reporter.part(
                                 Phase.SHOTS, job.id, done, total))
-            self._check_frames(job, partial)
+            check_frames(job, partial)
         except (ShotFailed, FfmpegError) as error:
             job.attempts = 1
-            self._failed(lane, job, str(error), time.monotonic() - began)
+            self.records.failed(lane, job, str(error), time.monotonic() - began)
         else:
             self._check_quality(job)  # footage is only reported on, never rendered again
-            self._finished(lane, job, partial, time.monotonic() - began, peak_memory=None)
+            self.records.finished(lane, job, partial, time.monotonic() - began, peak_memory=None)
         lane.current = None
 
     # Rendering through workers, one per GPU group ---------------------------------------------
@@ -267,59 +196,18 @@ class _Run:
         while pending:
             head = pending[0]
             batch = [job for job in pending if job.backend == head.backend and job.candidate == head.candidate]
-            settled = self._run_lanes(self._lanes_for(head)[:len(batch)], batch)  # no model loaded for nothing
+            self.lanes = lanes_for(self.devices, head)[:len(batch)]  # no model loaded for nothing
+            settled = run_lanes(self.lanes, batch, self.stopping, self._run_worker)
             pending = [job for job in pending if job not in settled]
 
-    def _lanes_for(self, job: Job) -> list[_Lane]:
-        """The plan's GPU groups for this backend's layout; one lane with no GPU of its own for CPU work."""
-        if job.gpus_per_shot == 0 or not self.devices:
-            return [_Lane(0, None)]
-        groups = gpu_groups(self.devices, job.gpus_per_shot)[:max(job.groups, 1)]
-        return [_Lane(index, devices) for index, devices in enumerate(groups)]
-
-    def _run_lanes(self, lanes: list[_Lane], batch: list[Job]) -> list[Job]:
-        """Every lane takes the next shot of ``batch`` until none is left; return the jobs settled."""
-        queue = list(batch)
-        settled: list[Job] = []
-        errors: list[BaseException] = []
-
-        def work(lane: _Lane) -> None:
-            try:
-                while not self.stopping.is_set() and queue:
-                    settled.extend(self._run_worker(lane, queue))
-            except BaseException as error:  # raised again in the main thread
-                errors.append(error)
-
-        self.lanes = lanes
-        threads = [threading.Thread(target=work, args=(lane,), daemon=True) for lane in lanes]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            while thread.is_alive() and not errors:  # a full disk in one lane stops them all at once
-                thread.join(timeout=0.2)  # short waits: Ctrl-C and SIGTERM reach this thread at once
-        if errors:
-            raise errors[0]
-        return settled
-
-    def _take(self, lane: _Lane, queue: list[Job]) -> Job | None:
+    def _take(self, lane: Lane, queue: list[Job]) -> Job | None:
         with self.lock:
             if self.stopping.is_set() or not queue:
                 return None
             lane.current = queue.pop(0)  # at once, for a later shot that waits on it (see _wait_for)
             return lane.current
 
-    def _start_worker(self, lane: _Lane, head: Job) -> WorkerProcess:
-        name = head.backend if lane.devices is None else f"{head.backend}.group{lane.index}"
-        worker_log = self.out_dir / "logs" / f"{name}.worker.log"
-        command, env = list(self.options.worker_command), dict(os.environ)
-        if lane.devices is not None:
-            env = worker_env(lane.devices)
-            if len(lane.devices) > 1:
-                command = torchrun_command(len(lane.devices), command[1:])
-        env[SCRATCH_ENV] = str(scratch_dir(self.out_dir).absolute())
-        return WorkerProcess(head.backend, self.models_dir, head.candidate, worker_log, command, env)
-
-    def _run_worker(self, lane: _Lane, queue: list[Job]) -> list[Job]:
+    def _run_worker(self, lane: Lane, queue: list[Job]) -> list[Job]:
         """Start a worker on ``lane`` and render shots from ``queue`` until it is empty or the worker must restart."""
         with self.lock:
             if self.stopping.is_set() or not queue:
@@ -327,19 +215,20 @@ class _Run:
             upcoming = list(queue)
             kept_as = json.dumps([upcoming[0].backend, upcoming[0].candidate, lane.devices], sort_keys=True)
             kept = self.idle_workers.take(kept_as) if self.idle_workers is not None else None
-            lane.worker = kept or self._start_worker(lane, upcoming[0])
+            lane.worker = kept or start_worker(lane, upcoming[0], self.out_dir, self.models_dir,
+                                                     self.options.worker_command)
         settled: list[Job] = []
         healthy = False
         try:
             try:
                 started = time.monotonic()
                 if kept is None:
-                    self._expect(lane.worker.next_event(self.options.load_seconds), "ready")
+                    expect(lane.worker.next_event(self.options.load_seconds), "ready")
                 ready = time.monotonic()
                 lane.worker.send(op="encode", requests=[request_to_json(request) for job in upcoming
                                                         for request in requests_to_encode(job.request, job.shot.qa)],
                                  text_cache=str(text_cache_dir(self.out_dir)))
-                self._expect(lane.worker.next_event(self.options.load_seconds), "encoded")
+                expect(lane.worker.next_event(self.options.load_seconds), "encoded")
                 lane.phases = {"worker_start_s": ready - started, "encode_s": time.monotonic() - ready}
             except (ShotFailed, WorkerLost) as error:
                 with self.lock:  # the same model would fail the same way in every lane
@@ -367,13 +256,7 @@ class _Run:
             lane.worker = None
         return settled
 
-    def _expect(self, event: dict, wanted: str) -> None:
-        if event.get("event") == "failed":
-            raise _failure(event)
-        if event.get("event") != wanted:
-            raise ShotFailed("error", f"the worker said {event!r} instead of {wanted!r}")
-
-    def _worker_failed_to_start(self, lane: _Lane, group: list[Job], error: Exception, worker_log: Path) -> list[Job]:
+    def _worker_failed_to_start(self, lane: Lane, group: list[Job], error: Exception, worker_log: Path) -> list[Job]:
         """Loading failed: out of memory moves every shot down the ladder; anything else fails them all."""
         message = f"{group[0].backend} could not load: {error} (see {worker_log})"
         kind = error.kind if isinstance(error, ShotFailed) else "lost"
@@ -381,14 +264,14 @@ class _Run:
         for job in group:
             job.attempts += 1
             job.errors.append(message)
-            self._write_log(job, message)
+            self.records.write_log(job, message)
             if kind in ("oom", "lost") and job.attempts < self.options.max_attempts and self._step_down(job, kind):
                 continue
-            self._failed(lane, job, message, 0.0)
+            self.records.failed(lane, job, message, 0.0)
             settled.append(job)
         return settled
 
-    def _render(self, lane: _Lane, job: Job) -> bool:
+    def _render(self, lane: Lane, job: Job) -> bool:
         """Render ``job`` with retries in the lane's worker; False when the worker must be restarted."""
         while True:
             lane.current = job
@@ -408,22 +291,22 @@ class _Run:
                 if again is not None:  # failed QA under `rerender`: another attempt, with a new seed
                     job.request = again
                     continue
-                self._finished(lane, job, self._partial(job), time.monotonic() - began, peak)
+                self.records.finished(lane, job, self.records.partial(job), time.monotonic() - began, peak)
                 lane.current = None
                 return True
             if self.stopping.is_set():
                 return True  # interrupted: recorded as such by the main thread
-            self._partial(job).unlink(missing_ok=True)
+            self.records.partial(job).unlink(missing_ok=True)
             job.attempts += 1
             job.errors.append(message)
-            self._write_log(job, f"attempt {job.attempts} failed ({kind}): {message}")
+            self.records.write_log(job, f"attempt {job.attempts} failed ({kind}): {message}")
             if kind == "upstream" or job.attempts >= self.options.max_attempts:
-                self._failed(lane, job, message, seconds)
+                self.records.failed(lane, job, message, seconds)
                 lane.current = None
                 return True
             if kind in ("oom", "lost") or restart:
                 if not self._step_down(job, kind):
-                    self._failed(lane, job, message, seconds)
+                    self.records.failed(lane, job, message, seconds)
                     lane.current = None
                     return True
                 lane.current = None
@@ -442,7 +325,7 @@ class _Run:
             job.errors.append("out of memory on the lowest rung of the memory ladder")
             return False
         message = f"out of memory; retrying with a lighter memory layout: {rung}"
-        self._write_log(job, message)
+        self.records.write_log(job, message)
         with self.lock:
             self.reporter.warn(f"{job.id}: {message}")
         job.candidate = rung
@@ -459,20 +342,21 @@ class _Run:
         make_folder(self.out_dir, FRAMES_FOLDER)
         with writing(last_frame_path(self.out_dir, upstream.id)) as partial:
             run_ffmpeg(["-sseof", "-1", *media_input(upstream.output, MediaKind.VIDEO), "-update", "1", "-q:v", "1",
-                        str(partial)], what=f"taking the last frame of shot {upstream.id}", log_path=self._log(job))
+                        str(partial)], what=f"taking the last frame of shot {upstream.id}",
+                       log_path=self.records.log(job))
 
     def _wait_for(self, upstream: Job) -> None:
         """Another lane may still be rendering the shot this one continues from."""
         while not self.stopping.is_set() and any(lane.current is upstream for lane in self.lanes):
             time.sleep(0.1)
 
-    def _attempt(self, lane: _Lane, job: Job) -> dict | None:
-        partial = self._partial(job)
+    def _attempt(self, lane: Lane, job: Job) -> dict | None:
+        partial = self.records.partial(job)
         create_empty(partial)  # ours, a regular file: the worker's FFmpeg never writes through a planted link
         if self.options.force and job.attempts == 0:  # windows kept from an earlier run are not reused either
             shutil.rmtree(windows_folder(partial), ignore_errors=True)
         worker = lane.running_worker
-        worker.send(op="render", request=request_to_json(job.request), out=str(partial), log=str(self._log(job)))
+        worker.send(op="render", request=request_to_json(job.request), out=str(partial), log=str(self.records.log(job)))
         sent = first_step = last_step = time.monotonic()
         while True:
             event = worker.next_event(self.options.stall_seconds)
@@ -486,10 +370,10 @@ class _Run:
             elif kind == "done":
                 lane.phases |= {"first_step_s": first_step - sent, "other_steps_s": last_step - first_step,
                                 "decode_write_s": time.monotonic() - last_step}
-                self._check_frames(job, partial)
+                check_frames(job, partial)
                 return event.get("peak_memory")
             elif kind == "failed":
-                raise _failure(event)
+                raise failure(event)
 
     def _check_quality(self, job: Job) -> RenderRequest | None:
         """The QA stage on the shot just rendered: the next attempt's request, or None when the shot is settled
@@ -499,8 +383,8 @@ class _Run:
         attempts = self.qa.setdefault(job.id, ShotAttempts(
             job.shot.qa, ocr_installed(), text_asked_for=job.shot.text_in_prompt == "keep",
             footage=job.backend == FOOTAGE, animatic=job.backend == "animatic"))
-        verdict = attempts.judge(job.request, self._partial(job), job.request.windows,
-                                 lambda text: self._write_log(job, text))
+        verdict = attempts.judge(job.request, self.records.partial(job), job.request.windows,
+                                 lambda text: self.records.write_log(job, text))
         if verdict.again is not None:
             with self.lock:
                 self.reporter.warn(f"{job.id}: failed QA; rendering it again with seed {verdict.again.seed}")
@@ -511,60 +395,3 @@ class _Run:
             with self.lock:
                 self.reporter.warn(f"{job.id}: {verdict.warning}")
         return None
-
-    def _check_frames(self, job: Job, path: Path) -> None:
-        try:
-            frames = count_frames(path)
-        except FfmpegError:
-            raise ShotFailed("bad output", f"the output of shot {job.id} is not a readable video") from None
-        if frames != job.request.frames:
-            raise ShotFailed("bad output", f"the output of shot {job.id} has {frames} frames, expected "
-                                           f"{job.request.frames}")
-
-    # Records (under the lock: lanes finish shots at the same time) --------------------------
-
-    def _record(self, lane: _Lane, job: Job, **fields) -> None:
-        request = request_to_json(job.request)
-        self.manifest.record(
-            job.id, key=job.key, backend=job.backend, seed=job.request.seed,
-            settings={name: request[name] for name in ("width", "height", "fps", "frames", "steps", "quality")}
-            | {"fast": request["settings"].get("fast", []), "memory": job.candidate, "prompt": request["prompt"],
-               "negative_prompt": request["negative_prompt"], "windows": request["windows"]},
-            output=str(job.output.relative_to(self.out_dir)), log=str(self._log(job).relative_to(self.out_dir)),
-            **lane.describe(), **fields,
-        )
-
-    def _finished(self, lane: _Lane, job: Job, partial: Path, seconds: float, peak_memory: dict | None) -> None:
-        with self.lock:
-            if self.stopping.is_set():
-                return
-            if not self.may_finish(job):
-                # Another task took this shot over as stale: the output it puts in place is the one kept.
-                partial.unlink(missing_ok=True)
-                error = "another task took this shot over; its output is kept"
-                self._write_log(job, error)
-                self.result.failed[job.id] = error
-                self.reporter.shot_finished(job, seconds, error)
-                return
-            sha256 = digest(partial)
-            os.replace(partial, job.output)
-            self._write_log(job, f"done in {seconds:.2f} s")
-            qa = self.qa.get(job.id)
-            self._record(lane, job, status="done", error=None, attempts=job.attempts + 1, peak_memory=peak_memory,
-                         sha256=sha256, qa=qa.to_json() if qa is not None else None,
-                         timings={"seconds": round(seconds, 3),
-                                  **{name: round(value, 3) for name, value in lane.phases.items()},
-                                  "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
-            lane.phases = {}
-            self.result.rendered.append(job.id)
-            self.reporter.shot_finished(job, seconds, None)
-
-    def _failed(self, lane: _Lane, job: Job, error: str, seconds: float) -> None:
-        with self.lock:
-            if self.stopping.is_set():
-                return
-            self._write_log(job, f"FAILED after {job.attempts} attempt(s): {error}")
-            self._record(lane, job, status="failed", error=error, attempts=job.attempts, errors=job.errors,
-                         timings={"seconds": round(seconds, 3)})
-            self.result.failed[job.id] = error
-            self.reporter.shot_finished(job, seconds, f"{error} (log: {self._log(job)})")
