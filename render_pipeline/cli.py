@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -51,7 +50,7 @@ def _root(
 
 @app.command()
 def validate(
-    storyboards: List[Path] = typer.Argument(..., metavar="STORYBOARD", hidden=True),
+    storyboards: list[Path] = typer.Argument(..., metavar="STORYBOARD", hidden=True),
     as_json: bool = typer.Option(False, "--json", help="Print the resolved storyboard(s) as JSON."),
 ) -> None:
     """Check storyboards against the format; list every problem as FILE:LINE:COLUMN.
@@ -86,9 +85,9 @@ def validate(
 @app.command()
 def assemble(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    out: Path | None = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER",
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER",
                                               help=MODELS_DIR_HELP + " RIFE's are in rife/."),
     absolute_paths: bool = typer.Option(False, "--absolute-paths",
                                         help="Timelines name media by absolute file URLs (default: relative to the folder)."),
@@ -126,7 +125,7 @@ def assemble(
 @app.command()
 def qa(
     storyboard_path: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    out: Path | None = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print every shot's scores as JSON."),
 ) -> None:
     """Check the rendered shots for lettering, frozen or looping motion, flicker and seams.
@@ -161,10 +160,10 @@ def qa(
 @app.command()
 def prompts(
     storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
-    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),
+    backend: str | None = typer.Option(None, "--backend", metavar="NAME", help="Shape prompts for this backend (default: each shot's own; auto: generic)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON list: id, original, enhanced, negative, extracted_text, warnings."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help="Where model folders are (for exact token counts)."),
-    rewriter: Optional[Path] = typer.Option(None, "--rewriter", metavar="FOLDER", help="A local transformers model folder that rewrites prompts (off by default)."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help="Where model folders are (for exact token counts)."),
+    rewriter: Path | None = typer.Option(None, "--rewriter", metavar="FOLDER", help="A local transformers model folder that rewrites prompts (off by default)."),
 ) -> None:
     """Show the prompt each shot's backend will see, with on-screen text taken out.
 
@@ -191,14 +190,14 @@ def prompts(
 def plan(
     storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
     gpus: str = typer.Option("auto", "--gpus", metavar="GPUS", help="auto (this machine), or a what-if: 2xA6000, 4xH100, 1x24GB, none."),
-    host_ram: Optional[str] = typer.Option(None, "--host-ram", metavar="SIZE", help="Host RAM, e.g. 64GB (auto: this machine's)."),
-    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Plan every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
+    host_ram: str | None = typer.Option(None, "--host-ram", metavar="SIZE", help="Host RAM, e.g. 64GB (auto: this machine's)."),
+    backend: str | None = typer.Option(None, "--backend", metavar="NAME", help="Plan every generated shot with this backend."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: float | None = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     every_layout: bool = typer.Option(False, "--all", help="Show every layout of every backend, with its memory "
                                                             "per stage, host RAM and times."),
     as_json: bool = typer.Option(False, "--json", help="Print the plan as one JSON object."),
-    report: Optional[Path] = typer.Option(None, "--report", metavar="FILE", help="Also write a Markdown report (and an SVG beside it)."),
+    report: Path | None = typer.Option(None, "--report", metavar="FILE", help="Also write a Markdown report (and an SVG beside it)."),
 ) -> None:
     """What fits on the GPUs, how, and how long: before anything is downloaded.
 
@@ -230,16 +229,16 @@ def plan(
 def render_shot(
     storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
     shot_id: str = typer.Argument(..., metavar="SHOT_ID", hidden=True),
-    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Render with this backend instead of the shot's."),
-    quality: Optional[str] = typer.Option(None, "--quality", metavar="draft|final", help="The quality to render at, instead of the shot's."),
-    seed: Optional[int] = typer.Option(None, "--seed", metavar="NUMBER", help="Seed instead of the shot's."),
-    steps: Optional[int] = typer.Option(None, "--steps", metavar="NUMBER", help="Denoising steps instead of the plan's."),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
+    backend: str | None = typer.Option(None, "--backend", metavar="NAME", help="Render with this backend instead of the shot's."),
+    quality: str | None = typer.Option(None, "--quality", metavar="draft|final", help="The quality to render at, instead of the shot's."),
+    seed: int | None = typer.Option(None, "--seed", metavar="NUMBER", help="Seed instead of the shot's."),
+    steps: int | None = typer.Option(None, "--steps", metavar="NUMBER", help="Denoising steps instead of the plan's."),
+    out: Path | None = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: float | None = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     force: bool = typer.Option(False, "--force", help="Render the shot again, even if it is finished with these settings."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
-    fast: List[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
+    fast: list[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
     watch: bool = typer.Option(False, "--watch", help="Keep the model loaded and render the shot again each "
                                                       "time the storyboard is saved (Ctrl-C stops)."),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
@@ -277,19 +276,19 @@ def render_shot(
 @app.command("render-all")
 def render_all(
     storyboard: Path = typer.Argument(..., metavar="STORYBOARD", hidden=True),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
+    out: Path | None = typer.Option(None, "--out", metavar="FOLDER", help=OUT_HELP),
     force: bool = typer.Option(False, "--force", help="Render every shot again, even finished ones."),
     no_assemble: bool = typer.Option(False, "--no-assemble", help="Stop after the shots; do not build the film."),
-    backend: Optional[str] = typer.Option(None, "--backend", metavar="NAME", help="Render every generated shot with this backend."),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
-    max_hours: Optional[float] = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
+    backend: str | None = typer.Option(None, "--backend", metavar="NAME", help="Render every generated shot with this backend."),
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    max_hours: float | None = typer.Option(None, "--max-hours", metavar="HOURS", help=MAX_HOURS_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only problems and the summary."),
     executor: str = typer.Option("local", "--executor", metavar="local|ray|slurm", help="Where shots run."),
-    address: Optional[str] = typer.Option(None, "--address", metavar="ADDRESS", help="Ray cluster address (default: auto)."),
-    partition: Optional[str] = typer.Option(None, "--partition", metavar="NAME", help="Slurm partition (for --executor slurm)."),
+    address: str | None = typer.Option(None, "--address", metavar="ADDRESS", help="Ray cluster address (default: auto)."),
+    partition: str | None = typer.Option(None, "--partition", metavar="NAME", help="Slurm partition (for --executor slurm)."),
     gpus: str = typer.Option("auto", "--gpus", metavar="GPUS", help="GPUs to plan for: auto (this machine; with "
                              "--executor, the cluster's largest node), or e.g. 8xH100, 4x80GB."),
-    fast: List[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
+    fast: list[str] = typer.Option([], "--fast", metavar="MODE", help=FAST_HELP),
     allow_missing_glyphs: bool = typer.Option(False, "--allow-missing-glyphs", help=GLYPHS_HELP),
 ) -> None:
     """Render every shot not already finished (resuming any earlier run), then assemble the film.
@@ -312,9 +311,9 @@ def render_all(
 
 @app.command()
 def doctor(
-    storyboard: Optional[Path] = typer.Argument(None, metavar="STORYBOARD", hidden=True),
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
-    out: Optional[Path] = typer.Option(None, "--out", metavar="FOLDER", help="Where renders will be written (default: outputs/)."),
+    storyboard: Path | None = typer.Argument(None, metavar="STORYBOARD", hidden=True),
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    out: Path | None = typer.Option(None, "--out", metavar="FOLDER", help="Where renders will be written (default: outputs/)."),
 ) -> None:
     """Check every tool and model a render can need (FFmpeg, fonts, TTS, GPUs, weights, disk), with the fix.
 
@@ -342,8 +341,8 @@ def doctor(
 
 @app.command("setup-xtts")
 def setup_xtts(
-    models_dir: Optional[Path] = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
-    env: Optional[Path] = typer.Option(None, "--env", metavar="FOLDER",
+    models_dir: Path | None = typer.Option(None, "--models-dir", metavar="FOLDER", help=MODELS_DIR_HELP),
+    env: Path | None = typer.Option(None, "--env", metavar="FOLDER",
                                        help="Where to make the XTTS environment (default: $RENDER_PIPELINE_XTTS_ENV, "
                                             "else <models dir>/xtts_env)."),
 ) -> None:

@@ -7,8 +7,8 @@ A user's mistake becomes `FILE:LINE:COLUMN: field: message` lines and exit statu
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 import typer
 

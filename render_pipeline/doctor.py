@@ -117,8 +117,11 @@ def check_gpus() -> Check:
 
 def check_flash_attention() -> list[Check]:
     """FlashAttention-4: optional, and only worth a line where the GPUs can run it."""
-    from render_pipeline.backends.speed import (FLASH_ATTENTION_4_FIX, flash_attention_4_installed,
-                                                gpu_runs_flash_attention_4)
+    from render_pipeline.backends.speed import (
+        FLASH_ATTENTION_4_FIX,
+        flash_attention_4_installed,
+        gpu_runs_flash_attention_4,
+    )
     from render_pipeline.planner.gpus import detect_gpus
 
     if not any(gpu_runs_flash_attention_4(gpu.name) for gpu in detect_gpus()):

@@ -21,10 +21,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from render_pipeline.media.ffmpeg import ffmpeg_exe  # noqa: E402
+from render_pipeline.media.fonts import find_font  # noqa: E402
 from render_pipeline.post import assemble  # noqa: E402
 from render_pipeline.post.assemble import AUDIO_ENCODE, VIDEO_ENCODE  # noqa: E402
 from render_pipeline.post.edit import make_edit  # noqa: E402
-from render_pipeline.media.fonts import find_font  # noqa: E402
 from render_pipeline.storyboard import load_storyboard  # noqa: E402
 
 TRANSITION = 0.5

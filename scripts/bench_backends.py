@@ -30,10 +30,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from tiny_models import tiny_tokenizer, tiny_umt5, tiny_wan_transformer, tiny_wan_vae  # noqa: E402
+
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
 from render_pipeline.backends.wan import WanSession  # noqa: E402
-from tiny_models import tiny_tokenizer, tiny_umt5, tiny_wan_transformer, tiny_wan_vae  # noqa: E402
 
 CASES = {
     "unconstrained": (None, {"vae_tiling": False}),

@@ -40,9 +40,9 @@ VARIANTS = ("exact", "first-block-cache", "taylorseer", "fp8", "draft")
 def pipeline_for(kind: str, device: str, tiny: bool, fast: tuple[str, ...]):
     import torch
     from diffusers import UniPCMultistepScheduler, WanPipeline
+    from tiny_models import tiny_wan22_vae, tiny_wan_vae
 
     from render_pipeline.backends.speed import apply_speedups, speed_options
-    from tiny_models import tiny_wan22_vae, tiny_wan_vae
 
     transformer = build(kind, device, tiny)
     apply_speedups(transformer, speed_options(fast, compile_blocks=device == "cuda"))

@@ -142,8 +142,8 @@ def main() -> None:
                   f"shots {measured['shots']:.1f} s (est. {info['estimated']['shots']:.1f})", flush=True)
 
         from render_pipeline.audio.music import procedural
-        from render_pipeline.audio.wav import decode_audio, write_wav
         from render_pipeline.audio.tts.espeak import EspeakEngine, espeak_exe
+        from render_pipeline.audio.wav import decode_audio, write_wav
 
         score = timed(procedural.render_score, procedural.score_settings("bed", "slow strings"), 120.0) / 120.0
         sample = Path(scratch) / "cue.wav"

@@ -24,8 +24,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import numpy as np  # noqa: E402
-
 from qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip  # noqa: E402
+
 from render_pipeline.media.ffmpeg import probe  # noqa: E402
 from render_pipeline.qa.check import check_shot  # noqa: E402
 from render_pipeline.qa.findings import Check  # noqa: E402

@@ -29,8 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402
-from render_pipeline.media.retime import (MINTERPOLATE, MINTERPOLATE_FLUSH, Interpolation, retime,  # noqa: E402
-                                          retimed_count)
+from render_pipeline.media.retime import MINTERPOLATE, MINTERPOLATE_FLUSH, Interpolation, retime, retimed_count  # noqa: E402
 
 WIDTH, HEIGHT = 1280, 720
 VARIANTS = {  # name: the filter after the flush, or None for repeat

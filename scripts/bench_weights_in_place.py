@@ -40,12 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from bench_backends import RandomWeightWanSession, _full_umt5, _full_wan_expert, _full_wan_vae, _random_bf16  # noqa: E402
+from release_files import (  # noqa: E402
+    comfyui_clip_l,
+    comfyui_llama,
+    fp8_scaled,
+    original_hunyuan_transformer,
+    original_wan21_vae,
+    original_wan_transformer,
+    write_gguf,
+)
+from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_transformer  # noqa: E402
+
 from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
-from release_files import (comfyui_clip_l, comfyui_llama, fp8_scaled, original_hunyuan_transformer,  # noqa: E402
-                           original_wan21_vae, original_wan_transformer, write_gguf)
-from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_transformer  # noqa: E402
 
 A14B = "wan2.2-t2v-a14b"
 HUNYUAN = "hunyuanvideo"

@@ -30,12 +30,18 @@ def main(argv: list[str] | None = None) -> Path:
     args = parser.parse_args(argv)
 
     import torch
+    from bench_backends import (
+        _full_ti2v_transformer,
+        _full_umt5,
+        _full_wan22_vae,
+        _full_wan_expert,
+        _full_wan_vae,
+        _random_bf16,
+    )
     from diffusers import UniPCMultistepScheduler, WanPipeline
-
-    from bench_backends import (_full_ti2v_transformer, _full_umt5, _full_wan22_vae, _full_wan_expert,
-                                _full_wan_vae, _random_bf16)
-    from render_pipeline.backends.weights import find_model_folder
     from tiny_models import build_wan_a14b_folder, build_wan_ti2v_5b_folder, tiny_tokenizer
+
+    from render_pipeline.backends.weights import find_model_folder
 
     folder = find_model_folder(args.backend, args.models_dir)
     a14b = args.backend == "wan2.2-t2v-a14b"

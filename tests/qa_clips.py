@@ -18,8 +18,8 @@ import numpy as np
 
 from render_pipeline.backends.windows import Continuation, Windows
 from render_pipeline.media.ffmpeg import MediaInfo
-from render_pipeline.media.rgb_frames import SHOT_ENCODE, read_rgb_frames, write_rgb_frames
 from render_pipeline.media.fonts import find_font
+from render_pipeline.media.rgb_frames import SHOT_ENCODE, read_rgb_frames, write_rgb_frames
 
 FPS = 24
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import render_pipeline.runner.worker as worker  # noqa: E402
 from qa_clips import FPS, Scene, make_clip  # noqa: E402
+
+import render_pipeline.runner.worker as worker  # noqa: E402
 
 ATTEMPTS = json.loads(os.environ.get("QA_FAKE_ATTEMPTS", "{}"))
 FOLDER = Path(os.environ["QA_FAKE_DIR"])

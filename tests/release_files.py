@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -387,8 +387,8 @@ def gguf_meaning(state: dict, written: dict, names: Callable[[dict], dict]) -> d
 def gguf_dequantized(written: dict) -> dict:
     """The quantised tensors of a GGUF file (write_gguf's result) as diffusers' GGUF layers compute with them:
     dequantized, then in bf16; under the file's names."""
-    from diffusers.quantizers.gguf.utils import GGUFParameter, dequantize_gguf_tensor
     import gguf
+    from diffusers.quantizers.gguf.utils import GGUFParameter, dequantize_gguf_tensor
 
     return {name: dequantize_gguf_tensor(GGUFParameter(torch.from_numpy(data.copy()), quant_type=kind))
             .to(torch.bfloat16).to(torch.float32)

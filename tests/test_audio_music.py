@@ -106,8 +106,14 @@ def build_tiny_musicgen(folder: Path) -> None:
     """A randomly initialised MusicGen a few hundred kB in size, with the real model's layout."""
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (EncodecConfig, MusicgenConfig, MusicgenDecoderConfig,
-                              MusicgenForConditionalGeneration, PreTrainedTokenizerFast, T5Config)
+    from transformers import (
+        EncodecConfig,
+        MusicgenConfig,
+        MusicgenDecoderConfig,
+        MusicgenForConditionalGeneration,
+        PreTrainedTokenizerFast,
+        T5Config,
+    )
 
     words = ["<pad>", "</s>", "<unk>", "slow", "hopeful", "strings"]
     tokenizer = Tokenizer(models.WordLevel({word: i for i, word in enumerate(words)}, unk_token="<unk>"))

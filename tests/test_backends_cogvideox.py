@@ -1,4 +1,5 @@
 from optional_parts import module_needs
+
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe

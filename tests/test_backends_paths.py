@@ -4,8 +4,8 @@ image), Wan I2V-A14B and CogVideoX-5B-I2V with an image, each loaded from a diff
 from pathlib import Path
 
 import numpy as np
-
 from optional_parts import module_needs
+
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
@@ -14,9 +14,13 @@ pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-
-from tiny_models import (build_cogvideox_folder, build_hunyuanvideo_folder, build_wan_a14b_folder,  # noqa: E402
-                         build_wan_ti2v_5b_folder, decoded_pixels)
+from tiny_models import (  # noqa: E402
+    build_cogvideox_folder,
+    build_hunyuanvideo_folder,
+    build_wan_a14b_folder,
+    build_wan_ti2v_5b_folder,
+    decoded_pixels,
+)
 
 
 def request(width: int, height: int, fps: float, frames: int, seed: int = 5, image: Path | None = None) -> RenderRequest:

@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from render_pipeline.backends.specs import SPECS, spec_for
-from render_pipeline.backends.weights import check_model_folder, find_model_folder, require_model_folder, resolve_models_dir
+from render_pipeline.backends.weights import (
+    check_model_folder,
+    find_model_folder,
+    require_model_folder,
+    resolve_models_dir,
+)
 from render_pipeline.errors import UserError
 from render_pipeline.storyboard.schema import BACKENDS
 

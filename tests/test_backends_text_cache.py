@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from optional_parts import module_needs
+
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from optional_parts import module_needs
+
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
@@ -13,7 +13,6 @@ from render_pipeline.media.ffmpeg import count_frames, probe
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
-
 from tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 

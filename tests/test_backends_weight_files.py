@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from optional_parts import module_needs
+
 from render_pipeline.backends.checkpoint_files import gguf_tensors, safetensors_tensors
 from render_pipeline.backends.weights import check_model_folder, locate_weights
 from render_pipeline.doctor import check_weights
@@ -36,7 +36,6 @@ def expert_shapes() -> dict[str, tuple[int, ...]]:
     """Wan 2.2 A14B's expert: every tensor's original name and full-size shape (built on the meta device)."""
     from accelerate import init_empty_weights
     from diffusers import WanTransformer3DModel
-
     from release_files import original_wan_transformer
 
     config = Path("render_pipeline/backends/model_configs/wan2.2-t2v-a14b/transformer")
@@ -297,7 +296,6 @@ def hunyuan_shapes() -> dict[str, tuple[int, ...]]:
     """HunyuanVideo's transformer: every tensor's original (Tencent's, ComfyUI's, city96's) name and full-size shape."""
     from accelerate import init_empty_weights
     from diffusers import HunyuanVideoTransformer3DModel
-
     from release_files import original_hunyuan_transformer
 
     config = Path("render_pipeline/backends/model_configs/hunyuanvideo/transformer")

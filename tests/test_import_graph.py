@@ -11,8 +11,8 @@ module does not count as importing its parent packages, but naming a package doe
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PACKAGE = "render_pipeline"
 ROOT = Path(__file__).resolve().parents[1] / PACKAGE

@@ -14,8 +14,14 @@ pytestmark = module_needs("diffusion")  # before the imports that load torch
 import torch
 from safetensors.torch import save_file
 
-from render_pipeline.backends.lora_files import (changed_parameters, expert_problem, fit, fit_problem, module_tables,
-                                                 read_header)
+from render_pipeline.backends.lora_files import (
+    changed_parameters,
+    expert_problem,
+    fit,
+    fit_problem,
+    module_tables,
+    read_header,
+)
 from render_pipeline.storyboard import LoraUse
 
 

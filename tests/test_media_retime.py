@@ -11,20 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from post_film import FakeAudio
+from test_runner_faults import jobs_for
+
 from render_pipeline.doctor import check_frame_interpolation
 from render_pipeline.errors import UserError
-from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
-from render_pipeline.media.rgb_frames import write_rgb_frames
-from render_pipeline.media.retime import (LOSSLESS, Interpolation, choose_interpolation, clip_rate, retime, retimed,
-                                          retimed_count)
 from render_pipeline.film import render_all
+from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
+from render_pipeline.media.retime import (
+    LOSSLESS,
+    Interpolation,
+    choose_interpolation,
+    clip_rate,
+    retime,
+    retimed,
+    retimed_count,
+)
+from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.post import assemble
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.footage import conform_footage
 from render_pipeline.storyboard import load_storyboard
-from test_runner_faults import jobs_for
 
 WIDTH, HEIGHT = 160, 48
 BAR = 8  # pixels wide

@@ -265,9 +265,10 @@ def _run_cases(out_path: str) -> None:
         seen = watch(model.transformer_blocks[0], lambda inputs: inputs[0].shape[0])
         record("cogvideox batched cfg2", reference, model(**cogvideox_inputs)[0], seen[0])
 
+        from tiny_loras import random_lora, save_wan_original
+
         from render_pipeline.backends.base import LoraFile
         from render_pipeline.backends.lora_fuse import FusedLoras
-        from tiny_loras import random_lora, save_wan_original
 
         lora = random_lora(tiny_wan(), ["blocks.0.ffn.net.0.proj", "blocks.1.attn1.to_q", "proj_out",
                                         "condition_embedder.time_proj"])

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from render_pipeline.backends.specs import SPECS
+from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
 from render_pipeline.planner.gpus import CATALOGUE, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import Layout, Shape, evaluate, high_noise_steps
-from render_pipeline.errors import UserError
 
 # The owner's measurements (a copy of shared/gpu-measurements-2026-11.json), kept in the repo so CI
 # checks the calibration without the folder beside the checkout.

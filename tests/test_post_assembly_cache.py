@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from post_film import ffmpeg, make_film_inputs
+
 from render_pipeline.post import assemble
 from render_pipeline.storyboard import load_storyboard
 

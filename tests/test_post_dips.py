@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from post_film import FakeAudio, ffmpeg, read_frames
+
 from render_pipeline.post import assemble
 from render_pipeline.post.edit import make_edit
 from render_pipeline.storyboard import load_storyboard

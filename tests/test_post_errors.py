@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from post_film import make_film_inputs
 from typer.testing import CliRunner
 
-from post_film import make_film_inputs
 from render_pipeline.cli import app
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from render_pipeline.media.ffmpeg import ffmpeg_exe
-from render_pipeline.post.edit import Edit
 from render_pipeline.media.fonts import find_font
+from render_pipeline.post.edit import Edit
 from render_pipeline.post.overlays_ass import PlacedOverlay, escape_ass_text, write_ass
 from render_pipeline.post.styles import load_overlay_styles
 from render_pipeline.storyboard import StoryboardError, load_storyboard

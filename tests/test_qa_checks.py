@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip
+
 from render_pipeline.media.ffmpeg import probe
 from render_pipeline.qa.check import check_shot
 from render_pipeline.qa.findings import Check

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
-from conftest import MINIMAL_STORYBOARD
 from render_pipeline.cli import app
 from render_pipeline.storyboard import StoryboardError, load_storyboard
 from render_pipeline.storyboard.schema import QaPolicy

@@ -6,8 +6,8 @@ import base64
 import re
 
 import numpy as np
-
 from qa_clips import Scene, make_clip
+
 from render_pipeline.media.ffmpeg import MediaKind, ffmpeg_output, media_input
 from render_pipeline.post.review import _qa_rows
 from render_pipeline.qa.review_card import THUMBNAIL_WIDTH, attempt_lines, boxed_frame

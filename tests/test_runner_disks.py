@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_runner_faults import FPS, manifest, write_storyboard
 
 from render_pipeline.media.ffmpeg import count_frames, run_ffmpeg
-from test_runner_faults import FPS, manifest, write_storyboard
 
 CLI = [sys.executable, "-m", "render_pipeline.cli"]
 

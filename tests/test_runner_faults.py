@@ -1,7 +1,6 @@
 """The runner under faults: crashes, hangs, out-of-memory, bad and corrupted outputs, a killed run."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ import pytest
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import count_frames
 from render_pipeline.planner.plan import make_plan
-from render_pipeline.runner import RunInterrupted, RunOptions, run_jobs
+from render_pipeline.runner import RunOptions, run_jobs
 from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.storyboard import load_storyboard
 

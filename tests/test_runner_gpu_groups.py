@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from optional_parts import module_needs
+
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs
@@ -20,7 +20,6 @@ from render_pipeline.storyboard import load_storyboard
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 from PIL import Image  # noqa: E402
-
 from tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 WAN = "wan2.2-t2v-a14b"
@@ -113,11 +112,11 @@ def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_rende
     from types import SimpleNamespace
 
     import torch
+    from tiny_models import build_wan_ti2v_5b_folder
 
     from render_pipeline.backends import open_session
     from render_pipeline.backends.base import RenderRequest
     from render_pipeline.parallel.group import WorkerGroup
-    from tiny_models import build_wan_ti2v_5b_folder
 
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
     Image.fromarray(np.full((32, 32, 3), 120, dtype=np.uint8)).save(tmp_path / "still.png")
@@ -177,8 +176,9 @@ def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path)
 def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path):
     """Both continuations across two processes: rank 0 decodes each window and hands the next one what it
     continues from (held latent frames for Wan A14B, the last frame for TI2V-5B) to rank 1."""
-    from render_pipeline.backends.windows import Continuation, Windows
     from tiny_models import build_wan_ti2v_5b_folder
+
+    from render_pipeline.backends.windows import Continuation, Windows
 
     models = tmp_path / "models"
     build_wan_a14b_folder(models / "Wan2.2-T2V-A14B-Diffusers")

@@ -17,7 +17,6 @@ import pytest
 from typer.testing import CliRunner
 
 from render_pipeline.audio.lexicon import load_lexicon
-from render_pipeline.media.retime import Interpolation
 from render_pipeline.audio.tts.base import voice_file
 from render_pipeline.audio.wav import decode_audio
 from render_pipeline.backends.animatic import AnimaticSession
@@ -25,6 +24,7 @@ from render_pipeline.backends.base import RenderRequest
 from render_pipeline.cli import app
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, count_frames, ffmpeg_exe, probe
+from render_pipeline.media.retime import Interpolation
 from render_pipeline.post.audio_mix import mean_volume_db
 from render_pipeline.runner.footage import conform_footage
 from render_pipeline.storyboard import StoryboardError, load_storyboard

@@ -9,9 +9,9 @@ from __future__ import annotations
 import time
 
 import pytest
+from conftest import MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
-from conftest import MINIMAL_STORYBOARD
 from render_pipeline.cli import app
 from render_pipeline.storyboard import StoryboardError, load_storyboard
 

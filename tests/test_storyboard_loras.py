@@ -10,10 +10,10 @@ from optional_parts import module_needs
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch
+from conftest import EXAMPLES
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES
 from render_pipeline.cli import app
 
 BOARD = """\

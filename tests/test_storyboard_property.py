@@ -5,10 +5,10 @@ from __future__ import annotations
 import copy
 
 import yaml
+from conftest import MINIMAL_STORYBOARD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import MINIMAL_STORYBOARD
 from render_pipeline.storyboard import Storyboard, StoryboardError
 from render_pipeline.storyboard.resolve import resolve
 from render_pipeline.storyboard.yaml_source import parse_located

@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from conftest import EXAMPLES, MINIMAL_STORYBOARD
+
 from render_pipeline.storyboard import StoryboardError, load_storyboard
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
+from conftest import MINIMAL_STORYBOARD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from conftest import MINIMAL_STORYBOARD
 from render_pipeline.cli import app
 from render_pipeline.post.edit import make_edit
 from render_pipeline.storyboard import StoryboardError, load_storyboard

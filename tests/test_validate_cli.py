@@ -6,9 +6,9 @@ import json
 import subprocess
 import sys
 
+from conftest import EXAMPLES, MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
-from conftest import EXAMPLES, MINIMAL_STORYBOARD
 from render_pipeline.cli import app
 
 

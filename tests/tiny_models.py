@@ -123,8 +123,12 @@ def build_hunyuanvideo_folder(folder: Path, seed: int = 0, attention_head_dim: i
     """A HunyuanVideo-shaped pipeline (Llama + CLIP text encoders, dual/single-stream transformer) saved to ``folder``.
 
     ``rope_axes_dim``: the head's split between frames, rows and columns (summing to ``attention_head_dim``)."""
-    from diffusers import (AutoencoderKLHunyuanVideo, FlowMatchEulerDiscreteScheduler, HunyuanVideoPipeline,
-                           HunyuanVideoTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLHunyuanVideo,
+        FlowMatchEulerDiscreteScheduler,
+        HunyuanVideoPipeline,
+        HunyuanVideoTransformer3DModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
 
     torch.manual_seed(seed)
@@ -151,8 +155,13 @@ def build_hunyuanvideo_folder(folder: Path, seed: int = 0, attention_head_dim: i
 
 def build_cogvideox_folder(folder: Path, image_to_video: bool = False, seed: int = 0) -> Path:
     """A CogVideoX-shaped pipeline (1 layer, T5 encoder, 3D VAE) saved to ``folder``; I2V adds image latent channels."""
-    from diffusers import (AutoencoderKLCogVideoX, CogVideoXDDIMScheduler, CogVideoXImageToVideoPipeline,
-                           CogVideoXPipeline, CogVideoXTransformer3DModel)
+    from diffusers import (
+        AutoencoderKLCogVideoX,
+        CogVideoXDDIMScheduler,
+        CogVideoXImageToVideoPipeline,
+        CogVideoXPipeline,
+        CogVideoXTransformer3DModel,
+    )
     from transformers import T5Config, T5EncoderModel
 
     torch.manual_seed(seed)

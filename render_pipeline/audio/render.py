@@ -9,9 +9,9 @@ changed synthesises nothing. Files are written whole and never through a link
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.audio.music.bed import render_bed
 from render_pipeline.audio.narration import NarrationClip, narrate

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 # Shapes: each gives its bounding box (x0, y0, x1, y1) and its signed distance at pixel centres.
 
 @dataclass(frozen=True)

@@ -5,8 +5,8 @@ model's named in the error. checkpoint_loading.py says, per component, which con
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 

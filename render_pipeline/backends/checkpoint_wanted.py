@@ -6,8 +6,8 @@ the paths in the official release, which single-file names match it, and what to
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import ModelSpec

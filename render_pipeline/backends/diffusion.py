@@ -20,8 +20,9 @@ import contextlib
 import gc
 import itertools
 import json
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import torch
 
@@ -32,12 +33,16 @@ from render_pipeline.backends.latents import HeldLatents, eight_bit, request_fin
 from render_pipeline.backends.lora_fuse import FusedLoras
 from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.speed import (apply_speedups, flash_attention_4, flash_attention_4_problem,
-                                            reset_step_cache, speed_options)
+from render_pipeline.backends.speed import (
+    apply_speedups,
+    flash_attention_4,
+    flash_attention_4_problem,
+    reset_step_cache,
+    speed_options,
+)
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.output_folder.files import writing
-
 
 T = TypeVar("T")
 

@@ -26,7 +26,7 @@ import re
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from render_pipeline.backends.lora_family import guess_family
@@ -170,7 +170,7 @@ def peft_scale(header: LoraHeader, module: str, rank: int) -> float | None:
 
 # -- the backends' modules -------------------------------------------------------------------------
 
-@lru_cache(maxsize=None)
+@cache
 def module_tables(backend: str) -> dict[str, Modules]:
     """The transformer's modules in each naming this program reads for ``backend``'s family."""
     from render_pipeline.planner.architectures import ARCHITECTURES

@@ -39,15 +39,20 @@ as diffusers leaves them out; the worker's log counts them.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 
 from render_pipeline.backends.base import LoraFile
-from render_pipeline.backends.lora_files import (KOHYA_PREFIX, ORIGINAL_PREFIX, kohya_to_original, peft_scale,
-                                                 read_header)
+from render_pipeline.backends.lora_files import (
+    KOHYA_PREFIX,
+    ORIGINAL_PREFIX,
+    kohya_to_original,
+    peft_scale,
+    read_header,
+)
 from render_pipeline.backends.scaled_fp8 import dequantize, quantize
 from render_pipeline.backends.specs import SPECS
 

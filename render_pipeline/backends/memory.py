@@ -30,7 +30,7 @@ class MemoryStrategy:
     vae_bf16: bool = False
 
     @classmethod
-    def from_candidate(cls, candidate: dict | None) -> "MemoryStrategy":
+    def from_candidate(cls, candidate: dict | None) -> MemoryStrategy:
         names = {field.name for field in fields(cls)}
         return cls(**{key: bool(value) for key, value in (candidate or {}).items() if key in names})
 

@@ -7,7 +7,7 @@ them itself; with the `expert_swap` strategy only the one it is calling sits on 
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 

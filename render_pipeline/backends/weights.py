@@ -25,7 +25,6 @@ from render_pipeline.backends.hub_cli import download_command
 from render_pipeline.backends.specs import SPECS, ModelSpec
 from render_pipeline.errors import UserError
 
-
 # Files that only the original (non-diffusers) releases have at their top level.
 _ORIGINAL_RELEASE_MARKERS = ("high_noise_model", "low_noise_model", "Wan2.1_VAE.pth", "Wan2.2_VAE.pth",
                              "models_t5_umt5-xxl-enc-bf16.pth", "hunyuan-video-t2v-720p", "transformer_config.json")

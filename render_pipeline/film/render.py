@@ -20,8 +20,12 @@ from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.phases import Phase
 from render_pipeline.planner.plan_types import Plan
 from render_pipeline.runner.jobs import build_jobs
-from render_pipeline.runner.preflight import (check_fast_modes_fit, check_film_fits, check_frame_interpolation,
-                                              check_loras_fit_fast_modes)
+from render_pipeline.runner.preflight import (
+    check_fast_modes_fit,
+    check_film_fits,
+    check_frame_interpolation,
+    check_loras_fit_fast_modes,
+)
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.results import RunOptions, RunResult
 from render_pipeline.runner.run import note_fallback, run_jobs

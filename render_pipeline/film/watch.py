@@ -11,9 +11,9 @@ The output folder is held from the first render to the end of the watch (output_
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.errors import UserError
 from render_pipeline.film.render import render_shot

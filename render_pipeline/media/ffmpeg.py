@@ -18,11 +18,11 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.errors import WRITE_FAULTS, DiskFault, UserError
 from render_pipeline.output_folder.files import append_text

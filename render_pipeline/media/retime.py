@@ -28,10 +28,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable, Iterator
 from enum import StrEnum
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterator
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, count_frames, media_input, probe, run_ffmpeg

@@ -9,14 +9,12 @@ import queue
 import subprocess
 import tempfile
 import threading
+from collections.abc import Generator
 from fractions import Fraction
 from pathlib import Path
-from typing import Generator
 
-from render_pipeline.media.ffmpeg import (FfmpegError, MediaKind, die_with_parent, ffmpeg_exe, media_input,
-                                          raise_failure)
+from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, die_with_parent, ffmpeg_exe, media_input, raise_failure
 from render_pipeline.output_folder.files import append_text
-
 
 # Frames handed over but not yet taken by ffmpeg (a 1280x720 frame is 2.8 MB).
 FRAMES_IN_FLIGHT = 64

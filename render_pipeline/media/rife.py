@@ -19,9 +19,9 @@ This module imports torch at the top: media/retime.py imports it only when RIFE 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F

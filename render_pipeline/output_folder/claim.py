@@ -25,10 +25,10 @@ import shutil
 import socket
 import stat
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 from render_pipeline.errors import PlantedLink, UserError
 from render_pipeline.output_folder.files import fault, make_folder, read_text, refuse_links, write_file
@@ -105,7 +105,7 @@ def _lock(out_dir: Path) -> int:
         raise UserError(f"another run is writing to {out_dir}: {holder}; wait for it to end or stop it, "
                         f"or write this one elsewhere with --out") from None
     me = {"pid": os.getpid(), "host": socket.gethostname(),
-          "since": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": " ".join(sys.argv)}
+          "since": datetime.now(UTC).isoformat(timespec="seconds"), "command": " ".join(sys.argv)}
     try:
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(me).encode(), 0)

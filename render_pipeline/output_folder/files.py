@@ -21,9 +21,9 @@ import errno
 import hashlib
 import os
 import stat
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from render_pipeline.errors import DiskFault, PlantedLink, UserError
 

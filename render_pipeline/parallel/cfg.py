@@ -11,7 +11,8 @@ Two ways pipelines call the transformer, both handled without changing the pipel
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import torch
 import torch.distributed as dist

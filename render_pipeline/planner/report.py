@@ -6,7 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from render_pipeline.backends.specs import SPECS
-from render_pipeline.backends.speed import FLASH_ATTENTION_4_FIX, flash_attention_4_installed, gpu_runs_flash_attention_4
+from render_pipeline.backends.speed import (
+    FLASH_ATTENTION_4_FIX,
+    flash_attention_4_installed,
+    gpu_runs_flash_attention_4,
+)
 from render_pipeline.planner.delivery import DeliveryCost
 from render_pipeline.planner.phases import format_duration
 from render_pipeline.planner.plan_types import BackendPlan, Candidate, Plan

@@ -23,17 +23,27 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, Protocol
+from typing import Protocol
 
+from render_pipeline.audio.cache import file_digest
 from render_pipeline.backends.weights import resolve_models_dir
 from render_pipeline.errors import UserError
-from render_pipeline.audio.cache import file_digest
-from render_pipeline.media.ffmpeg import (FfmpegError, MediaInfo, MediaKind, check_features, ffmpeg_exe, media_input,
-                                          probe, run_ffmpeg)
+from render_pipeline.media.ffmpeg import (
+    FfmpegError,
+    MediaInfo,
+    MediaKind,
+    check_features,
+    ffmpeg_exe,
+    media_input,
+    probe,
+    run_ffmpeg,
+)
+from render_pipeline.media.fonts import Font, find_font
 from render_pipeline.media.retime import choose_interpolation, clip_rate, require_interpolation, retimed
 from render_pipeline.media.rife_weights import rife_weights
 from render_pipeline.output_folder.claim import hold_output_folder, scratch_dir
@@ -43,9 +53,8 @@ from render_pipeline.post.assembly_cache import assembly_key, cached_assembly, d
 from render_pipeline.post.audio_mix import PlacedNarration, integrated_loudness, mix_soundtrack
 from render_pipeline.post.captions import Caption, write_srt, write_vtt
 from render_pipeline.post.edit import Edit, EditedShot, make_edit
-from render_pipeline.media.fonts import Font, find_font
-from render_pipeline.post.glyphs import check_glyphs
 from render_pipeline.post.fcp_xml import fcp_xml
+from render_pipeline.post.glyphs import check_glyphs
 from render_pipeline.post.otio_export import build_timeline, write_otio
 from render_pipeline.post.overlays_ass import place_overlays, write_ass
 from render_pipeline.post.review import ShotNotes, read_manifest, write_review

@@ -6,7 +6,6 @@ Read through importlib.resources, so they are found in an installed wheel as in 
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
-
 PRESETS_DIR = files(__name__)
 
 

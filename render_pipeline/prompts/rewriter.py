@@ -8,8 +8,9 @@ and generation is greedy, so a rerun gives the same prompt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, cast
+from typing import cast
 
 from render_pipeline.errors import UserError
 

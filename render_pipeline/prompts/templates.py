@@ -7,7 +7,7 @@ file replaces only the values it names (and, for the camera words, only the entr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 import yaml
@@ -53,7 +53,7 @@ def text_to_video_twin(backend: str) -> str:
     return next((name for name, spec in SPECS.items() if spec.image_to_video == backend and name != backend), backend)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_template(backend: str) -> PromptTemplate:
     """The template for a backend name from the storyboard format, or "auto" (generic.yaml)."""
     name = GENERIC if backend == "auto" else text_to_video_twin(backend)

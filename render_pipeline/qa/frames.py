@@ -10,9 +10,9 @@ block by block to the analysis size.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from render_pipeline.media.ffmpeg import MediaInfo
 from render_pipeline.media.rgb_frames import read_rgb_frames

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.media.ffmpeg import FfmpegError, count_frames
 from render_pipeline.output_folder.files import digest

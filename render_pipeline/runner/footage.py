@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import tempfile
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.media.ffmpeg import MediaKind, media_input, probe, run_ffmpeg
 from render_pipeline.media.retime import LOSSLESS, Interpolation, clip_rate, retime

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.output_folder.claim import SCRATCH_ENV, scratch_dir
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from render_pipeline.planner.phases import Phase, PhaseEstimate, format_duration
 from render_pipeline.runner.jobs import Job

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, ContextManager
 
 from render_pipeline.output_folder.files import append_text, digest
 from render_pipeline.qa.attempts import ShotAttempts
@@ -23,7 +24,7 @@ from render_pipeline.runner.results import RunResult
 
 class ShotRecords:
     def __init__(self, out_dir: Path, manifest: Manifest, result: RunResult, reporter: PlainReporter,
-                 qa: dict[str, ShotAttempts], lock: ContextManager, stopping: threading.Event,
+                 qa: dict[str, ShotAttempts], lock: AbstractContextManager, stopping: threading.Event,
                  may_finish: Callable[[Job], bool]):
         self.out_dir = out_dir
         self.manifest = manifest
@@ -41,7 +42,7 @@ class ShotRecords:
         return self.out_dir / "logs" / f"{job.id}.log"
 
     def write_log(self, job: Job, text: str) -> None:
-        append_text(self.log(job), f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] {text}\n")
+        append_text(self.log(job), f"[{datetime.now(UTC).isoformat(timespec='seconds')}] {text}\n")
 
     def changed(self, job: Job, why: str) -> None:
         self.write_log(job, why)
@@ -80,7 +81,7 @@ class ShotRecords:
                         sha256=sha256, qa=qa.to_json() if qa is not None else None,
                         timings={"seconds": round(seconds, 3),
                                  **{name: round(value, 3) for name, value in lane.phases.items()},
-                                 "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+                                 "finished_at": datetime.now(UTC).isoformat(timespec="seconds")})
             lane.phases = {}
             self.result.rendered.append(job.id)
             self.reporter.shot_finished(job, seconds, None)

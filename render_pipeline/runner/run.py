@@ -26,9 +26,9 @@ import json
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.windows import kept_bytes, windows_folder

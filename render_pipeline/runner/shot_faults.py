@@ -6,9 +6,9 @@ SIGTERM (a scheduler or `kill`) stops a run exactly like Ctrl-C does (``signals_
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, count_frames

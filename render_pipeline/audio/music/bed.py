@@ -10,9 +10,9 @@ below -1 dBFS; the mix ducks it under narration later.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 

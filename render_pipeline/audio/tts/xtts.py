@@ -23,8 +23,7 @@ import numpy as np
 
 from render_pipeline.audio.cache import file_digest
 from render_pipeline.audio.tts.base import Speech, Spoken, voice_file
-from render_pipeline.audio.tts.xtts_env import (WORKER, env_folder, env_problem, env_python,
-                                                installed_version)
+from render_pipeline.audio.tts.xtts_env import WORKER, env_folder, env_problem, env_python, installed_version
 from render_pipeline.audio.wav import read_wav, rms_db, write_wav
 from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError, MediaKind, ffmpeg_output, media_input

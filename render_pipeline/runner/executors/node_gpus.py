@@ -8,8 +8,8 @@ printed, so they are tested without a cluster.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from render_pipeline.errors import UserError
 from render_pipeline.planner.gpus import Gpu, gpu_reported_as

@@ -3,7 +3,7 @@ and the run's result made from every task's outcome."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from render_pipeline.output_folder.files import append_text
@@ -26,7 +26,7 @@ def render_on_this_node(job: Job, out_dir: Path, models_dir: Path, options: RunO
     log.parent.mkdir(parents=True, exist_ok=True)
 
     def waiting(holder: dict) -> None:
-        append_text(log, f"[{datetime.now(timezone.utc).isoformat(timespec='seconds')}] waiting: shot {job.id} is being "
+        append_text(log, f"[{datetime.now(UTC).isoformat(timespec='seconds')}] waiting: shot {job.id} is being "
                          f"rendered by {holder.get('node', 'another task')} (pid {holder.get('pid', '?')}) since "
                          f"{holder.get('since', '?')}\n")
 

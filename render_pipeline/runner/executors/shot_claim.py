@@ -22,9 +22,9 @@ import socket
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable
 
 HEARTBEAT_SECONDS = 30.0
 STALE_SECONDS = 600.0  # 20 missed heartbeats: well beyond NFS attribute caching and clock drift
@@ -78,7 +78,7 @@ class ShotClaim:
         """Link a complete record of our own to the claim's name: no task ever reads a half-written claim."""
         own = self.path.with_name(f".{self.path.name}.{self.token}")
         own.write_text(json.dumps({"node": self.node, "pid": os.getpid(), "token": self.token,
-                                   "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}),
+                                   "since": datetime.now(UTC).isoformat(timespec="seconds")}),
                        encoding="utf-8")
         try:
             os.link(own, self.path)
