@@ -135,3 +135,10 @@ def test_the_runner_imports_neither_audio_nor_post():
                    for imported in imports if within(imported, "audio") or within(imported, "post"))
     assert not wrong, "the runner renders shots; the film (render_pipeline/film/) adds sound and assembly:\n" + \
         "\n".join(wrong)
+
+
+def test_no_module_is_over_400_lines():
+    """A module longer than this holds more than one idea: split it by idea (CLAUDE.md)."""
+    long = {str(path.relative_to(ROOT.parent)): lines for path in sorted(ROOT.rglob("*.py"))
+            if (lines := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert not long, long
