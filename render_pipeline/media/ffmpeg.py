@@ -116,7 +116,10 @@ def _run_reporting(command: list[str], cwd: Path | None, on_progress: Callable[[
     furthest output has got; ``frame=`` is not used, as it counts the first video output only
     (the assembly's first is its thumbnails). stderr goes to a temporary file, so a chatty FFmpeg
     never blocks on a full pipe. If ``on_progress`` raises (Ctrl-C), FFmpeg is stopped.
+    ``on_progress`` hears 0 s at once: FFmpeg's first report comes only once every input is open
+    (seconds, for a film of many shots), and whether it reports before its first frame depends on its build.
     """
+    on_progress(0.0)
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors, cwd=cwd,
                                    text=True, errors="replace", preexec_fn=die_with_parent())

@@ -100,10 +100,11 @@ def retime(clip: Path, source: Fraction, target: Fraction, frames: int, method: 
     encoded with the FFmpeg arguments ``encode``. ``on_frames``: told (frames made, ``frames``) as it goes.
     """
     what = f"retiming {clip.name} from {source} to {target} fps ({method})"
-    if on_frames is not None:  # a line now: whether FFmpeg reports before its first frame depends on its build
-        on_frames(0, frames)
     if method is Interpolation.RIFE:
         from render_pipeline.media import rife
+
+        if on_frames is not None:  # a line now, as run_ffmpeg gives the other methods: the network loads first
+            on_frames(0, frames)
 
         width, height = probe(clip).video_size()
         positions = [number * source / target for number in range(frames)]

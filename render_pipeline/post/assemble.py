@@ -355,9 +355,7 @@ def _encode_picture(edit: Edit, shot_files: dict[str, Path], ass_path: Path | No
             "-map", "[video]", *VIDEO_ENCODE, "picture.mp4"]
 
     encoded: Callable[[float], None] | None = None
-    if progress is not None:  # a line now: FFmpeg's first report comes once every shot is open, seconds later
-        progress.frames(Phase.ASSEMBLY, 0, edit.total_frames)
-
+    if progress is not None:
         def encoded(seconds: float) -> None:  # how far the picture has got, as FFmpeg reports it
             progress.frames(Phase.ASSEMBLY, min(round(seconds * edit.fps), edit.total_frames), edit.total_frames)
 
