@@ -109,11 +109,14 @@ def main(argv: list[str] | None = None) -> dict:
             step = timings["other_steps_s"] / (steps_done - 1)
             shot = timings["seconds"] + timings.get("worker_start_s", 0.0) + timings.get("encode_s", 0.0)
             outside = shot - steps_done * step
+            # QA runs in the shot's lane after the write, so it is inside the shot's seconds.
+            qa_s = sum(attempt.get("seconds", 0.0) for attempt in (entry.get("qa") or {}).get("attempts", []))
             rows.append(dict(run=run, shot=job.id, backend=job.backend, size=f"{job.request.width}x{job.request.height}",
                              frames=job.request.frames, windows=windows, steps=steps_done,
                              guidance=job.request.settings.get("guidance"), shift=job.request.settings.get("shift"),
                              planned_s=planned[job.id], step_s=step, shot_s=shot,
-                             outside_steps_s=outside, outside_share=outside / shot, peak_memory=entry.get("peak_memory"),
+                             outside_steps_s=outside, outside_share=outside / shot, qa_s=qa_s, qa_share=qa_s / shot,
+                             peak_memory=entry.get("peak_memory"),
                              **{name: value for name, value in timings.items() if name.endswith("_s")}))
             print(json.dumps(rows[-1]), flush=True)
     if idle_workers is not None:
@@ -122,12 +125,12 @@ def main(argv: list[str] | None = None) -> dict:
     report = dict(wall_s=wall, rows=rows, batch_outside_steps_s=outside, batch_outside_share=outside / wall)
     args.out.write_text(json.dumps(report, indent=1))
     print(f"\n{'run':<4}{'shot':<6}{'frames':>7}{'steps':>6}{'guid':>5}{'s/step':>8}{'shot s':>9}{'planned':>9}"
-          f"{'outside':>9}{'share':>7}{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}")
+          f"{'outside':>9}{'share':>7}{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}{'qa':>7}")
     for row in rows:
         print(f"{row['run']:<4}{row['shot']:<6}{row['frames']:>7}{row['steps']:>6}{row['guidance'] or 0:>5g}"
               f"{row['step_s']:>8.2f}{row['shot_s']:>9.1f}{row['planned_s']:>9.1f}"
               f"{row['outside_steps_s']:>9.1f}{row['outside_share']:>7.1%}{row.get('worker_start_s', 0):>7.1f}"
-              f"{row.get('encode_s', 0):>8.1f}{row['first_step_s']:>9.1f}{row['decode_write_s']:>13.1f}")
+              f"{row.get('encode_s', 0):>8.1f}{row['first_step_s']:>9.1f}{row['decode_write_s']:>13.1f}{row['qa_s']:>7.2f}")
     print(f"all {len(rows)} shots rendered: {wall:.1f} s wall, {outside:.1f} s outside the steps ({outside / wall:.1%})")
     return report
 
