@@ -249,7 +249,7 @@ def test_plan_counts_the_memory_of_gguf_q4_experts_from_their_headers(tmp_path, 
     bits = sum(BITS[kind if kind != F16 and kind != F32 else F16] * _count(shape) for kind, shape in types.values())
     one_expert = bits / 8 / GIB
     assert one_expert < 8.5  # against 26.7 GiB in bf16
-    from render_pipeline.planner.architectures import WAN_A14B_EXPERT
+    from render_pipeline.backends.specs import WAN_A14B_EXPERT
 
     # Plus one block dequantized to bf16 while it runs, and the small modules kept in fp32.
     assert abs(choice.cost.weights_gib - one_expert - WAN_A14B_EXPERT.block_gib(2)) < 0.15
@@ -387,7 +387,7 @@ def test_plan_counts_the_memory_of_a_hunyuanvideo_gguf_from_its_header(tmp_path,
     assert "transformer GGUF Q4_K_M" in backend.weights_found
     choice = backend.choice
     assert choice.layout.weights_dtype == "GGUF Q4_K_M" and choice.layout.offload == "none"
-    from render_pipeline.planner.architectures import HUNYUANVIDEO
+    from render_pipeline.backends.specs import HUNYUANVIDEO
 
     types = hunyuan_q4_k_m(hunyuan_shapes)
     bits = sum(BITS[kind if kind != F16 and kind != F32 else F16] * _count(shape) for kind, shape in types.values())

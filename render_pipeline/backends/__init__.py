@@ -1,4 +1,5 @@
-"""Backends render shots; open_session() picks one by name and loads it once for many shots.
+"""Backends render shots; open_session() opens the session class a backend's registry entry names
+(specs.py) and loads it once for many shots.
 
 Imports are lazy: the animatic needs no torch, and `plan`/`validate` never import a model.
 """
@@ -6,13 +7,9 @@ Imports are lazy: the animatic needs no torch, and `plan`/`validate` never impor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from render_pipeline.backends.base import BackendSession
 from render_pipeline.backends.specs import SPECS
-
-if TYPE_CHECKING:
-    from render_pipeline.backends.diffusion import DiffusionSession
 
 
 def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Path | None = None) -> BackendSession:
@@ -23,10 +20,8 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
     are (see weights.resolve_models_dir); the animatic needs neither.
     """
     spec = SPECS[backend_name]
-    if spec.family == "animatic":
-        from render_pipeline.backends.animatic import AnimaticSession
-
-        return AnimaticSession()
+    if not spec.needs_gpu:  # no model: drawn from the prompt alone
+        return spec.session_class()()
     from render_pipeline.backends.memory import MemoryStrategy
     from render_pipeline.backends.weights import require_model_folder
 
@@ -37,11 +32,4 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
 
     candidate = getattr(planned_shot_or_layout, "candidate", planned_shot_or_layout)
     strategy = MemoryStrategy.from_candidate(candidate)
-    session_class: type[DiffusionSession]
-    if spec.family == "wan":
-        from render_pipeline.backends.wan import WanSession as session_class
-    elif spec.family == "hunyuanvideo":
-        from render_pipeline.backends.hunyuanvideo import HunyuanVideoSession as session_class
-    else:
-        from render_pipeline.backends.cogvideox import CogVideoXSession as session_class
-    return session_class(backend_name, weights, strategy)
+    return spec.session_class()(backend_name, weights, strategy)

@@ -14,7 +14,7 @@ Three key namings are read, each as its trainers write it:
 
 A file fits a backend when every one of its tensors names a module of the backend's transformer
 in the file's naming, with that module's size. The sizes come from the planner's description of
-each network (planner/architectures.py); tests/test_lora_files.py checks the tables against
+each network (its entry in specs.py); tests/test_lora_files.py checks the tables against
 diffusers' own modules at full size.
 """
 
@@ -173,10 +173,10 @@ def peft_scale(header: LoraHeader, module: str, rank: int) -> float | None:
 @cache
 def module_tables(backend: str) -> dict[str, Modules]:
     """The transformer's modules in each naming this program reads for ``backend``'s family."""
-    from render_pipeline.planner.architectures import ARCHITECTURES
-
     spec = SPECS[backend]
-    arch = ARCHITECTURES[backend].transformer
+    if spec.architecture is None:  # no network (the animatic): no LoRA fits it
+        return {}
+    arch = spec.architecture.transformer
     if spec.family == "wan":
         tables = _wan_modules(arch)
     elif spec.family == "hunyuanvideo":

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from render_pipeline.backends.architecture import Architecture
 from render_pipeline.backends.specs import ModelSpec
 from render_pipeline.backends.speed import flash_attention_4_installed, gpu_runs_flash_attention_4
-from render_pipeline.planner.architectures import (
-    VAE_BF16_TIME,
-    VAE_TILED_MEMORY,
-    VAE_TILED_TIME,
-    Architecture,
-)
+from render_pipeline.planner.architectures import VAE_BF16_TIME, VAE_TILED_MEMORY, VAE_TILED_TIME
 from render_pipeline.planner.gpus import GIB, Gpu
 
 # Measured bf16 matmul on an H200 (788 TFLOP/s) over its datasheet figure (989): the ceiling

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from render_pipeline.backends.specs import SPECS, spec_for
+from render_pipeline.backends.specs import AUTO_ORDER, SPECS, spec_for
 from render_pipeline.errors import UserError
 from render_pipeline.planner.delivery import delivery_cost
 from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
@@ -30,9 +30,6 @@ from render_pipeline.planner.phases import (
 from render_pipeline.planner.plan_types import DEFAULT_MAX_HOURS, BackendPlan, Plan, PlannedShot
 from render_pipeline.planner.sampling import shot_sampling
 from render_pipeline.planner.weighing import plan_backend, shot_shape, shot_windows
-
-# Best-looking first: the order "auto" tries the text-to-video backends in.
-AUTO_ORDER = ("wan2.2-t2v-a14b", "hunyuanvideo", "wan2.2-ti2v-5b", "cogvideox-5b")
 
 
 def needs_gpu(storyboard, backend: str | None = None) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from render_pipeline.backends.specs import SPECS
 from render_pipeline.errors import UserError
 from render_pipeline.presets import PRESETS_DIR, preset_file
 
@@ -45,18 +46,10 @@ def normalise_term(term: str) -> str:
     return " ".join(term.lower().replace("-", " ").replace("_", " ").split())
 
 
-def text_to_video_twin(backend: str) -> str:
-    """The storyboard backend an image-to-video model serves (wan2.2-i2v-a14b: wan2.2-t2v-a14b), whose
-    template it shares: the planner picks the twin for shots with `image` or `continue_from`."""
-    from render_pipeline.backends.specs import SPECS
-
-    return next((name for name, spec in SPECS.items() if spec.image_to_video == backend and name != backend), backend)
-
-
 @cache
 def load_template(backend: str) -> PromptTemplate:
-    """The template for a backend name from the storyboard format, or "auto" (generic.yaml)."""
-    name = GENERIC if backend == "auto" else text_to_video_twin(backend)
+    """The template a backend's entry names (specs.py), or for "auto" generic.yaml."""
+    name = GENERIC if backend == "auto" else SPECS[backend].template if backend in SPECS else backend
     data = _read(GENERIC)
     if name != GENERIC:
         if not preset_file(f"{name}.yaml").is_file():

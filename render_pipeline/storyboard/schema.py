@@ -12,8 +12,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-BACKENDS = ("auto", "animatic", "wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "hunyuanvideo", "cogvideox-5b")
-Backend = Literal["auto", "animatic", "wan2.2-t2v-a14b", "wan2.2-ti2v-5b", "hunyuanvideo", "cogvideox-5b"]
+from render_pipeline.backends.specs import STORYBOARD_BACKENDS
+
+# "auto" and the registry's names; a Literal, so that pydantic lists them for an unknown one.
+BACKENDS = ("auto", *STORYBOARD_BACKENDS)
+Backend = Literal[BACKENDS]  # type: ignore[valid-type]
 
 # "cut" plus FFmpeg's xfade transition names. "dissolve" means what an editor means:
 # a cross-dissolve (xfade's "fade"); xfade's own noisy pixel dissolve is "pixel_dissolve".
