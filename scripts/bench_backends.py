@@ -33,8 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from tiny_models import tiny_tokenizer, tiny_umt5, tiny_wan_transformer, tiny_wan_vae  # noqa: E402
 
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
-from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
 from render_pipeline.backends.wan import WanSession  # noqa: E402
+from render_pipeline.shot_layout import MemoryStrategy, ShotLayout  # noqa: E402
 
 CASES = {
     "unconstrained": (None, {"vae_tiling": False}),
@@ -180,7 +180,7 @@ def run_case(name: str, args: argparse.Namespace, workdir: Path) -> dict:
                             width=args.width, height=args.height, fps=16.0, frames=args.frames, steps=args.steps,
                             quality="final")
     start = time.perf_counter()
-    session = RandomWeightWanSession(MemoryStrategy.from_candidate(candidate), device, tiny=args.tiny)
+    session = RandomWeightWanSession(ShotLayout.from_json(candidate).memory, device, tiny=args.tiny)
     session.encode([request])
     result["encode_s"] = round(time.perf_counter() - start, 1)
     result["encode_peak_GiB"] = peak_gib()

@@ -53,7 +53,7 @@ from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_tra
 
 from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
-from render_pipeline.backends.memory import MemoryStrategy  # noqa: E402
+from render_pipeline.shot_layout import ShotLayout  # noqa: E402
 
 A14B = "wan2.2-t2v-a14b"
 HUNYUAN = "hunyuanvideo"
@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if kind == "bf16":
             if not args.write_only:
                 device = torch.device("cuda" if cuda else "cpu")
-                session = RandomWeightWanSession(MemoryStrategy.from_candidate(candidate), device, tiny=args.tiny)
+                session = RandomWeightWanSession(ShotLayout.from_json(candidate).memory, device, tiny=args.tiny)
                 results.append({"case": kind, **run(session, request, args.work / "bf16.mp4", cuda)})
             continue
         models = args.work / kind

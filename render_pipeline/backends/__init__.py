@@ -6,23 +6,26 @@ Imports are lazy: the animatic needs no torch, and `plan`/`validate` never impor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from render_pipeline.backends.base import BackendSession
 from render_pipeline.backends.specs import SPECS
+from render_pipeline.shot_layout import ShotLayout
 
 
-def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Path | None = None) -> BackendSession:
+def open_session(backend_name: str, layout: ShotLayout | Mapping[str, Any] | None = None,
+                 models_dir: Path | None = None) -> BackendSession:
     """A session for ``backend_name`` (a key of SPECS) with the plan's memory strategy applied.
 
-    ``planned_shot_or_layout`` is a PlannedShot (its ``candidate`` dict is read) or the
-    candidate dict itself; see memory.py for the keys. ``models_dir`` is where the weights
-    are (see weights.resolve_models_dir); the animatic needs neither.
+    ``layout``: the shot's layout (shot_layout.py), or its JSON (``{"expert_swap": true}``: the
+    switches alone will do); None is the plain one. ``models_dir`` is where the weights are (see
+    weights.resolve_models_dir); the animatic needs neither.
     """
     spec = SPECS[backend_name]
     if not spec.needs_gpu:  # no model: drawn from the prompt alone
         return spec.session_class()()
-    from render_pipeline.backends.memory import MemoryStrategy
     from render_pipeline.backends.weights import require_model_folder
 
     if models_dir is None:
@@ -30,6 +33,5 @@ def open_session(backend_name: str, planned_shot_or_layout=None, models_dir: Pat
     # A diffusers folder or the files found in place; fails in a second, before any loading.
     weights = require_model_folder(backend_name, Path(models_dir))
 
-    candidate = getattr(planned_shot_or_layout, "candidate", planned_shot_or_layout)
-    strategy = MemoryStrategy.from_candidate(candidate)
+    strategy = ShotLayout.of(layout).memory
     return spec.session_class()(backend_name, weights, strategy)

@@ -31,7 +31,7 @@ from render_pipeline.backends.checkpoint_loading import load_in_place
 from render_pipeline.backends.checkpoint_search import CheckpointSet
 from render_pipeline.backends.latents import HeldLatents, eight_bit, request_fingerprint
 from render_pipeline.backends.lora_fuse import FusedLoras
-from render_pipeline.backends.memory import ExpertSwap, MemoryStrategy, offload_in_groups, store_in_fp8
+from render_pipeline.backends.memory import ExpertSwap, offload_in_groups, store_in_fp8
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.speed import (
     apply_speedups,
@@ -43,6 +43,7 @@ from render_pipeline.backends.speed import (
 from render_pipeline.backends.text_cache import TextEmbeddingCache, encoder_identity
 from render_pipeline.media.rgb_frames import write_rgb_frames
 from render_pipeline.output_folder.files import writing
+from render_pipeline.shot_layout import MemoryStrategy
 
 T = TypeVar("T")
 

@@ -1,38 +1,23 @@
-"""Memory strategies the planner chooses and the backends apply, so large models fit smaller cards.
+"""How the backends apply the memory strategy the planner chooses, so large models fit smaller cards.
 
-The plan's ``candidate`` dict names them; keys this module reads (others are ignored):
-  expert_swap   bool  Wan A14B: one expert on the GPU, the other in pinned host memory, swapped at
-                      the boundary (costs host RAM: one expert's pinned copy, 27 GiB).
-  group_offload bool  diffusers group offloading: blocks stream to the GPU just before they run.
-  fp8_storage   bool  diffusers layerwise casting: weights stored in float8_e4m3fn, computed in bf16.
-  vae_tiling    bool  decode the video in tiles (about 1/4 of the peak memory, about 1.7x slower).
-  vae_bf16      bool  decode in bf16 instead of fp32 (half the peak, faster, tiny colour differences).
+The strategy is the memory part of the shot's layout (shot_layout.py MemoryStrategy); its switches:
+  expert_swap   Wan A14B: one expert on the GPU, the other in pinned host memory, swapped at
+                the boundary (costs host RAM: one expert's pinned copy, 27 GiB).
+  group_offload diffusers group offloading: blocks stream to the GPU just before they run.
+  fp8_storage   diffusers layerwise casting: weights stored in float8_e4m3fn, computed in bf16.
+  vae_tiling    decode the video in tiles (about 1/4 of the peak memory, about 1.7x slower).
+  vae_bf16      decode in bf16 instead of fp32 (half the peak, faster, tiny colour differences).
 Text encoders are always freed before denoising (see DiffusionSession.encode).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING
 
 import torch
 
 if TYPE_CHECKING:
     from diffusers.models.modeling_utils import ModelMixin
-
-
-@dataclass(frozen=True)
-class MemoryStrategy:
-    expert_swap: bool = False
-    group_offload: bool = False
-    fp8_storage: bool = False
-    vae_tiling: bool = False
-    vae_bf16: bool = False
-
-    @classmethod
-    def from_candidate(cls, candidate: dict | None) -> MemoryStrategy:
-        names = {field.name for field in fields(cls)}
-        return cls(**{key: bool(value) for key, value in (candidate or {}).items() if key in names})
 
 
 def store_in_fp8(transformer: ModelMixin) -> None:

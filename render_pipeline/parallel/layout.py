@@ -9,9 +9,12 @@ holds the weights it runs.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from render_pipeline.errors import UserError
+from render_pipeline.shot_layout import ExpertsResident, ShotLayout
 
 VAE_MODES = ("rank0", "tiled")
 
@@ -68,16 +71,18 @@ class ParallelLayout:
         return asdict(self)
 
     @classmethod
-    def from_candidate(cls, candidate: dict) -> ParallelLayout:
-        """The layout of a plan's candidate (planner.layouts.Layout as a dict); 1 GPU when it names none."""
+    def from_candidate(cls, candidate: ShotLayout | Mapping[str, Any]) -> ParallelLayout:
+        """The degrees a plan's shot layout (or its JSON) implies; 1 GPU when it names none."""
+        layout = ShotLayout.of(candidate)
+        parallel = layout.parallel
         return cls(
-            world_size=candidate.get("gpus_per_shot") or 1,
-            cfg=2 if candidate.get("cfg_parallel") else 1,
-            ulysses=candidate.get("ulysses", 1),
-            ring=candidate.get("ring", 1),
-            fsdp=candidate.get("fsdp", False),
-            experts=2 if candidate.get("experts_resident") == "one_per_gpu" else 1,
-            vae="tiled" if candidate.get("vae_tiling") else "rank0",
+            world_size=parallel.gpus_per_shot or 1,
+            cfg=2 if parallel.cfg_parallel else 1,
+            ulysses=parallel.ulysses,
+            ring=parallel.ring,
+            fsdp=parallel.fsdp,
+            experts=2 if parallel.experts_resident == ExpertsResident.ONE_PER_GPU else 1,
+            vae="tiled" if layout.memory.vae_tiling else "rank0",
         )
 
     @property

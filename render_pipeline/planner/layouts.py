@@ -14,6 +14,7 @@ from render_pipeline.backends.specs import ModelSpec
 from render_pipeline.backends.speed import flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.architectures import VAE_BF16_TIME, VAE_TILED_MEMORY, VAE_TILED_TIME
 from render_pipeline.planner.gpus import GIB, Gpu
+from render_pipeline.shot_layout import Offload
 
 # Measured bf16 matmul on an H200 (788 TFLOP/s) over its datasheet figure (989): the ceiling
 # that the per-architecture efficiencies are fractions of.
@@ -39,13 +40,16 @@ FP8_SLOWDOWN = 1.03  # upcasting each layer's weights before it runs
 QUANTISED_BYTES_PER_PARAM = {"GGUF Q8_0": 8.5 / 8, "GGUF Q4_K_M": 4.8 / 8, "fp8 scaled": 1.0}
 GROUP_OFFLOAD_SLOWDOWN = 1.05  # hooks and stream syncs per block (an estimate, not measured here)
 
-OFFLOADS = ("none", "inactive_expert", "model", "group", "sequential")
+OFFLOADS = tuple(Offload)
 # What this version's backends can run (backends/memory.py); the rest are shown for comparison.
-IMPLEMENTED_OFFLOADS = ("none", "inactive_expert", "group")
+IMPLEMENTED_OFFLOADS = (Offload.NONE, Offload.INACTIVE_EXPERT, Offload.GROUP)
 
 
 @dataclass(frozen=True)
 class Layout:
+    """One way to run a backend, as the planner weighs it. Its fields are a ShotLayout's (shot_layout.py):
+    the chosen one is handed on as one."""
+
     gpus_per_shot: int
     fsdp: bool
     ulysses: int
@@ -88,16 +92,6 @@ class Layout:
         """Same pictures as the reference pipeline with the weights on disk (the backend storing them in
         fp8, or a bf16 VAE, changes them slightly)."""
         return self.weights_dtype != "fp8" and self.vae_dtype == "fp32"
-
-    def memory_strategy(self) -> dict:
-        """The keys backends/memory.py reads."""
-        return {
-            "expert_swap": self.offload == "inactive_expert",
-            "group_offload": self.offload == "group",
-            "fp8_storage": self.weights_dtype == "fp8",
-            "vae_tiling": self.vae_tiling,
-            "vae_bf16": self.vae_dtype == "bf16",
-        }
 
 
 @dataclass(frozen=True)
@@ -297,7 +291,7 @@ def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int,
                 break
             for ulysses, ring, cfg_parallel in _parallel_options(arch, g):
                 for fsdp in (False, True):
-                    for offload in (("none", "inactive_expert") if two_experts else ("none",)):
+                    for offload in ((Offload.NONE, Offload.INACTIVE_EXPERT) if two_experts else (Offload.NONE,)):
                         experts = ({"none": "both", "inactive_expert": "one"}[offload] if two_experts else None)
                         layouts.append(Layout(g, fsdp, ulysses, ring, cfg_parallel, experts, offload, dtype,
                                               False, "fp32", stored_bytes))

@@ -30,6 +30,7 @@ from render_pipeline.planner.phases import (
 from render_pipeline.planner.plan_types import DEFAULT_MAX_HOURS, BackendPlan, Plan, PlannedShot
 from render_pipeline.planner.sampling import shot_sampling
 from render_pipeline.planner.weighing import plan_backend, shot_shape, shot_windows
+from render_pipeline.shot_layout import ShotLayout
 
 
 def needs_gpu(storyboard, backend: str | None = None) -> bool:
@@ -244,14 +245,16 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
                                           delivery.fps, method)
             cpu_seconds += seconds
             shots.append(PlannedShot(shot.id, name, delivery.width, delivery.height, delivery.fps, frames, 0, 0,
-                                     {}, seconds))
+                                     ShotLayout(), seconds))
             continue
         spec = SPECS[name]
         plan = plans[name]
         shape = shot_shape(spec, shot, delivery)
         frames, windows = shot_windows(spec, shot)
         layout = plan.fitting_choice.layout
-        candidate = {**asdict(layout), **layout.memory_strategy()}
+        # Through the contract's strict reader: a field of the planner's record that the contract does not
+        # know fails every plan here, not a worker later.
+        candidate = ShotLayout.from_json(asdict(layout))
         sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
         settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}

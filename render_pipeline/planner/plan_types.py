@@ -10,6 +10,7 @@ from render_pipeline.planner.delivery import DeliveryCost
 from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.layouts import Cost, Layout, Shape
 from render_pipeline.planner.phases import Phase, PhaseEstimate
+from render_pipeline.shot_layout import ShotLayout
 
 # The longest render `auto` chooses the best-looking backend for, for the shots it renders (--max-hours):
 # a day, so notes given on one day's cut can be rendered for the next. Past it, auto takes the
@@ -113,7 +114,7 @@ class PlannedShot:
     frames: int  # the whole shot's, handles included
     steps: int
     gpus_per_shot: int
-    candidate: dict  # the chosen layout, plus the memory-strategy keys the backends read
+    candidate: ShotLayout  # the chosen layout; the plain one (no GPU) for the animatic and footage
     estimated_seconds: float
     settings: dict = field(default_factory=dict)  # guidance, shift, boundary: the spec's, for the quality
     windows: Windows | None = None  # None: one pass; else how the shot is cut into windows
@@ -167,7 +168,7 @@ class Plan:
             "total_seconds": round(self.total_seconds, 1),
             "fallback_reason": self.fallback_reason,
             "concurrent_groups": self.concurrent_groups,
-            "shots": [asdict(shot) for shot in self.shots],
+            "shots": [{**asdict(shot), "candidate": shot.candidate.to_json()} for shot in self.shots],
             "warnings": self.warnings,
             "delivery": self.delivery.to_json() if self.delivery is not None else None,
             "choice_reason": self.choice_reason,

@@ -7,11 +7,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from render_pipeline import __version__
 from render_pipeline.backends.base import LoraFile, RenderRequest
 from render_pipeline.backends.windows import Continuation, Windows
 from render_pipeline.media.retime import choose_interpolation
+from render_pipeline.shot_layout import ShotLayout
 from render_pipeline.storyboard import Shot, Storyboard
 from render_pipeline.storyboard.summary import _plain
 
@@ -25,7 +27,7 @@ class Job:
     shot: Shot
     backend: str  # a backend name, or FOOTAGE
     request: RenderRequest
-    candidate: dict  # the plan's memory layout; an out-of-memory retry moves it down the ladder
+    candidate: ShotLayout  # the plan's layout; an out-of-memory retry moves it down the memory ladder
     key: str
     estimated_seconds: float
     output: Path
@@ -34,6 +36,10 @@ class Job:
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # A layout set as its JSON (tests write them by hand) is read, and checked, as it is set.
+        super().__setattr__(name, ShotLayout.of(value) if name == "candidate" else value)
+
     @property
     def id(self) -> str:
         return self.shot.id
@@ -41,7 +47,7 @@ class Job:
     @property
     def gpus_per_shot(self) -> int:
         """0 for work that needs no GPU (the animatic, footage)."""
-        return self.candidate.get("gpus_per_shot", 0)
+        return self.candidate.parallel.gpus_per_shot
 
 
 def request_to_json(request: RenderRequest) -> dict:
@@ -157,7 +163,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
                 loras=lora_files(shot) if planned.backend != "animatic" else (),
             )
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
-        jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=dict(planned.candidate or {}),
+        jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=planned.candidate,
                             key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
                             output=shot_path(out_dir, shot.id), continues=upstream,
                             groups=_concurrent_groups(plan, planned))

@@ -213,7 +213,7 @@ class _Run:
             if self.stopping.is_set() or not queue:
                 return []
             upcoming = list(queue)
-            kept_as = json.dumps([upcoming[0].backend, upcoming[0].candidate, lane.devices], sort_keys=True)
+            kept_as = json.dumps([upcoming[0].backend, upcoming[0].candidate.to_json(), lane.devices], sort_keys=True)
             kept = self.idle_workers.take(kept_as) if self.idle_workers is not None else None
             lane.worker = kept or start_worker(lane, upcoming[0], self.out_dir, self.models_dir,
                                                      self.options.worker_command)
@@ -236,13 +236,13 @@ class _Run:
                     queue.clear()
                 return self._worker_failed_to_start(lane, taken, error, lane.worker.log)
             while (job := self._take(lane, queue)) is not None:
-                candidate = dict(job.candidate)
+                layout = job.candidate
                 if self._render(lane, job):
                     settled.append(job)
                     continue
                 # The worker must be restarted (it died or hung): the shot goes first to the fresh one.
                 # After out of memory it has a lighter layout and waits for that layout's workers.
-                if job.candidate == candidate:
+                if job.candidate == layout:
                     with self.lock:
                         queue.insert(0, job)
                 break
@@ -324,7 +324,7 @@ class _Run:
         if rung is None:
             job.errors.append("out of memory on the lowest rung of the memory ladder")
             return False
-        message = f"out of memory; retrying with a lighter memory layout: {rung}"
+        message = f"out of memory; retrying with a lighter memory layout: {rung.to_json()}"
         self.records.write_log(job, message)
         with self.lock:
             self.reporter.warn(f"{job.id}: {message}")

@@ -1,6 +1,7 @@
 """The worker process: opens one backend session and renders the shots the runner sends it.
 
-Run as ``python -m render_pipeline.runner.worker BACKEND MODELS_DIR CANDIDATE_JSON LOG``.
+Run as ``python -m render_pipeline.runner.worker BACKEND MODELS_DIR LAYOUT_JSON LOG``: the shot layout
+(shot_layout.py) is read back strictly, and the session opened with its memory strategy.
 A separate process contains what a render can do wrong (a crash in native code, a hang,
 memory that is never given back) and lets the runner kill it; the model stays loaded
 across shots because the same worker renders them all.
@@ -38,6 +39,7 @@ from render_pipeline.output_folder.claim import SCRATCH_ENV
 from render_pipeline.output_folder.files import DISK_ERRNOS, open_for_append
 from render_pipeline.runner.jobs import request_from_json
 from render_pipeline.runner.worker_process import RUNNER_PID_ENV
+from render_pipeline.shot_layout import ShotLayout
 
 
 def is_out_of_memory(error: BaseException) -> bool:
@@ -89,10 +91,10 @@ class Worker:
         self.send(event="failed", kind=kind, message=f"{type(error).__name__}: {error}",
                   restart=self.group is not None)
 
-    def serve(self, backend: str, models_dir: Path, candidate: dict) -> int:
+    def serve(self, backend: str, models_dir: Path, layout: ShotLayout) -> int:
         self.log_to(self.worker_log)
         try:
-            session = open_session(backend, candidate, models_dir)
+            session = open_session(backend, layout, models_dir)
         except Exception as error:  # reported to the runner, which decides what to retry
             self.fail(error)
             return 1
@@ -183,8 +185,8 @@ def _alive(pid: int) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     die_with_runner()
-    backend, models_dir, candidate, worker_log = (argv if argv is not None else sys.argv[1:])
-    candidate = json.loads(candidate)
+    backend, models_dir, layout_json, worker_log = (argv if argv is not None else sys.argv[1:])
+    layout = ShotLayout.from_json(json.loads(layout_json))
     # Keep the real stdout for the protocol; anything else printed lands in the log (see log_to).
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     group = None
@@ -192,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         from render_pipeline.parallel.group import WorkerGroup
         from render_pipeline.parallel.layout import ParallelLayout
 
-        group = WorkerGroup(ParallelLayout.from_candidate(candidate))
-    code = Worker(protocol, Path(worker_log), group).serve(backend, Path(models_dir), candidate)
+        group = WorkerGroup(ParallelLayout.from_candidate(layout))
+    code = Worker(protocol, Path(worker_log), group).serve(backend, Path(models_dir), layout)
     if group is not None and code == 0:  # after a failure torchrun ends the ranks; a goodbye could hang
         group.close()
     return code

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from render_pipeline.output_folder.files import open_for_append
+from render_pipeline.shot_layout import ShotLayout
 
 WORKER_COMMAND = (sys.executable, "-m", "render_pipeline.runner.worker")
 TERM_GRACE_SECONDS = 15.0  # torchrun stops its ranks within this, then a kill follows
@@ -33,7 +34,7 @@ class WorkerLost(Exception):
 
 
 class WorkerProcess:
-    def __init__(self, backend: str, models_dir: Path, candidate: dict, worker_log: Path,
+    def __init__(self, backend: str, models_dir: Path, layout: ShotLayout, worker_log: Path,
                  command: tuple[str, ...] | list[str] = WORKER_COMMAND, env: dict[str, str] | None = None):
         self.backend = backend
         self.log = worker_log
@@ -43,7 +44,7 @@ class WorkerProcess:
         log = open_for_append(worker_log)
         try:
             self.process = subprocess.Popen(
-                [*command, backend, str(models_dir), json.dumps(candidate), str(worker_log)],
+                [*command, backend, str(models_dir), json.dumps(layout.to_json()), str(worker_log)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, text=True, encoding="utf-8",
                 start_new_session=True, env={**(os.environ if env is None else env), RUNNER_PID_ENV: str(os.getpid())},
             )
