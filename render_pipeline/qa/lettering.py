@@ -12,7 +12,7 @@ digits: a lone "O" is what a ball or a porthole reads as. The score is the recog
 confidence in the most certain region; the box around every region over the threshold on that
 frame (in the shot's pixels) and the text read are reported.
 
-Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (scripts/bench_qa.py).
+Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (benchmarks/bench_qa.py).
 """
 
 from __future__ import annotations
