@@ -1,9 +1,10 @@
-"""The benchmarks as a user runs them (python -m benchmarks.<name>), their results files' schema, and a house
-rule the AST can check: no module takes another's private name."""
+"""The benchmarks as a user runs them (python -m benchmarks.<name>), their results files' schema, their page in
+docs/, and a house rule the AST can check: no module takes another's private name."""
 
 from __future__ import annotations
 
 import ast
+import json
 import re
 import subprocess
 import sys
@@ -116,3 +117,53 @@ def test_nothing_edits_the_import_path():
              if path != Path(__file__).resolve()
              and re.search(r"sys\.path\.(insert|append|extend)", path.read_text(encoding="utf-8"))]
     assert not edits, edits
+
+
+def markdown_links(page: Path) -> list[str]:
+    text = re.sub(r"```.*?```", "", page.read_text(encoding="utf-8"), flags=re.DOTALL)
+    return re.findall(r"\]\(([^)\s]+)\)", text)
+
+
+def heading_anchors(page: Path) -> set[str]:
+    """GitHub's anchors: each heading lower-cased, its punctuation dropped, spaces made hyphens; repeats numbered."""
+    anchors: set[str] = set()
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if match := re.match(r"#+ (.*)", line):
+            anchor = re.sub(r"[^\w\- ]", "", match.group(1).strip().lower()).replace(" ", "-")
+            numbered, count = anchor, 0
+            while numbered in anchors:
+                count += 1
+                numbered = f"{anchor}-{count}"
+            anchors.add(numbered)
+    return anchors
+
+
+@pytest.mark.parametrize("page", ["docs/benchmarks.md", "docs/benchmarks-archive.md"])
+def test_the_benchmark_pages_links_lead_somewhere(page):
+    source = REPO / page
+    broken = []
+    for link in markdown_links(source):
+        if re.match(r"[a-z]+:", link):
+            continue
+        target, _, anchor = link.partition("#")
+        path = (source.parent / target).resolve() if target else source
+        if not path.exists() or (anchor and path.suffix == ".md" and anchor not in heading_anchors(path)):
+            broken.append(link)
+    assert not broken, broken
+
+
+def test_the_current_figures_link_their_raw_data():
+    page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    table = page.split("## Current figures", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and not line.startswith("| what")]
+    assert len(rows) >= 10
+    linked = {link for row in rows for link in re.findall(r"\]\((measurements/[^)]+\.json)\)", row)}
+    assert {"measurements/2026-12-05-cpu-qa.json", "measurements/2026-11-22-2xh200-parallel.json"} <= linked
+    for link in linked:
+        json.loads((REPO / "docs" / link).read_text(encoding="utf-8"))  # raw data a reader can load
+
+
+def test_the_page_says_how_to_run_every_benchmark():
+    page = (REPO / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    missing = [name for name in BENCHMARKS if f"python -m benchmarks.{name}" not in page]
+    assert not missing, missing
