@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from optional_parts import missing
+
+from tests.optional_parts import missing
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "storyboards"

@@ -1,4 +1,4 @@
-"""A runner worker whose backend draws synthetic clips (tests/qa_clips.py), for tests/test_qa_rerender.py.
+"""A runner worker whose backend draws synthetic clips (tests/assets/qa_clips.py), for tests/test_qa_rerender.py.
 
 QA_FAKE_ATTEMPTS maps a shot id to the kind of clip each of its renders draws, in order
 ("lettered", "frozen", ...); renders past the list are clean. QA_FAKE_DIR keeps a count of each
@@ -11,11 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+# Run as a script: its own folder, tests/, is the first on the path.
+from assets.qa_clips import FPS, Scene, make_clip
 
-from qa_clips import FPS, Scene, make_clip  # noqa: E402
-
-import render_pipeline.runner.worker as worker  # noqa: E402
+import render_pipeline.runner.worker as worker
 
 ATTEMPTS = json.loads(os.environ.get("QA_FAKE_ATTEMPTS", "{}"))
 FOLDER = Path(os.environ["QA_FAKE_DIR"])

@@ -1,4 +1,4 @@
-"""XTTS v2 narration: a tiny random XTTS (tests/tiny_xtts.py) speaking a film through render-all, in
+"""XTTS v2 narration: a tiny random XTTS (tests/assets/tiny_xtts.py) speaking a film through render-all, in
 the XTTS environment's worker; and the messages for bad references, languages, weights and environments."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def tiny_weights(tmp_path_factory) -> Path:
     """<models dir>/xtts_v2 holding a tiny random XTTS, built by the XTTS environment's python."""
     models = tmp_path_factory.mktemp("models")
     python = Path(os.environ[ENV_VARIABLE]) / "bin" / "python"
-    built = subprocess.run([str(python), str(Path(__file__).with_name("tiny_xtts.py")), str(models / "xtts_v2")],
+    built = subprocess.run([str(python), str(Path(__file__).parent / "assets" / "tiny_xtts.py"), str(models / "xtts_v2")],
                            capture_output=True, text=True)
     assert built.returncode == 0, built.stderr[-2000:]
     return models

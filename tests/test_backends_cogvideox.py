@@ -1,12 +1,11 @@
-from optional_parts import module_needs
-
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
-from tiny_models import build_cogvideox_folder  # noqa: E402
+from tests.assets.tiny_models import build_cogvideox_folder  # noqa: E402
 
 
 def test_cogvideox_renders_a_shot_from_the_folder(tmp_path):

@@ -12,26 +12,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d, WanRMS_norm  # noqa: E402
-from tiny_models import (  # noqa: E402
-    build_cogvideox_folder,
-    build_wan_a14b_folder,
-    build_wan_ti2v_5b_folder,
-    tiny_wan22_vae,
-    tiny_wan_vae,
-)
 
 from render_pipeline.backends import diffusion, open_session  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.specs import SPECS  # noqa: E402
 from render_pipeline.backends.wan import decode_frame_by_frame  # noqa: E402
 from render_pipeline.backends.wan_vae_channels_last import channels_last_decoder  # noqa: E402
+from tests.assets.tiny_models import (  # noqa: E402
+    build_cogvideox_folder,
+    build_wan_a14b_folder,
+    build_wan_ti2v_5b_folder,
+    tiny_wan22_vae,
+    tiny_wan_vae,
+)
 
 PROMPT = "a grey destroyer at dawn on the sea"
 NEGATIVE = "blurry static"
@@ -125,7 +126,8 @@ def test_hunyuanvideo_without_its_text_padding_renders_diffusers_pixels_to_one_l
     """HunyuanVideo attends without the padding (backends/hunyuanvideo.py): the same sums in another
     order, so a few pixels may round the other way, by one level of 255 at most."""
     import diffusers
-    from tiny_models import build_hunyuanvideo_folder
+
+    from tests.assets.tiny_models import build_hunyuanvideo_folder
 
     folder = build_hunyuanvideo_folder(tmp_path / "models" / "HunyuanVideo")
     request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt="", seed=11, width=16, height=16,

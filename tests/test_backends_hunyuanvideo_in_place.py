@@ -14,13 +14,21 @@ import shutil
 from pathlib import Path
 
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from release_files import (  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
+from render_pipeline.backends.base import RenderRequest  # noqa: E402
+from render_pipeline.backends.checkpoint_loading import load_in_place  # noqa: E402
+from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
+from render_pipeline.doctor import check_weights  # noqa: E402
+from tests.assets.release_files import (  # noqa: E402
     comfyui_clip_l,
     comfyui_llama,
     derived_folder,
@@ -36,14 +44,7 @@ from release_files import (  # noqa: E402
     write_gguf,
     write_tencent_release,
 )
-from safetensors.torch import save_file  # noqa: E402
-from tiny_models import build_hunyuanvideo_folder, decoded_pixels  # noqa: E402
-
-from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
-from render_pipeline.backends.base import RenderRequest  # noqa: E402
-from render_pipeline.backends.checkpoint_loading import load_in_place  # noqa: E402
-from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
-from render_pipeline.doctor import check_weights  # noqa: E402
+from tests.assets.tiny_models import build_hunyuanvideo_folder, decoded_pixels  # noqa: E402
 
 BACKEND = "hunyuanvideo"
 WEIGHTED = ("transformer", "text_encoder", "text_encoder_2", "vae")

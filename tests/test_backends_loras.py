@@ -9,18 +9,24 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch
 from safetensors.torch import load_file, save_file
-from tiny_loras import merged_by_hand, random_lora, save_diffusers, save_wan_kohya, save_wan_original
-from tiny_models import build_cogvideox_folder, build_hunyuanvideo_folder, build_wan_a14b_folder, decoded_pixels
 
 from render_pipeline.backends import lora_fuse, open_session
 from render_pipeline.backends.base import LoraFile, RenderRequest
 from render_pipeline.backends.lora_fuse import LoraMismatch
+from tests.assets.tiny_models import (
+    build_cogvideox_folder,
+    build_hunyuanvideo_folder,
+    build_wan_a14b_folder,
+    decoded_pixels,
+)
+from tests.tiny_loras import merged_by_hand, random_lora, save_diffusers, save_wan_kohya, save_wan_original
 
 WAN = "wan2.2-t2v-a14b"
 FOLDER = "Wan2.2-T2V-A14B-Diffusers"

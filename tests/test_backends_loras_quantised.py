@@ -6,19 +6,19 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from optional_parts import module_needs
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from release_files import fp8_scaled  # noqa: E402
-from tiny_loras import random_lora, save_diffusers  # noqa: E402
-from tiny_models import tiny_wan_transformer  # noqa: E402
 
 from render_pipeline.backends.base import LoraFile  # noqa: E402
 from render_pipeline.backends.lora_fuse import FusedLoras  # noqa: E402
 from render_pipeline.backends.scaled_fp8 import ScaledFp8Linear, use_scaled_fp8  # noqa: E402
+from tests.assets.release_files import fp8_scaled  # noqa: E402
+from tests.assets.tiny_models import tiny_wan_transformer  # noqa: E402
+from tests.tiny_loras import random_lora, save_diffusers  # noqa: E402
 
 WAN = "wan2.2-t2v-a14b"
 

@@ -4,17 +4,18 @@ image), Wan I2V-A14B and CogVideoX-5B-I2V with an image, each loaded from a diff
 from pathlib import Path
 
 import numpy as np
-from optional_parts import module_needs
 
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from tiny_models import (  # noqa: E402
+
+from tests.assets.tiny_models import (  # noqa: E402
     build_cogvideox_folder,
     build_hunyuanvideo_folder,
     build_wan_a14b_folder,

@@ -5,14 +5,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
-from tiny_models import build_hunyuanvideo_folder, build_wan_ti2v_5b_folder, decoded_pixels  # noqa: E402
+from tests.assets.tiny_models import build_hunyuanvideo_folder, build_wan_ti2v_5b_folder, decoded_pixels  # noqa: E402
 
 NEGATIVE = "blurry static"
 

@@ -4,16 +4,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
-from tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
+
+from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 
 @pytest.fixture(scope="module")

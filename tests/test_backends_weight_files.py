@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.backends.checkpoint_files import gguf_tensors, safetensors_tensors
 from render_pipeline.backends.weights import check_model_folder, locate_weights
@@ -22,6 +21,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.planner import make_plan
 from render_pipeline.planner.gpus import GIB
 from render_pipeline.storyboard import load_storyboard
+from tests.optional_parts import module_needs
 
 # The code under test is torch-free; the tests build the full-size models' tensor tables on the meta device.
 pytestmark = module_needs("diffusion")
@@ -36,7 +36,8 @@ def expert_shapes() -> dict[str, tuple[int, ...]]:
     """Wan 2.2 A14B's expert: every tensor's original name and full-size shape (built on the meta device)."""
     from accelerate import init_empty_weights
     from diffusers import WanTransformer3DModel
-    from release_files import original_wan_transformer
+
+    from tests.assets.release_files import original_wan_transformer
 
     config = Path("render_pipeline/backends/model_configs/wan2.2-t2v-a14b/transformer")
     with init_empty_weights():
@@ -171,9 +172,8 @@ def test_weights_yaml_mistakes_are_user_errors(tmp_path):
 
 
 def test_weights_yaml_can_name_a_diffusers_folder_elsewhere(tmp_path):
-    from test_backends_specs import _fake_diffusers_folder
-
     from render_pipeline.backends.specs import SPECS
+    from tests.test_backends_specs import _fake_diffusers_folder
 
     elsewhere = tmp_path / "disk2" / "wan-a14b"
     _fake_diffusers_folder(elsewhere, "WanPipeline", SPECS[A14B].components)
@@ -195,13 +195,13 @@ def test_a_storyboards_own_weights_yaml_may_not_lead_out_of_its_folder(tmp_path,
     """A storyboard is untrusted: a weights.yaml in a models folder inside its folder (the default ./models
     when run from there) cannot make the tool read files elsewhere; the same line in a models folder
     outside it can."""
-    from test_backends_specs import _fake_diffusers_folder
     from typer.testing import CliRunner
 
     from render_pipeline.backends.specs import SPECS
     from render_pipeline.cli import app
     from render_pipeline.planner import make_plan
     from render_pipeline.storyboard import load_storyboard
+    from tests.test_backends_specs import _fake_diffusers_folder
 
     elsewhere = tmp_path / "disk2" / "wan-a14b"
     _fake_diffusers_folder(elsewhere, "WanPipeline", SPECS[A14B].components)
@@ -296,7 +296,8 @@ def hunyuan_shapes() -> dict[str, tuple[int, ...]]:
     """HunyuanVideo's transformer: every tensor's original (Tencent's, ComfyUI's, city96's) name and full-size shape."""
     from accelerate import init_empty_weights
     from diffusers import HunyuanVideoTransformer3DModel
-    from release_files import original_hunyuan_transformer
+
+    from tests.assets.release_files import original_hunyuan_transformer
 
     config = Path("render_pipeline/backends/model_configs/hunyuanvideo/transformer")
     with init_empty_weights():

@@ -15,13 +15,19 @@ are from the unquantised weights is the format's own error, asserted separately 
 from pathlib import Path
 
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-from release_files import (  # noqa: E402
+from safetensors.torch import save_file  # noqa: E402
+
+from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
+from render_pipeline.backends.base import RenderRequest  # noqa: E402
+from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
+from tests.assets.release_files import (  # noqa: E402
     derived_folder,
     fp8_meaning,
     fp8_scaled,
@@ -33,18 +39,13 @@ from release_files import (  # noqa: E402
     write_gguf,
     write_official_release,
 )
-from safetensors.torch import save_file  # noqa: E402
-from tiny_models import (  # noqa: E402
+from tests.assets.tiny_models import (  # noqa: E402
     build_wan_a14b_folder,
     build_wan_ti2v_5b_folder,
     decoded_pixels,
     small_wan21_vae,
     small_wan22_vae,
 )
-
-from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
-from render_pipeline.backends.base import RenderRequest  # noqa: E402
-from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
 
 A14B = "wan2.2-t2v-a14b"
 WEIGHTED = ("transformer", "transformer_2", "text_encoder", "vae")

@@ -8,19 +8,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.backends.windows import Continuation, Windows, plan_windows, window_seed, windows_folder
 from render_pipeline.media.ffmpeg import count_frames
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
-from tiny_models import build_hunyuanvideo_folder, build_wan_a14b_folder, build_wan_ti2v_5b_folder, decoded_pixels  # noqa: E402
-
 from render_pipeline.backends import open_session  # noqa: E402
 from render_pipeline.backends.windowed import blended_frames  # noqa: E402
+from tests.assets.tiny_models import (  # noqa: E402
+    build_hunyuanvideo_folder,
+    build_wan_a14b_folder,
+    build_wan_ti2v_5b_folder,
+    decoded_pixels,
+)
 
 MODELS = [name for name, spec in SPECS.items() if spec.needs_gpu]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_runner_faults import write_storyboard
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
+from tests.test_runner_faults import write_storyboard
 
 COMMANDS = ["validate", "assemble", "prompts", "plan", "render-shot", "render-all", "doctor"]
 

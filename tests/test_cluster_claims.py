@@ -9,11 +9,10 @@ import sys
 import time
 from pathlib import Path
 
-from test_runner_faults import FPS, jobs_for, manifest, write_storyboard
-
 from render_pipeline.media.ffmpeg import count_frames
 from render_pipeline.runner import RunOptions, run_jobs
 from render_pipeline.runner.executors.node_task import render_on_this_node
+from tests.test_runner_faults import FPS, jobs_for, manifest, write_storyboard
 
 
 def race_for_shot(start, outcomes, job, out: Path, models: Path) -> None:

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("cluster")  # before the imports that load ray
 
 import ray  # noqa: E402
-from test_runner_faults import FPS, jobs_for, manifest, write_storyboard  # noqa: E402
 
 from render_pipeline.errors import UserError  # noqa: E402
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402
@@ -22,6 +22,7 @@ from render_pipeline.runner.executors import run_on_cluster  # noqa: E402
 from render_pipeline.runner.executors.node_gpus import NodeGpus  # noqa: E402
 from render_pipeline.runner.executors.ray_cluster import RayExecutor  # noqa: E402
 from render_pipeline.runner.executors.slurm_cluster import SlurmExecutor  # noqa: E402
+from tests.test_runner_faults import FPS, jobs_for, manifest, write_storyboard  # noqa: E402
 
 SHOTS = ["s01", "s02", "s03"]
 KILL_WORKER = (sys.executable, str(Path(__file__).with_name("cluster_kill_worker.py")))

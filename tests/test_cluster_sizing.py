@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-from test_runner_faults import write_storyboard
 
 from render_pipeline.errors import UserError
 from render_pipeline.film import render_all
@@ -12,6 +11,7 @@ from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import RunResult
 from render_pipeline.runner.executors.node_gpus import NodeGpus, gpus_to_plan_for, ray_node_gpus, sinfo_node_gpus
 from render_pipeline.storyboard import load_storyboard
+from tests.test_runner_faults import write_storyboard
 
 WAN_14B = "wan2.2-t2v-a14b"
 

@@ -7,7 +7,8 @@ import struct
 from pathlib import Path
 
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 

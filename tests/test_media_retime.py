@@ -11,8 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from post_film import FakeAudio
-from test_runner_faults import jobs_for
 
 from render_pipeline.doctor import check_frame_interpolation
 from render_pipeline.errors import UserError
@@ -32,6 +30,8 @@ from render_pipeline.post import assemble
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.footage import conform_footage
 from render_pipeline.storyboard import load_storyboard
+from tests.post_film import FakeAudio
+from tests.test_runner_faults import jobs_for
 
 WIDTH, HEIGHT = 160, 48
 BAR = 8  # pixels wide

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_runner_faults import FPS, jobs_for, manifest, write_storyboard
 
 from render_pipeline.errors import UserError
 from render_pipeline.film import render_all
@@ -16,6 +15,7 @@ from render_pipeline.media.ffmpeg import count_frames
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.manifest import Manifest
 from render_pipeline.storyboard import load_storyboard
+from tests.test_runner_faults import FPS, jobs_for, manifest, write_storyboard
 
 PRECIOUS = "precious: nothing may write here\n"
 TINY_FPS = 24  # a rate every timeline format takes

@@ -1,7 +1,7 @@
 """Every layout against the one-process output: 2 CPU processes, gloo, tiny fp32 models.
 
-pytest launches this file once under torchrun (the same launcher the runner uses); the
-``__main__`` part runs all cases in both processes and rank 0 writes the largest difference of
+pytest launches this module once under torchrun (the same launcher the runner uses), as
+``-m tests.test_parallel_gloo`` from the repository's root; the ``__main__`` part runs all cases in both processes and rank 0 writes the largest difference of
 each case. Not testable on CPU: ring attention (PyTorch's plain SDPA, the only CPU attention
 backend with context-parallel support, returns no log-sum-exp; a test below checks the refusal).
 """
@@ -42,7 +42,7 @@ def differences(tmp_path_factory) -> dict:
     from render_pipeline.parallel.launch import torchrun_command
 
     out = tmp_path_factory.mktemp("gloo") / "differences.json"
-    command = torchrun_command(2, [__file__, str(out)])
+    command = torchrun_command(2, ["-m", "tests.test_parallel_gloo", str(out)])
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=Path(__file__).parents[1])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     return json.loads(out.read_text())
@@ -265,10 +265,9 @@ def _run_cases(out_path: str) -> None:
         seen = watch(model.transformer_blocks[0], lambda inputs: inputs[0].shape[0])
         record("cogvideox batched cfg2", reference, model(**cogvideox_inputs)[0], seen[0])
 
-        from tiny_loras import random_lora, save_wan_original
-
         from render_pipeline.backends.base import LoraFile
         from render_pipeline.backends.lora_fuse import FusedLoras
+        from tests.tiny_loras import random_lora, save_wan_original
 
         lora = random_lora(tiny_wan(), ["blocks.0.ffn.net.0.proj", "blocks.1.attn1.to_q", "proj_out",
                                         "condition_embedder.time_proj"])
@@ -322,5 +321,4 @@ def _run_cases(out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parents[1]))
     _run_cases(sys.argv[1])

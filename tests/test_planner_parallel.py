@@ -3,10 +3,10 @@
 import json
 
 import pytest
-from test_planner_plan import _storyboard
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
+from tests.test_planner_plan import _storyboard
 
 
 def _plan_json(board, *args) -> dict:

@@ -145,7 +145,7 @@ def test_plan_command_rejects_a_bad_gpu_spec_without_a_traceback(tmp_path):
 
 def test_plan_on_one_24gb_card_fits_in_15_lines_and_explains_its_choice(tmp_path, monkeypatch):
     """The 5-minute example on 1x24GB: a line per backend with units, the choice and why, the download once."""
-    from conftest import EXAMPLES
+    from tests.conftest import EXAMPLES
 
     monkeypatch.chdir(tmp_path)  # the default models folder, ./models, holds nothing
     monkeypatch.delenv("RENDER_PIPELINE_MODELS", raising=False)
@@ -171,7 +171,7 @@ def test_plan_on_one_24gb_card_fits_in_15_lines_and_explains_its_choice(tmp_path
 
 
 def _with_weights(models: Path, *names: str) -> Path:
-    from test_backends_specs import _fake_diffusers_folder
+    from tests.test_backends_specs import _fake_diffusers_folder
 
     for name in names:
         spec = SPECS[name]

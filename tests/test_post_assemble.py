@@ -12,12 +12,12 @@ import subprocess
 import numpy as np
 import opentimelineio as otio
 import pytest
-from post_film import COLOURS, FPS, FakeAudio, band_level_db, ffmpeg, make_film_inputs, read_frames
 
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe, probe
 from render_pipeline.post import assemble
 from render_pipeline.post.audio_mix import integrated_loudness
 from render_pipeline.storyboard import load_storyboard
+from tests.post_film import COLOURS, FPS, FakeAudio, band_level_db, ffmpeg, make_film_inputs, read_frames
 
 FILM_FRAMES = 144  # (2.0 + 1.5 + 1.0 + 1.5) s at 24 fps
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hashlib
 
-from post_film import ffmpeg, make_film_inputs
-
 from render_pipeline.post import assemble
 from render_pipeline.storyboard import load_storyboard
+from tests.post_film import ffmpeg, make_film_inputs
 
 
 def digest(path) -> str:

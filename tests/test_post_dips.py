@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from post_film import FakeAudio, ffmpeg, read_frames
 
 from render_pipeline.post import assemble
 from render_pipeline.post.edit import make_edit
 from render_pipeline.storyboard import load_storyboard
+from tests.post_film import FakeAudio, ffmpeg, read_frames
 
 GREY = 128  # both shots: mid grey, so a dip to black and a dip to white both move every pixel
 

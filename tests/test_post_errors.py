@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from post_film import make_film_inputs
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
@@ -13,6 +12,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.media.ffmpeg import FfmpegError
 from render_pipeline.post import assemble
 from render_pipeline.storyboard import load_storyboard
+from tests.post_film import make_film_inputs
 
 STORYBOARD = """\
 version: 1

@@ -14,17 +14,7 @@ from contextlib import contextmanager
 import pytest
 
 from render_pipeline.prompts.onscreen_text import find_onscreen_text
-
-CASES = {
-    "many quoted strings in one sentence": lambda n: 'x "a ' * (n // 5),
-    "signs with their text": lambda n: 'a sign reading "OPEN", ' * (n // 22),
-    "sentences": lambda n: 'A banner reading "SWAV 2025" over the harbor. ' * (n // 46),
-    "one long word": lambda n: "a" * n,
-    "a run of spaces": lambda n: "a" + " " * n + "b",
-    "unclosed marks": lambda n: "« " * (n // 2),
-    "abbreviations": lambda n: "Dr. " * (n // 4),
-    "a card sentence": lambda n: "Title card: " + "x " * (n // 2),
-}
+from tests.assets.prompt_corpus import LONG_PROMPTS
 
 
 @contextmanager
@@ -48,7 +38,7 @@ def seconds_for(text: str) -> float:
     return time.perf_counter() - began
 
 
-@pytest.mark.parametrize("make", CASES.values(), ids=CASES.keys())
+@pytest.mark.parametrize("make", LONG_PROMPTS.values(), ids=LONG_PROMPTS.keys())
 def test_extraction_time_grows_in_proportion_to_the_prompt(make):
     small, large = make(20_000), make(160_000)
     small_seconds = min(seconds_for(small) for _ in range(2))

@@ -1,14 +1,14 @@
-"""Shot QA's checks on synthetic clips made with FFmpeg (tests/qa_clips.py)."""
+"""Shot QA's checks on synthetic clips made with FFmpeg (tests/assets/qa_clips.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip
 
 from render_pipeline.media.ffmpeg import probe
 from render_pipeline.qa.check import check_shot
 from render_pipeline.qa.findings import Check
+from tests.assets.qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip
 
 KINDS = ("clean", "lettered", "frozen", "looping", "flicker", "seam")
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from conftest import MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
 from render_pipeline.storyboard import StoryboardError, load_storyboard
 from render_pipeline.storyboard.schema import QaPolicy
+from tests.conftest import MINIMAL_STORYBOARD
 
 WITH_POLICY = MINIMAL_STORYBOARD.replace("shots:\n", "defaults:\n  qa: {on_fail: rerender}\nshots:\n", 1)
 

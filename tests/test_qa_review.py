@@ -6,11 +6,11 @@ import base64
 import re
 
 import numpy as np
-from qa_clips import Scene, make_clip
 
 from render_pipeline.media.ffmpeg import MediaKind, ffmpeg_output, media_input
 from render_pipeline.post.review import _qa_rows
 from render_pipeline.qa.review_card import THUMBNAIL_WIDTH, attempt_lines, boxed_frame
+from tests.assets.qa_clips import Scene, make_clip
 
 BOX = {"x0": 80, "y0": 40, "x1": 200, "y1": 90}  # on a 320x180 shot: a 120x50 box
 QA = {"on_fail": "rerender", "max_attempts": 3, "lettering_checked": True, "kept": 2, "attempts": [

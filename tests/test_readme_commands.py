@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import REPO
+from tests.conftest import REPO
 
 
 def try_it_commands() -> list[str]:

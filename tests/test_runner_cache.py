@@ -3,12 +3,12 @@
 import json
 import time
 
-from test_runner_faults import FPS, jobs_for, manifest, write_storyboard
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
 from render_pipeline.media.ffmpeg import count_frames, probe
 from render_pipeline.runner import run_jobs
+from tests.test_runner_faults import FPS, jobs_for, manifest, write_storyboard
 
 
 def with_out(board, out):

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_runner_faults import FPS, manifest, write_storyboard
 
 from render_pipeline.media.ffmpeg import count_frames, run_ffmpeg
+from tests.test_runner_faults import FPS, manifest, write_storyboard
 
 CLI = [sys.executable, "-m", "render_pipeline.cli"]
 
@@ -125,7 +125,7 @@ def test_a_read_only_shots_folder_is_named_up_front_and_a_rerun_resumes(tmp_path
 
 
 def test_a_tmpdir_and_an_output_folder_with_spaces_render_the_film_and_leave_no_scratch(tmp_path):
-    from test_output_folder import TINY_FPS, tiny_film
+    from tests.test_output_folder import TINY_FPS, tiny_film
 
     board = tiny_film(tmp_path)
     temporary, out = tmp_path / "temporary files", tmp_path / "my film"

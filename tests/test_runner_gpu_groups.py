@@ -10,17 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.storyboard import load_storyboard
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 from PIL import Image  # noqa: E402
-from tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
+
+from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 WAN = "wan2.2-t2v-a14b"
 ONE_GPU = {"gpus_per_shot": 1}
@@ -112,11 +113,11 @@ def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_rende
     from types import SimpleNamespace
 
     import torch
-    from tiny_models import build_wan_ti2v_5b_folder
 
     from render_pipeline.backends import open_session
     from render_pipeline.backends.base import RenderRequest
     from render_pipeline.parallel.group import WorkerGroup
+    from tests.assets.tiny_models import build_wan_ti2v_5b_folder
 
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
     Image.fromarray(np.full((32, 32, 3), 120, dtype=np.uint8)).save(tmp_path / "still.png")
@@ -153,7 +154,7 @@ def two_render_what_one_renders(jobs_for, models: Path, tmp_path: Path) -> dict[
 @pytest.mark.slow
 def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path):
     """TI2V-5B's image-to-video pipeline, sharing the modules the group spread over two processes."""
-    from tiny_models import build_wan_ti2v_5b_folder
+    from tests.assets.tiny_models import build_wan_ti2v_5b_folder
 
     models = tmp_path / "models"
     build_wan_ti2v_5b_folder(models / "Wan2.2-TI2V-5B-Diffusers")
@@ -176,9 +177,8 @@ def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path)
 def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path):
     """Both continuations across two processes: rank 0 decodes each window and hands the next one what it
     continues from (held latent frames for Wan A14B, the last frame for TI2V-5B) to rank 1."""
-    from tiny_models import build_wan_ti2v_5b_folder
-
     from render_pipeline.backends.windows import Continuation, Windows
+    from tests.assets.tiny_models import build_wan_ti2v_5b_folder
 
     models = tmp_path / "models"
     build_wan_a14b_folder(models / "Wan2.2-T2V-A14B-Diffusers")

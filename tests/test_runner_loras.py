@@ -12,13 +12,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch
-from tiny_loras import random_lora, save_wan_kohya, save_wan_original
-from tiny_models import build_wan_a14b_folder, decoded_pixels
 
 from render_pipeline.backends.base import LoraFile
 from render_pipeline.planner.plan import make_plan
@@ -26,6 +25,8 @@ from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs, request_from_json, request_to_json
 from render_pipeline.runner.order import grouped_by_lora_set
 from render_pipeline.storyboard import load_storyboard
+from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels
+from tests.tiny_loras import random_lora, save_wan_kohya, save_wan_original
 
 WAN = "wan2.2-t2v-a14b"
 

@@ -6,8 +6,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from test_output_folder import CLI, wait_for
-from test_runner_faults import manifest, write_storyboard
+from tests.test_output_folder import CLI, wait_for
+from tests.test_runner_faults import manifest, write_storyboard
 
 
 def descendants(pid: int) -> dict[int, str]:

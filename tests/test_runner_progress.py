@@ -11,7 +11,6 @@ docs/benchmarks.md ("Phases of render-all").
 import re
 
 import pytest
-from test_runner_faults import FAULT_WORKER
 
 from render_pipeline.errors import DiskFault
 from render_pipeline.film import render_all
@@ -20,6 +19,7 @@ from render_pipeline.planner.phases import Phase, PhaseEstimate
 from render_pipeline.runner import RunOptions
 from render_pipeline.runner.progress import PlainReporter
 from render_pipeline.storyboard import load_storyboard
+from tests.test_runner_faults import FAULT_WORKER
 
 # How much slower (>1) or faster (<1) than its estimate each phase runs on the scripted machine.
 FACTORS = {Phase.NARRATION: 1.2, Phase.MUSIC: 0.8, Phase.SHOTS: 1.25, Phase.CONVERSION: 0.8, Phase.ASSEMBLY: 1.1}

@@ -5,11 +5,11 @@ import queue
 import threading
 
 import pytest
-from test_runner_faults import write_storyboard
 
 from render_pipeline.film.watch import watch_shot
 from render_pipeline.runner import lanes as lanes_module
 from render_pipeline.storyboard import StoryboardError
+from tests.test_runner_faults import write_storyboard
 
 
 def save(board, text: str) -> None:

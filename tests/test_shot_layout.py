@@ -7,7 +7,7 @@ from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
-from test_runner_faults import jobs_for, manifest, write_storyboard
+from tests.test_runner_faults import jobs_for, manifest, write_storyboard
 
 from render_pipeline.parallel.layout import ParallelLayout
 from render_pipeline.planner.layouts import Layout

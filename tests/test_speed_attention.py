@@ -6,18 +6,18 @@ import sys
 import types
 
 import pytest
-from optional_parts import module_needs
 
 from render_pipeline.doctor import check_flash_attention
 from render_pipeline.planner.gpus import CATALOGUE
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch  # noqa: E402
-from tiny_models import build_wan_ti2v_5b_folder  # noqa: E402
 
 from render_pipeline.backends import diffusion, open_session, speed  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
+from tests.assets.tiny_models import build_wan_ti2v_5b_folder  # noqa: E402
 
 
 def test_the_reason_flash_attention_4_cannot_run_names_the_fix(monkeypatch):

@@ -1,7 +1,8 @@
 """The exact-path speed-ups must compute what diffusers computes (issue 10)."""
 
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 

@@ -2,13 +2,13 @@
 
 import numpy as np
 import pytest
-from optional_parts import module_needs
+
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import diffusers  # noqa: E402
 import torch  # noqa: E402
-from test_speed_exact_path import tiny_wan  # noqa: E402
 
 from render_pipeline.backends.hunyuanvideo import attend_without_mask, drop_text_padding  # noqa: E402
 from render_pipeline.backends.speed import (  # noqa: E402
@@ -19,6 +19,7 @@ from render_pipeline.backends.speed import (  # noqa: E402
     speed_options,
 )
 from render_pipeline.errors import UserError  # noqa: E402
+from tests.test_speed_exact_path import tiny_wan  # noqa: E402
 
 
 def tiny_hunyuan():
@@ -138,10 +139,9 @@ def test_fast_modes_are_part_of_a_generated_shots_cache_key(tmp_path):
 
 
 def test_session_renders_with_a_step_cache_and_reloads_when_the_modes_change(tmp_path):
-    from tiny_models import build_wan_a14b_folder, decoded_pixels
-
     from render_pipeline.backends import open_session
     from render_pipeline.backends.base import RenderRequest
+    from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels
 
     build_wan_a14b_folder(tmp_path / "models" / "Wan2.2-T2V-A14B-Diffusers")
     session = open_session("wan2.2-t2v-a14b", {}, tmp_path / "models")

@@ -9,11 +9,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
 from render_pipeline.storyboard import StoryboardError, load_storyboard
+from tests.conftest import MINIMAL_STORYBOARD
 
 BACKENDS = "auto, animatic, wan2.2-t2v-a14b, wan2.2-ti2v-5b, hunyuanvideo, cogvideox-5b"
 

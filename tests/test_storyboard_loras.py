@@ -5,16 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from optional_parts import module_needs
+from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
 
 import torch
-from conftest import EXAMPLES
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
+from tests.conftest import EXAMPLES
 
 BOARD = """\
 version: 1

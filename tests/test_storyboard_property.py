@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 
 import yaml
-from conftest import MINIMAL_STORYBOARD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from render_pipeline.storyboard import Storyboard, StoryboardError
 from render_pipeline.storyboard.resolve import resolve
 from render_pipeline.storyboard.yaml_source import parse_located
+from tests.conftest import MINIMAL_STORYBOARD
 
 VALID = yaml.safe_load(MINIMAL_STORYBOARD)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import EXAMPLES, MINIMAL_STORYBOARD
 
 from render_pipeline.storyboard import StoryboardError, load_storyboard
+from tests.conftest import EXAMPLES, MINIMAL_STORYBOARD
 
 
 def test_ids_stay_strings_as_written(write_storyboard):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from fractions import Fraction
 
 import pytest
-from conftest import MINIMAL_STORYBOARD
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -16,6 +15,7 @@ from render_pipeline.post.edit import make_edit
 from render_pipeline.storyboard import StoryboardError, load_storyboard
 from render_pipeline.storyboard.resolve import resolve
 from render_pipeline.storyboard.yaml_source import parse_located
+from tests.conftest import MINIMAL_STORYBOARD
 
 
 def edited(old: str, new: str) -> str:

@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-from conftest import EXAMPLES, MINIMAL_STORYBOARD
 from typer.testing import CliRunner
 
 from render_pipeline.cli import app
+from tests.conftest import EXAMPLES, MINIMAL_STORYBOARD
 
 
 def test_summary_of_a_good_storyboard(minimal_storyboard):

@@ -4,7 +4,7 @@ torch serves SDPA's flash backend from a module that has FA4's `_flash_attn_fwd`
 `_flash_attn_bwd` (by default flash_attn.cute.interface itself). This module is that one,
 except that on a Hopper GPU its forward asks for the tile in speed.HOPPER_FLASH_ATTENTION_4_TILES
 for the head size, where one measured faster at our models' shapes than FA4's own choice
-(scripts/bench_attention_tiles.py). A tile changes only the order of the sums. Imported only
+(benchmarks/bench_attention_tiles.py). A tile changes only the order of the sums. Imported only
 inside speed.flash_attention_4(), on a GPU with FA4 installed.
 """
 

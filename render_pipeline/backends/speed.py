@@ -2,7 +2,7 @@
 
 "Exact" means the same arithmetic as diffusers as it ships, up to bf16 rounding: no step
 skipping, no lower precision. Each lever here was measured on a full-size model
-(docs/benchmarks.md, scripts/bench_speed.py) and is kept only where it paid.
+(docs/benchmarks.md, benchmarks/bench_speed.py) and is kept only where it paid.
 
 Attention runs through FlashAttention-4 where it is installed and the GPU is a Hopper or
 Blackwell: the same exact attention as SDPA's default (cuDNN), by a faster kernel.
@@ -86,7 +86,7 @@ FLASH_ATTENTION_4_GPUS = ("H100", "H200", "H800", "GH200", "B100", "B200", "B300
 
 
 # FlashAttention-4's forward tile on a Hopper GPU, by head size, where one measured faster at our
-# models' attention shapes than FA4's own choice (scripts/bench_attention_tiles.py, docs/benchmarks.md,
+# models' attention shapes than FA4's own choice (benchmarks/bench_attention_tiles.py, docs/benchmarks.md,
 # sixth run): head_dim -> (tile_m, tile_n, P kept in registers, the two matmuls overlapped). 128x192
 # ran the attention of Wan A14B, TI2V-5B and HunyuanVideo 1.03-1.04x faster than FA4's 128x128 on an
 # H200; for CogVideoX's head size 64, FA4's own 192x128 was the fastest.

@@ -47,7 +47,7 @@ class Interpolation(StrEnum):
 
 
 # FFmpeg's defaults but two, chosen by measurement on 720p clips made at 48 fps, 16 -> 24 fps
-# against the true frames (scripts/bench_retime.py, docs/benchmarks.md). A search range of 64 px
+# against the true frames (benchmarks/bench_retime.py, docs/benchmarks.md). A search range of 64 px
 # instead of 32: bilateral search looks both ways from the frame being made, so it then follows
 # motion of up to 128 px per source frame (a tenth of a 720p frame's width), where 32 loses a fast
 # pan; 128 measured no better. No scene-change detection: a generated shot is one take, and a

@@ -3,7 +3,7 @@
 Generated shots are rendered at the model's size, but the animatic and footage are drawn at
 the delivery size, and the assembly decodes every shot and encodes the film at it: at
 7680x4320 a frame is 33 million pixels, and the assembly's memory grows with each shot it
-opens. Figures: scripts/bench_outputs.py and docs/benchmarks.md ("The output folder").
+opens. Figures: benchmarks/bench_outputs.py and docs/benchmarks.md ("The output folder").
 """
 
 from __future__ import annotations

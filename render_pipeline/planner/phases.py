@@ -2,7 +2,7 @@
 
 Each phase is a list of items (a clip, a cue, a shot, a converted shot, the film) with the seconds
 each should take. The rates below were measured on this project's CPU class, a 2-core AMD EPYC
-VM (docs/benchmarks.md, "Phases of render-all", command `python scripts/bench_phases.py`): a
+VM (docs/benchmarks.md, "Phases of render-all", command `python -m benchmarks.bench_phases`): a
 machine with more or faster cores is faster, and a loaded one slower. The runner's progress
 starts from these and corrects each phase by the speed it measures (runner/progress.py).
 """

@@ -6,7 +6,7 @@ is small; flicker reverses it every frame or two. The score is, for the worst re
 FLICKER_PERCENTILE-th percentile over the shot of half the absolute second difference, in luma
 levels (0-255): a flicker must recur, one cut or flash does not make a shot flicker.
 
-Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (scripts/bench_qa.py).
+Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (benchmarks/bench_qa.py).
 """
 
 from __future__ import annotations

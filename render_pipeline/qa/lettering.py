@@ -12,7 +12,7 @@ digits: a lone "O" is what a ball or a porthole reads as. The score is the recog
 confidence in the most certain region; the box around every region over the threshold on that
 frame (in the shot's pixels) and the text read are reported.
 
-Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (scripts/bench_qa.py).
+Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (benchmarks/bench_qa.py).
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ def ocr_installed() -> bool:
 
 
 @cache
-def _engine():
+def ocr_engine():
+    """RapidOCR, loaded once per process: a run pays it before its first shot, a benchmark before timing."""
     from rapidocr_onnxruntime import RapidOCR
 
     # "min" with 32: no frame is scaled up before detection (its sides only rounded to 32).
@@ -54,7 +55,7 @@ def lettering_score(frames: ShotFrames, width: int, height: int) -> Score:
     scale_x, scale_y = frames.scale
     best = Score(Check.LETTERING, 0.0, LETTERING_MAX)
     for index, frame in sorted(frames.picked.items()):
-        found, _ = _engine()(frame[:, :, ::-1].copy(), use_cls=False)  # it takes BGR
+        found, _ = ocr_engine()(frame[:, :, ::-1].copy(), use_cls=False)  # it takes BGR
         regions = [(float(confidence), text, points) for points, text, confidence in found or ()
                    if _reads_as_text(text)]
         if not regions or max(region[0] for region in regions) <= best.value:

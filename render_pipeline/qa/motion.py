@@ -12,7 +12,7 @@ two frames are; a loop comes back: at its period (at least MIN_LAG_SECONDS) the 
 falls far below what it was at a shorter lag. The score is the largest difference at a shorter
 lag over the difference at the lag, at its worst lag (the frame reported is that lag: the period).
 
-Thresholds: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (scripts/bench_qa.py).
+Thresholds: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (benchmarks/bench_qa.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ motion (frames around the blend differ far more than the shot's frames usually d
 over the same span). Each is a ratio to the shot's own typical change; the score is the larger,
 at the worst seam.
 
-Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (scripts/bench_qa.py).
+Threshold: docs/benchmarks.md ("Shot QA"), measured on synthetic clips (benchmarks/bench_qa.py).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from render_pipeline.backends.windows import Continuation, Windows
 from render_pipeline.media.retime import choose_interpolation
 from render_pipeline.shot_layout import ShotLayout
 from render_pipeline.storyboard import Shot, Storyboard
-from render_pipeline.storyboard.summary import _plain
+from render_pipeline.storyboard.summary import plain_data
 
 FOOTAGE = "footage"  # the plan's backend for shots with `source`: the footage is conformed, nothing generated
 # Shot fields that only later stages read: changing them must not re-render the picture.
@@ -94,8 +94,8 @@ def shot_key(shot: Shot, backend: str, request: RenderRequest, upstream_key: str
     (hashing gigabytes of footage on every run would cost more than it saves).
     """
     # The shot's LoRAs are in the request, with their files' hashes.
-    spec = {name: value for name, value in _plain(shot).items() if name not in NOT_PICTURE + ("loras",)}
-    request_fields = _plain(request)
+    spec = {name: value for name, value in plain_data(shot).items() if name not in NOT_PICTURE + ("loras",)}
+    request_fields = plain_data(request)
     request_fields.pop("image")  # the conditioning file is named below by what it holds
     inputs = {}
     for name in ("source", "image"):

@@ -29,22 +29,23 @@ def summary_line(storyboard: Storyboard) -> str:
     )
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """``value`` as JSON data: models with their fields named as a storyboard writes them, paths as text."""
     if isinstance(value, BaseModel):
         return value.model_dump(by_alias=True)
     if isinstance(value, Path):
         return str(value)
     if is_dataclass(value):
-        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
+        return {f.name: plain_data(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_data(v) for k, v in value.items()}
     return value
 
 
 def resolved_json(storyboard: Storyboard) -> dict:
-    data = _plain(storyboard)
+    data = plain_data(storyboard)
     data["warnings"] = [str(w) for w in storyboard.warnings]
     data["duration"] = storyboard.duration
     for shot, out in zip(storyboard.shots, data["shots"]):

@@ -9,7 +9,7 @@ the whole conversion as the pipeline runs it (media/retime.py retime(), lossless
 RIFE: random weights (speed does not depend on their values), through the same retime() call, on
 the GPU when there is one, else the CPU; and the network alone, per frame, after a warm-up.
 
-Run: python scripts/bench_retime.py [--frames 33] [--rife-frames 5] [--json out.json]
+Run: python -m benchmarks.bench_retime [--frames 33] [--rife-frames 5] [--out out.json]
 """
 
 from __future__ import annotations
@@ -18,18 +18,15 @@ import argparse
 import json
 import math
 import os
-import platform
 import subprocess
-import sys
 import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402
-from render_pipeline.media.retime import MINTERPOLATE, MINTERPOLATE_FLUSH, Interpolation, retime, retimed_count  # noqa: E402
+from benchmarks.harness import Results, out_option
+from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe
+from render_pipeline.media.retime import MINTERPOLATE, MINTERPOLATE_FLUSH, Interpolation, retime, retimed_count
 
 WIDTH, HEIGHT = 1280, 720
 VARIANTS = {  # name: the filter after the flush, or None for repeat
@@ -150,16 +147,15 @@ def rife_network_seconds(models: Path, repeats: int) -> dict:
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=33, help="16 fps input frames per clip (33: 2 s)")
     parser.add_argument("--rife-frames", type=int, default=5, help="16 fps frames RIFE converts (0: skip RIFE)")
     parser.add_argument("--skip-minterpolate", action="store_true", help="time RIFE only (on a GPU machine)")
     parser.add_argument("--repeats", type=int, default=3, help="timing rounds per minterpolate variant")
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
-    figures: dict = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
-                     "load_average_at_start": os.getloadavg()}
+    out_option(parser, "--json")
+    args = parser.parse_args(argv)
+    figures: dict = {"load_average_at_start": os.getloadavg()}
     out_frames = retimed_count(args.frames, Fraction(16), Fraction(24))
     with tempfile.TemporaryDirectory(prefix="bench-retime-") as scratch_name:
         scratch = Path(scratch_name)
@@ -196,8 +192,8 @@ def main() -> None:
             print(f"RIFE network alone: {figures['rife_network']}", flush=True)
     figures["load_average_at_end"] = os.getloadavg()
     print(json.dumps(figures, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+    Results(__file__, args.out, argv, device=figures.get("rife_network", {}).get("device", "cpu"),
+            settings={"frames": args.frames, "rife_frames": args.rife_frames, "repeats": args.repeats}).save(figures)
 
 
 if __name__ == "__main__":

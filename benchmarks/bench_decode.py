@@ -26,8 +26,8 @@ row's time is ffmpeg finishing the frames x264 still holds (its lookahead and fr
 mean equal frames). Random weights make noise-like pictures, the hardest case for x264: a real
 shot encodes faster, so the write figures here are upper bounds.
 
-    python scripts/bench_decode.py --models ti2v-5b,wan-a14b-720p --out decode.json
-    python scripts/bench_decode.py --tiny --out /tmp/d.json           # CPU dry run
+    python -m benchmarks.bench_decode --models ti2v-5b,wan-a14b-720p --out decode.json
+    python -m benchmarks.bench_decode --tiny --out /tmp/d.json           # CPU dry run
 """
 
 from __future__ import annotations
@@ -36,14 +36,11 @@ import argparse
 import hashlib
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from benchmarks.harness import Results, out_option
 
 MODELS = {  # name: (VAE, width, height, frames, fps) of a final-quality shot
     "ti2v-5b": ("wan22", 1280, 704, 121, 24.0),
@@ -62,7 +59,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--tiny", action="store_true", help="tiny VAEs on the CPU (a dry run of this script)")
     parser.add_argument("--profile", action="store_true",
                         help="also print the GPU kernels that take a variant's time (torch.profiler, one decode)")
-    parser.add_argument("--out", type=Path, required=True, help="JSON results")
+    out_option(parser, required=True)
     args = parser.parse_args(argv)
     args.models, args.variants = args.models.split(","), args.variants.split(",")
     for chosen, known, what in ((args.models, MODELS, "model"), (args.variants, VARIANTS, "variant")):
@@ -73,13 +70,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def build_vae(kind: str, tiny: bool, device):
-    from bench_backends import _full_wan22_vae, _full_wan_vae
-    from tiny_models import tiny_wan22_vae, tiny_wan_vae
+    from benchmarks.random_models import wan21_vae, wan22_vae
+    from tests.assets.tiny_models import tiny_wan22_vae, tiny_wan_vae
 
     if tiny:
         vae = tiny_wan22_vae() if kind == "wan22" else tiny_wan_vae()
     else:
-        vae = _full_wan22_vae() if kind == "wan22" else _full_wan_vae()
+        vae = wan22_vae() if kind == "wan22" else wan21_vae()
     return vae.eval().to(device)
 
 
@@ -210,12 +207,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     import torch
 
-    report = {"device": torch.cuda.get_device_name(0) if torch.cuda.is_available() and not args.tiny else "cpu",
-              "torch": torch.__version__, "rows": []}
+    record = Results(__file__, args.out, argv,
+                     device=torch.cuda.get_device_name(0) if torch.cuda.is_available() and not args.tiny else "cpu")
+    report = {"rows": []}
     with tempfile.TemporaryDirectory(prefix="bench-decode-") as work:
         for name in args.models:
             report["rows"] += bench_model(name, args, Path(work))
-            args.out.write_text(json.dumps(report, indent=1))  # kept if a later model runs out of time
+            record.save(report["rows"])  # kept if a later model runs out of time
     floor = {row["model"]: row["seconds"] for row in report["rows"] if row["variant"] == "decode"}
     print(f"\n{'model':<15}{'variant':<27}{'s':>8}{'x decode':>10}{'peak GiB':>10}{'decoded s':>10}"
           f"{'rel err':>10}  same as whole")

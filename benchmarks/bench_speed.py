@@ -4,7 +4,7 @@ Builds full-size transformers with random bf16 weights directly on the GPU (spee
 depend on weight values), runs one forward (one CFG branch) per variant at the real shot
 size, and prints ours beside the diffusers baseline, measured in the same process.
 
-    python scripts/bench_speed.py --models wan-a14b-720p,ti2v-5b,cogvideox-5b --out speed.json
+    python -m benchmarks.bench_speed --models wan-a14b-720p,ti2v-5b,cogvideox-5b --out speed.json
 
 Variants: diffusers (eager, default attention), compile (regional torch.compile of the
 repeated blocks), compile+nomask (HunyuanVideo only: the text padding cut off and attention
@@ -28,11 +28,10 @@ import contextlib
 import gc
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import Results, out_option
 
 MODELS = {
     # name: (builder, latent shape C,F,H,W, text tokens, batch)
@@ -49,42 +48,6 @@ TINY_LATENTS = {"wan_a14b": (16, 3, 8, 8), "wan_ti2v_5b": (48, 3, 8, 8), "cogvid
                 "hunyuanvideo": (16, 3, 8, 8)}
 # A typical prompt fills 64 of HunyuanVideo's 256 text positions; the rest is padding.
 HUNYUAN_PROMPT_TOKENS = 64
-
-
-def build(kind: str, device: str, tiny: bool):
-    import torch
-    from diffusers import CogVideoXTransformer3DModel, HunyuanVideoTransformer3DModel, WanTransformer3DModel
-
-    layers = 2 if tiny else None
-    torch.manual_seed(0)  # every variant gets the same weights, so outputs can be compared
-    torch.set_default_dtype(torch.bfloat16)
-    try:
-        with torch.device(device):
-            if kind == "wan_a14b":
-                model = WanTransformer3DModel(
-                    patch_size=(1, 2, 2), num_attention_heads=40, attention_head_dim=128, in_channels=16,
-                    out_channels=16, text_dim=4096, freq_dim=256, ffn_dim=13824, num_layers=layers or 40,
-                    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
-            elif kind == "wan_ti2v_5b":
-                model = WanTransformer3DModel(
-                    patch_size=(1, 2, 2), num_attention_heads=24, attention_head_dim=128, in_channels=48,
-                    out_channels=48, text_dim=4096, freq_dim=256, ffn_dim=14336, num_layers=layers or 30,
-                    cross_attn_norm=True, qk_norm="rms_norm_across_heads", eps=1e-6, rope_max_seq_len=1024)
-            elif kind == "hunyuanvideo":
-                model = HunyuanVideoTransformer3DModel(num_layers=1 if tiny else 20, num_single_layers=1 if tiny else 40)
-            else:
-                model = CogVideoXTransformer3DModel(
-                    num_attention_heads=48, attention_head_dim=64, in_channels=16, out_channels=16, num_layers=layers or 42,
-                    sample_width=8 if tiny else 90, sample_height=8 if tiny else 60, sample_frames=9 if tiny else 49, patch_size=2, text_embed_dim=4096,
-                    time_embed_dim=512, use_rotary_positional_embeddings=True,
-                    use_learned_positional_embeddings=False)
-    finally:
-        torch.set_default_dtype(torch.float32)
-    # from_pretrained(torch_dtype=bf16) keeps these small modules in fp32; do the same.
-    for name, module in model.named_modules():
-        if any(part in (model._keep_in_fp32_modules or []) for part in name.split(".")):
-            module.float()
-    return model.eval().requires_grad_(False)
 
 
 def inputs(kind: str, latent, text_tokens: int, batch: int, device: str, drop_padding: bool = False):
@@ -140,6 +103,7 @@ def time_forward(model, kwargs, repeats: int, device: str) -> tuple[list[float],
 def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: bool, lora_rank: int = 64) -> list[dict]:
     import torch
 
+    from benchmarks.random_models import seeded_transformer
     from render_pipeline.backends import speed
     from render_pipeline.backends.speed import SpeedOptions, apply_speedups
 
@@ -151,7 +115,7 @@ def run_model(name: str, repeats: int, variants: list[str], device: str, tiny: b
     for variant in variants:
         fused_lora = variant.endswith("+lora")
         variant = variant.removesuffix("+lora")
-        model = build(kind, device, tiny)
+        model = seeded_transformer(kind, device, tiny)
         kwargs = inputs(kind, latent, text_tokens, batch, device, drop_padding=variant.startswith("compile+nomask"))
         if variant.startswith("compile+nomask"):
             from render_pipeline.backends.hunyuanvideo import attend_without_mask
@@ -324,14 +288,14 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--models", default="wan-a14b-720p,ti2v-5b,cogvideox-5b")
     parser.add_argument("--variants", default="diffusers,compile")
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--out", type=Path)
+    out_option(parser)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--tiny", action="store_true", help="two-layer models at a small size (CPU check)")
     parser.add_argument("--attention", action="store_true", help="also time the self-attention calls alone")
     parser.add_argument("--lora-rank", type=int, default=64, help="rank of the random LoRA of the +lora variants")
     parser.add_argument("--fa4-tiles", type=json.loads, default=None, metavar="JSON",
                         help='FA4 forward tiles on Hopper for the +fa4 variants instead of the session\'s, '
-                             'e.g. \'{"128": [128, 176, true, true]}\' (scripts/bench_attention_tiles.py)')
+                             'e.g. \'{"128": [128, 176, true, true]}\' (benchmarks/bench_attention_tiles.py)')
     args = parser.parse_args(argv)
     if args.fa4_tiles is not None:
         from render_pipeline.backends import speed
@@ -347,6 +311,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
     env["diffusers"] = diffusers.__version__
     print(json.dumps(env), flush=True)
+    record = Results(__file__, args.out, argv, device=gpu, settings={"fa4_tiles": args.fa4_tiles})
     rows = []
     for name in args.models.split(","):
         if args.attention and name.startswith(("wan", "ti2v")):
@@ -355,8 +320,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 print(json.dumps(row), flush=True)
         rows += run_model(name, args.repeats, [v for v in args.variants.split(",") if v], args.device, args.tiny,
                           args.lora_rank)
-        if args.out:
-            args.out.write_text(json.dumps(dict(env=env, rows=rows), indent=1))
+        record.save(rows)
     print(f"\n{'model':<16}{'variant':<20}{'s/forward':>10}{'speedup':>9}{'peak GiB':>10}{'rel err':>10}")
     for row in rows:
         if "tflops" in row:

@@ -1,15 +1,17 @@
 """Benchmark: animatic throughput at 1280x720 and the runner's overhead per shot.
 
-Run: python scripts/bench_runner.py
+Run: python -m benchmarks.bench_runner [--out runner.json]
 Prints frames/s of the animatic (one 5 s shot at 24 fps, drawn directly by the session),
 and for a 6-shot animatic storyboard: seconds per shot through the runner (worker process,
 checks, manifest) against the session alone, and the cost of a second, cached run.
 """
 
+import argparse
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.harness import Results, out_option
 from render_pipeline.backends.animatic import AnimaticSession
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.planner.plan import make_plan
@@ -47,7 +49,10 @@ def runner_overhead(folder: Path, session_seconds_per_shot: float) -> tuple[floa
     return timings[0] / SHOTS - session_seconds_per_shot, timings[1]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    out_option(parser)
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
         fps = animatic_fps(folder)
@@ -57,6 +62,9 @@ def main() -> None:
         print(f"runner: {session_seconds + overhead:.2f} s per shot against {session_seconds:.2f} s for the session "
               f"alone: overhead {overhead:+.2f} s per shot ({SHOTS} shots of {SECONDS:g} s)")
         print(f"second run, all {SHOTS} shots cached: {cached:.3f} s")
+    Results(__file__, args.out, argv, settings={"shots": SHOTS, "seconds": SECONDS, "fps": FPS, "size": "1280x720"}).save(
+        {"animatic_frames_per_second": round(fps, 1), "session_s_per_shot": round(session_seconds, 3),
+         "runner_overhead_s_per_shot": round(overhead, 3), "cached_run_s": round(cached, 4)})
 
 
 if __name__ == "__main__":

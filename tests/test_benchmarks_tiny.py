@@ -1,70 +1,68 @@
-import importlib.util
+"""The GPU benchmarks' commands (docs/benchmarks.md), at tiny size on the CPU."""
+
 import json
-from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.needs("diffusion")  # the scripts import torch
+from benchmarks import (
+    bench_attention_tiles,
+    bench_backends,
+    bench_decode,
+    bench_speed,
+    bench_weights_in_place,
+    bench_whole_shot,
+    make_random_model_folder,
+)
+from benchmarks.harness import ResultsFile
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_backends.py"
+pytestmark = pytest.mark.needs("diffusion")  # the benchmarks import torch once their arguments are parsed
 
 
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_backends", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_arguments_are_checked(bench, tmp_path, capsys):
-    args = bench.parse_args(["--cases", "48gb,24gb-fp8", "--size", "832x480", "--steps", "2", "--out", str(tmp_path / "b.json")])
+def test_arguments_are_checked(tmp_path, capsys):
+    args = bench_backends.parse_args(["--cases", "48gb,24gb-fp8", "--size", "832x480", "--steps", "2", "--out", str(tmp_path / "b.json")])
     assert (args.cases, args.width, args.height, args.steps) == (["48gb", "24gb-fp8"], 832, 480, 2)
     for bad in (["--cases", "16gb"], ["--size", "720p"], ["--frames", "80"]):
         with pytest.raises(SystemExit):
-            bench.parse_args([*bad, "--out", str(tmp_path / "b.json")])
+            bench_backends.parse_args([*bad, "--out", str(tmp_path / "b.json")])
     assert "unknown case(s) 16gb" in capsys.readouterr().err
 
 
-def test_tiny_dry_run_renders_through_the_session_and_writes_json(bench, tmp_path, capsys):
+def test_tiny_dry_run_renders_through_the_session_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    bench.main(["--tiny", "--cases", "48gb", "--steps", "4", "--out", str(out)])
-    result = json.loads(out.read_text())["results"][0]
+    bench_backends.main(["--tiny", "--cases", "48gb", "--steps", "4", "--out", str(out)])
+    written = ResultsFile.model_validate_json(out.read_text())
+    assert (written.benchmark, written.device, written.settings["steps"]) == ("bench_backends", "cpu", 4)
+    assert written.command == ["python", "-m", "benchmarks.bench_backends", "--tiny", "--cases", "48gb", "--steps",
+                               "4", "--out", str(out)]
+    result = written.results[0]
     assert result["ok"] and result["case"] == "48gb"
     assert len(result["step_s"]) == 4
     assert result["expert_swaps"] == [0, 1]  # both experts ran, high-noise first
     assert "48gb" in capsys.readouterr().out.splitlines()[-1]
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPT.with_name(f"{name}.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
 def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, capsys):
     """The GPU whole-shot commands of docs/benchmarks.md, at tiny size on the CPU."""
-    load_script("make_random_model_folder").main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
-    report = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
+    make_random_model_folder.main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
+    report = bench_whole_shot.main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
                                                    "--runs", "2", "--out", str(tmp_path / "shot.json")])
     first, second, again, _ = report["rows"]
     assert (first["run"], again["run"], again["shot"]) == (1, 2, "s01")  # the second run rendered them again
     assert (first["frames"], first["steps"]) == (9, 3)
     assert first["encode_s"] > 0 and "encode_s" not in second  # prompts encoded once, for both shots
     assert 0 < first["outside_steps_s"] < first["shot_s"] and 0 < second["outside_share"] < 1
-    assert json.loads((tmp_path / "shot.json").read_text())["rows"] == report["rows"]
+    assert json.loads((tmp_path / "shot.json").read_text())["results"]["rows"] == report["rows"]
 
     # render-shot --watch: the second run takes the loaded worker (no start, no prompt encoding).
-    kept = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "1",
+    kept = bench_whole_shot.main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "1",
                                                  "--runs", "2", "--keep-worker", "--out", str(tmp_path / "w.json")])
     first_run, second_run = kept["rows"]
     assert first_run["worker_start_s"] > 0 and second_run["worker_start_s"] < first_run["worker_start_s"]
 
     # A 10 s shot (241 frames at 24 fps) in windows against one pass: the command docs/benchmarks.md leaves for a GPU.
     for window, windows in (("auto", 2), ("single", 1)):
-        (row,) = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny",
+        (row,) = bench_whole_shot.main(["--models-dir", str(tmp_path / "models"), "--tiny",
                                                        "--shots", "1", "--seconds", "10", "--window", window,
                                                        "--out", str(tmp_path / f"{window}.json")])["rows"]
         assert (row["windows"], row["steps"]) == (windows, 3 * windows)
@@ -73,8 +71,8 @@ def test_whole_shot_bench_renders_a_random_folder_through_the_runner(tmp_path, c
 @pytest.mark.slow
 def test_whole_shot_bench_gives_shots_their_own_sampling(tmp_path, capsys):
     """Two samplings timed in one run (docs/benchmarks.md, "to measure": Wan A14B at 4 steps without CFG)."""
-    load_script("make_random_model_folder").main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
-    report = load_script("bench_whole_shot").main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
+    make_random_model_folder.main(["wan2.2-ti2v-5b", str(tmp_path / "models"), "--tiny"])
+    report = bench_whole_shot.main(["--models-dir", str(tmp_path / "models"), "--tiny", "--shots", "2",
                                                    "--sampling", "steps: 3", "--sampling", "steps: 2, guidance: 1",
                                                    "--out", str(tmp_path / "shot.json")])
     official, fast = report["rows"]
@@ -84,7 +82,7 @@ def test_whole_shot_bench_gives_shots_their_own_sampling(tmp_path, capsys):
 
 def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
     """The GPU decode-and-write commands of docs/benchmarks.md, at tiny size on the CPU."""
-    report = load_script("bench_decode").main(["--tiny", "--models", "ti2v-5b", "--repeats", "1",
+    report = bench_decode.main(["--tiny", "--models", "ti2v-5b", "--repeats", "1",
                                                "--out", str(tmp_path / "decode.json")])
     rows = {row["variant"]: row for row in report["rows"]}
     assert set(rows) == {"decode", "decode+channels-last", "decode+session", "whole", "streamed",
@@ -98,7 +96,7 @@ def test_decode_bench_writes_the_same_file_whole_and_streamed(tmp_path, capsys):
 
 
 def test_speed_bench_names_a_missing_flash_attention_4_and_times_the_rest(capsys):
-    rows = load_script("bench_speed").main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
+    rows = bench_speed.main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
                                             "--variants", "diffusers,compile+fa4", "--repeats", "1"])
     by_variant = {row["variant"]: row for row in rows}
     assert by_variant["diffusers"]["s_per_forward"] > 0
@@ -110,7 +108,7 @@ def test_speed_bench_runs_the_tiles_asked_for_and_gives_them_back_after_an_own_t
     from render_pipeline.backends import speed
 
     monkeypatch.setattr(speed, "HOPPER_FLASH_ATTENTION_4_TILES", dict(speed.HOPPER_FLASH_ATTENTION_4_TILES))
-    rows = load_script("bench_speed").main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
+    rows = bench_speed.main(["--tiny", "--device", "cpu", "--models", "wan-a14b-720p",
                                             "--variants", "compile+fa4+own-tile", "--repeats", "1",
                                             "--fa4-tiles", '{"128": [128, 176, true, true]}'])
     assert rows[0]["error"] == "FlashAttention-4 needs a CUDA GPU"
@@ -118,15 +116,14 @@ def test_speed_bench_runs_the_tiles_asked_for_and_gives_them_back_after_an_own_t
 
 
 def test_attention_tile_bench_stops_with_the_reason_on_a_machine_without_flash_attention_4():
-    bench = load_script("bench_attention_tiles")
     with pytest.raises(SystemExit, match="FlashAttention-4 needs a CUDA GPU"):
-        bench.main(["--models", "ti2v-5b"])
+        bench_attention_tiles.main(["--models", "ti2v-5b"])
     rows = [dict(variant="FA4's own tile", tile=None, s_per_call=0.43),
             dict(variant="128x192", tile=[128, 192, True, True], s_per_call=0.41),
             dict(variant="128x176 P in smem", error="RuntimeError: CUDA Error"),
             dict(variant="SDPA default", tile=None, s_per_call=0.30)]
-    assert bench.fastest_tile(rows) == [128, 192, True, True]  # SDPA's row is not a tile
-    assert bench.fastest_tile(rows[2:3]) is None
+    assert bench_attention_tiles.fastest_tile(rows) == [128, 192, True, True]  # SDPA's row is not a tile
+    assert bench_attention_tiles.fastest_tile(rows[2:3]) is None
 
 
 def test_weights_in_place_bench_renders_hunyuanvideo_files_at_tiny_size(tmp_path, monkeypatch):
@@ -134,12 +131,11 @@ def test_weights_in_place_bench_renders_hunyuanvideo_files_at_tiny_size(tmp_path
     from render_pipeline.backends import checkpoint_search
 
     monkeypatch.setattr(checkpoint_search, "MODEL_CONFIGS", checkpoint_search.MODEL_CONFIGS)  # --tiny repoints it
-    monkeypatch.syspath_prepend(str(SCRIPT.parent))  # it imports bench_backends, as when run from scripts/
     out = tmp_path / "ip.json"
-    results = load_script("bench_weights_in_place").main(
+    results = bench_weights_in_place.main(
         ["--backend", "hunyuanvideo", "--tiny", "--work", str(tmp_path / "ip"), "--formats", "bf16,Q8_0",
          "--steps", "2", "--out", str(out)])
     assert [result["case"] for result in results] == ["bf16", "Q8_0"]
     assert "transformer bf16" in results[0]["weights"] and "transformer GGUF Q8_0" in results[1]["weights"]
     assert results[0]["step_vs_bf16"] == 1.0 and results[1]["step_s"] > 0
-    assert json.loads(out.read_text())["backend"] == "hunyuanvideo"
+    assert ResultsFile.model_validate_json(out.read_text()).settings["backend"] == "hunyuanvideo"

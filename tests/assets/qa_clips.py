@@ -1,4 +1,4 @@
-"""Synthetic shots for the QA checks (tests/test_qa_*.py, scripts/bench_qa.py), encoded by FFmpeg.
+"""Synthetic shots for the QA checks (tests/test_qa_*.py, benchmarks/bench_qa.py), encoded by FFmpeg.
 
 A scene: a sky, the ground, a plain sign, discs moving across with grain over everything, like a
 generated shot. Variants: pseudo-letters drawn on the sign (drawtext), motion that stops

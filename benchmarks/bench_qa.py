@@ -1,9 +1,9 @@
 """Shot QA on synthetic clips: every check's scores on clean and bad clips, the lettering detector's
 false positives and misses, and what QA costs per shot on this CPU (docs/benchmarks.md, "Shot QA").
 
-    python scripts/bench_qa.py --work /tmp/bench_qa --out qa.json
+    python -m benchmarks.bench_qa --work /tmp/bench_qa --out qa.json
 
-Clips (tests/qa_clips.py) are 1280x720 at 24 fps: COUNT clean and COUNT lettered 2 s clips (seeds
+Clips (tests/assets/qa_clips.py) are 1280x720 at 24 fps: COUNT clean and COUNT lettered 2 s clips (seeds
 1..COUNT), BAD_SEEDS seeds of each bad kind (frozen, looping, flicker, seam), and COST_SEEDS clean
 and lettered 5 s clips timed one at a time (wall and CPU seconds, FFmpeg's included).
 """
@@ -12,24 +12,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import resource
 import statistics
-import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+import numpy as np
 
-import numpy as np  # noqa: E402
-from qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip  # noqa: E402
-
-from render_pipeline.media.ffmpeg import probe  # noqa: E402
-from render_pipeline.qa.check import check_shot  # noqa: E402
-from render_pipeline.qa.findings import Check  # noqa: E402
-from render_pipeline.qa.lettering import _engine  # noqa: E402
+from benchmarks.harness import Results, out_option, timed
+from render_pipeline.media.ffmpeg import probe
+from render_pipeline.qa.check import check_shot
+from render_pipeline.qa.findings import Check
+from render_pipeline.qa.lettering import ocr_engine
+from tests.assets.qa_clips import SEAM_WINDOWS, Scene, frames_at, make_clip
 
 COUNT = 40
 BAD_SEEDS = 5
@@ -39,15 +32,10 @@ WIDTH, HEIGHT = 1280, 720
 ENCODE = ["-c:v", "libx264", "-preset", "veryfast", "-crf", "16", "-pix_fmt", "yuv420p"]
 
 
-def cpu_seconds() -> float:
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def timed_check(path: Path, windows=None):
-    wall, cpu = time.perf_counter(), cpu_seconds()
-    qa = check_shot(path, windows)
-    return qa, time.perf_counter() - wall, cpu_seconds() - cpu
+    with timed() as timing:
+        qa = check_shot(path, windows)
+    return qa, timing.wall_s, timing.cpu_s
 
 
 def values(qa) -> dict[str, float]:
@@ -62,14 +50,14 @@ def letters_box(lettered: Path, clean: Path, frame: int) -> tuple[int, int, int,
     return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, required=True, help="where the clips are written")
-    parser.add_argument("--out", type=Path, required=True, help="the JSON results")
-    args = parser.parse_args()
+    out_option(parser, required=True)
+    args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    _engine()  # loaded once per process, as in a run: not part of a shot's cost
-    report: dict = {"device": platform.processor() or platform.machine(), "clips": {}}
+    ocr_engine()  # loaded once per process, as in a run: not part of a shot's cost
+    report: dict = {"clips": {}}
 
     def clip(kind: str, seed: int, seconds: float) -> Path:
         path = args.work / f"{kind}-{seed}-{seconds:g}s.mp4"
@@ -119,7 +107,8 @@ def main() -> None:
     report["cost_5s_720p"] = {"runs": cost, **{f"{kind}_{what}_median": statistics.median(
         run[f"{what}_s"] for run in cost if run["kind"] == kind) for kind in ("clean", "lettered") for what in ("wall", "cpu")},
         "wall_max": max(run["wall_s"] for run in cost)}
-    args.out.write_text(json.dumps(report, indent=2))
+    Results(__file__, args.out, argv, settings={"size": f"{WIDTH}x{HEIGHT}", "clips_per_kind": COUNT,
+                                               "bad_seeds": BAD_SEEDS, "cost_seeds": COST_SEEDS}).save(report)
     print(json.dumps({key: report[key] for key in ("lettering", "clean_max")}, indent=2))
     print(json.dumps({key: value for key, value in report["cost_5s_720p"].items() if key != "runs"}, indent=2))
 

@@ -1,9 +1,9 @@
 """A tiny, randomly initialised XTTS v2 weights folder, built from coqui-tts's own config classes.
 
 Run with the XTTS environment's python (it imports torch and coqui-tts, which render-pipeline's
-own environment does not have): ``<xtts env>/bin/python tests/tiny_xtts.py FOLDER``. Writes
+own environment does not have): ``<xtts env>/bin/python tests/assets/tiny_xtts.py FOLDER``. Writes
 config.json, model.pth and vocab.json, the files of the real release, in FOLDER. With
-``--full-size`` the GPT has the release's sizes instead (for scripts/bench_xtts.py's timings).
+``--full-size`` the GPT has the release's sizes instead (for benchmarks/bench_xtts.py's timings).
 
 The GPT is one layer of width 32; the HiFi-GAN decoder and speaker encoder keep XTTS's own sizes
 (coqui-tts builds them at those sizes whatever the config says). Random weights never choose the

@@ -8,8 +8,8 @@ one-GPU output. Rows:
   step     one denoising step with CFG: the conditional and unconditional calls
   groups   every GPU runs its own one-GPU forward at once: k shots in parallel (the runner's
            GPU groups of 1), to see what sharing the host costs
-Run (2 GPUs):  python scripts/bench_parallel.py --gpus 2 --out bench_parallel.json
-CPU smoke test of the script itself:  python scripts/bench_parallel.py --gpus 2 --tiny --out /tmp/b.json
+Run (2 GPUs):  python -m benchmarks.bench_parallel --gpus 2 --out bench_parallel.json
+CPU smoke test of the script itself:  python -m benchmarks.bench_parallel --gpus 2 --tiny --out /tmp/b.json
 """
 
 from __future__ import annotations
@@ -21,24 +21,25 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness import Results, out_option
 
 BUDGET_S = 420  # stop starting new layouts after 7 minutes, so the whole run ends within 8
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpus", type=int, default=2)
-    parser.add_argument("--out", type=Path, required=True)
+    out_option(parser, required=True)
     parser.add_argument("--repeats", type=int, default=2, help="timed forwards per layout after one warm-up")
     parser.add_argument("--tiny", action="store_true", help="2-layer model at 64x64x9 on the CPU (gloo)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if "LOCAL_RANK" not in os.environ:
         from render_pipeline.parallel.launch import torchrun_command, worker_env
 
-        command = torchrun_command(args.gpus, [__file__, *sys.argv[1:]])
+        # Each rank runs this module the way it was started: python -m, from the repository's root.
+        arguments = sys.argv[1:] if argv is None else argv
+        command = torchrun_command(args.gpus, ["-m", "benchmarks.bench_parallel", *arguments])
         return subprocess.run(command, env=worker_env(list(range(args.gpus)))
                               if not args.tiny else {**os.environ, "CUDA_VISIBLE_DEVICES": ""}).returncode
     return bench(args)
@@ -173,8 +174,10 @@ def bench(args) -> int:
         result = {"world_size": world, "size": f"{width}x{height}x{frames}", "dtype": str(dtype),
                   "device": torch.cuda.get_device_name() if cuda else "cpu",
                   "torch": torch.__version__, "diffusers": __import__("diffusers").__version__,
-                  "date": time.strftime("%Y-%m-%d"), "wall_s": round(time.perf_counter() - started, 1), "rows": rows}
-        args.out.write_text(json.dumps(result, indent=2))
+                  "wall_s": round(time.perf_counter() - started, 1), "rows": rows}
+        Results(__file__, args.out, sys.argv[1:], device=result["device"],
+                settings={name: result[name] for name in ("world_size", "size", "dtype")}).save(
+            {name: result[name] for name in ("wall_s", "rows")})
         print_table(result)
     dist.destroy_process_group()
     return 0

@@ -1,22 +1,22 @@
 """Benchmark: Wan 2.2 A14B or HunyuanVideo from quantised single files (fp8 scaled, GGUF) against bf16, in one run.
 
 Speed and memory do not depend on weight values: the experts are full-size random bf16 weights
-(as scripts/bench_backends.py makes them), written as the files a ComfyUI user has: each expert as
+(benchmarks/random_models.py), written as the files a ComfyUI user has: each expert as
 an fp8 scaled safetensors file (one scale per weight, as ComfyUI's *_fp8_scaled files) or as GGUF
 (gguf's own quantiser: Q8_0, Q4_0; it cannot write K-quants, so a Q4_K_M figure needs a real file:
 --gguf-file), beside a UMT5-XXL text encoder, the Wan 2.1 VAE and a tokenizer. Each format's shot
 renders through the real session (open_session, weights found in place); bf16 renders through
-bench_backends' in-memory random-weight session (no 57 GB of files). Reported per format: the mean
+the in-memory random-weight session of random_models.py (no 57 GB of files). Reported per format: the mean
 step time after the first step, its ratio to bf16's in the same run, and the peak GPU memory while
 denoising and over the whole shot. Files are kept in --work for the next run (the disk they need:
 fp8 29 GB, Q8_0 30 GB, Q4_0 16 GB, shared 12 GB).
 
 Writing a GGUF pair quantises 28.6 B weights in numpy (about 10 minutes): write first, then measure.
 
-    python scripts/bench_weights_in_place.py --work /tmp/ip --formats fp8_scaled,Q4_0 --write-only --out w.json
-    python scripts/bench_weights_in_place.py --work /tmp/ip --formats bf16,fp8_scaled,Q4_0 --expert-swap \
+    python -m benchmarks.bench_weights_in_place --work /tmp/ip --formats fp8_scaled,Q4_0 --write-only --out w.json
+    python -m benchmarks.bench_weights_in_place --work /tmp/ip --formats bf16,fp8_scaled,Q4_0 --expert-swap \
         --steps 4 --out in-place.json
-    python scripts/bench_weights_in_place.py --tiny --work /tmp/ip --out /tmp/ip.json   # CPU dry run
+    python -m benchmarks.bench_weights_in_place --tiny --work /tmp/ip --out /tmp/ip.json   # CPU dry run
 
 --backend hunyuanvideo: the 12.8 B transformer, full-size random weights, as ComfyUI's and city96's
 files name its tensors (Tencent's names): bf16 too is a file here (hunyuan_video_t2v_720p_bf16,
@@ -29,31 +29,10 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
-import sys
 import time
 from pathlib import Path
 
-import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from bench_backends import RandomWeightWanSession, _full_umt5, _full_wan_expert, _full_wan_vae, _random_bf16  # noqa: E402
-from release_files import (  # noqa: E402
-    comfyui_clip_l,
-    comfyui_llama,
-    fp8_scaled,
-    original_hunyuan_transformer,
-    original_wan21_vae,
-    original_wan_transformer,
-    write_gguf,
-)
-from tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5, tiny_wan_transformer  # noqa: E402
-
-from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
-from render_pipeline.backends.base import RenderRequest  # noqa: E402
-from render_pipeline.shot_layout import ShotLayout  # noqa: E402
+from benchmarks.harness import Results, out_option
 
 A14B = "wan2.2-t2v-a14b"
 HUNYUAN = "hunyuanvideo"
@@ -73,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=81)
     parser.add_argument("--steps", type=int, default=4, help="A14B: 4 steps run 3 high-noise + 1 low-noise (shift 12)")
     parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
-    parser.add_argument("--out", type=Path, required=True)
+    out_option(parser, required=True)
     return parser.parse_args(argv)
 
 
@@ -81,12 +60,16 @@ def write_shared(models: Path, tiny: bool) -> None:
     """The text encoder, VAE and tokenizer every format's folder shares (random weights)."""
     from safetensors.torch import save_file
 
+    from benchmarks.random_models import random_bf16, umt5_xxl_encoder, wan21_vae
+    from tests.assets.release_files import original_wan21_vae
+    from tests.assets.tiny_models import small_wan21_vae, tiny_tokenizer, tiny_umt5
+
     for sub in ("text_encoders", "vae"):
         (models / sub).mkdir(parents=True, exist_ok=True)
-    text = tiny_umt5() if tiny else _random_bf16(_full_umt5, "cpu")
+    text = tiny_umt5() if tiny else random_bf16(umt5_xxl_encoder, "cpu")
     save_file({name: tensor.contiguous() for name, tensor in text.state_dict().items() if "embed_tokens" not in name},
               models / "text_encoders" / "umt5_xxl_bf16.safetensors")
-    vae = small_wan21_vae() if tiny else _full_wan_vae()
+    vae = small_wan21_vae() if tiny else wan21_vae()
     save_file(original_wan21_vae(vae.state_dict()), models / "vae" / "wan_2.1_vae.safetensors")
     tiny_tokenizer(max_length=512).save_pretrained(models / "google" / "umt5-xxl")
 
@@ -96,9 +79,13 @@ def write_experts(models: Path, kind: str, tiny: bool) -> None:
     import gguf
     from safetensors.torch import save_file
 
+    from benchmarks.random_models import random_bf16, wan_a14b_expert
+    from tests.assets.release_files import fp8_scaled, original_wan_transformer, write_gguf
+    from tests.assets.tiny_models import tiny_wan_transformer
+
     (models / "diffusion_models").mkdir(parents=True, exist_ok=True)
     for expert in ("high", "low"):
-        model = tiny_wan_transformer(attention_head_dim=16) if tiny else _random_bf16(_full_wan_expert, "cpu")
+        model = tiny_wan_transformer(attention_head_dim=16) if tiny else random_bf16(wan_a14b_expert, "cpu")
         state = original_wan_transformer(model.state_dict())
         if kind == "fp8_scaled":
             save_file(fp8_scaled(state), models / "diffusion_models" / f"wan2.2_t2v_{expert}_noise_14B_fp8_scaled.safetensors")
@@ -116,18 +103,22 @@ def write_hunyuan_shared(models: Path, configs: Path) -> None:
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, LlamaConfig, LlamaModel
 
+    from benchmarks.random_models import random_bf16
+    from tests.assets.release_files import comfyui_clip_l, comfyui_llama, fp8_scaled
+    from tests.assets.tiny_models import tiny_tokenizer
+
     for sub in ("text_encoders", "vae"):
         (models / sub).mkdir(parents=True, exist_ok=True)
     text = models / "text_encoders"
     llama_config = LlamaConfig.from_json_file(configs / "text_encoder" / "config.json")
-    llama = _random_bf16(lambda: LlamaModel(llama_config), "cpu")
+    llama = random_bf16(lambda: LlamaModel(llama_config), "cpu")
     save_file(comfyui_llama(fp8_scaled(llama.state_dict())), text / "llava_llama3_fp8_scaled.safetensors")
     del llama
     clip_config = CLIPTextConfig.from_json_file(configs / "text_encoder_2" / "config.json")
-    clip = _random_bf16(lambda: CLIPTextModel(clip_config), "cpu")
+    clip = random_bf16(lambda: CLIPTextModel(clip_config), "cpu")
     save_file(comfyui_clip_l(clip.state_dict()), text / "clip_l.safetensors")
     vae_config = AutoencoderKLHunyuanVideo.load_config(configs / "vae")
-    vae = _random_bf16(lambda: AutoencoderKLHunyuanVideo.from_config(vae_config), "cpu")
+    vae = random_bf16(lambda: AutoencoderKLHunyuanVideo.from_config(vae_config), "cpu")
     save_file(vae.state_dict(), models / "vae" / "hunyuan_video_vae_bf16.safetensors")  # Tencent's names are diffusers'
     tiny_tokenizer(max_length=512).save_pretrained(models / "tokenizer")
     tiny_tokenizer(max_length=77).save_pretrained(models / "tokenizer_2")
@@ -139,7 +130,10 @@ def write_hunyuan_transformer(models: Path, kinds: list[str], configs: Path) -> 
     from diffusers import HunyuanVideoTransformer3DModel
     from safetensors.torch import save_file
 
-    model = _random_bf16(lambda: HunyuanVideoTransformer3DModel.from_config(
+    from benchmarks.random_models import random_bf16
+    from tests.assets.release_files import fp8_scaled, original_hunyuan_transformer, write_gguf
+
+    model = random_bf16(lambda: HunyuanVideoTransformer3DModel.from_config(
         HunyuanVideoTransformer3DModel.load_config(configs / "transformer")), "cpu")
     state = {name: tensor.contiguous() for name, tensor in original_hunyuan_transformer(model.state_dict()).items()}
     del model
@@ -158,7 +152,9 @@ def write_hunyuan_transformer(models: Path, kinds: list[str], configs: Path) -> 
         gc.collect()
 
 
-def run(session, request: RenderRequest, out: Path, cuda: bool) -> dict:
+def run(session, request, out: Path, cuda: bool) -> dict:
+    import torch
+
     session.encode([request])
     if cuda:
         torch.cuda.synchronize()
@@ -190,10 +186,18 @@ def run(session, request: RenderRequest, out: Path, cuda: bool) -> dict:
 def main(argv: list[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     if args.backend == HUNYUAN:
-        return hunyuan_main(args)
+        return hunyuan_main(args, argv)
+    import torch
+
+    from benchmarks.random_models import RandomWeightWanSession
+    from render_pipeline.backends import checkpoint_search, open_session
+    from render_pipeline.backends.base import RenderRequest
+    from render_pipeline.shot_layout import ShotLayout
+    from tests.assets.tiny_models import small_wan21_vae
+
     cuda = torch.cuda.is_available() and not args.tiny
     if args.tiny:
-        from tiny_models import build_wan_a14b_folder
+        from tests.assets.tiny_models import build_wan_a14b_folder
 
         configs = args.work / "configs"
         if not (configs / A14B).exists():
@@ -235,15 +239,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
         (models / "weights.yaml").write_text(f"{A14B}: {args.gguf_file.resolve()}\n")
         results.append({"case": args.gguf_file.name,
                         **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
-    return report(args, results, cuda, width, height)
+    return report(args, argv, results, cuda, width, height)
 
 
-def hunyuan_main(args: argparse.Namespace) -> list[dict]:
+def hunyuan_main(args: argparse.Namespace, argv: list[str] | None) -> list[dict]:
     """HunyuanVideo: every format, bf16 included, a transformer file beside the shared parts (module docstring)."""
+    import torch
+
+    from render_pipeline.backends import checkpoint_search, open_session
+    from render_pipeline.backends.base import RenderRequest
+
     cuda = torch.cuda.is_available() and not args.tiny
     configs = checkpoint_search.MODEL_CONFIGS / HUNYUAN
     if args.tiny:
-        from tiny_models import build_hunyuanvideo_folder
+        from tests.assets.tiny_models import build_hunyuanvideo_folder
 
         configs = args.work / "configs" / HUNYUAN
         if not configs.exists():
@@ -275,17 +284,19 @@ def hunyuan_main(args: argparse.Namespace) -> list[dict]:
         for case, models in models_of.items():
             session = open_session(HUNYUAN, {"vae_tiling": True}, models)
             results.append({"case": case, **run(session, request, models / "s.mp4", cuda)})
-    return report(args, results, cuda, width, height)
+    return report(args, argv, results, cuda, width, height)
 
 
-def report(args: argparse.Namespace, results: list[dict], cuda: bool, width: int, height: int) -> list[dict]:
+def report(args: argparse.Namespace, argv: list[str] | None, results: list[dict], cuda: bool, width: int,
+           height: int) -> list[dict]:
+    import torch
+
     base = next((r["step_s"] for r in results if r["case"] == "bf16"), None)
     for result in results:
         result["step_vs_bf16"] = round(result["step_s"] / base, 3) if base else None
-    summary = {"backend": args.backend, "device": torch.cuda.get_device_name() if cuda else "cpu",
-               "size": f"{width}x{height}x{args.frames}", "steps": args.steps, "expert_swap": args.expert_swap,
-               "torch": torch.__version__, "results": results}
-    args.out.write_text(json.dumps(summary, indent=2) + "\n")
+    Results(__file__, args.out, argv, device=torch.cuda.get_device_name() if cuda else "cpu",
+            settings={"backend": args.backend, "size": f"{width}x{height}x{args.frames}", "steps": args.steps,
+                      "expert_swap": args.expert_swap}).save(results)
     for result in results:
         print(f"{result['case']:>12}: step {result['step_s']:.3f} s ({result['step_vs_bf16']}x bf16), "
               f"denoise peak {result['denoise_peak_gib']} GiB, shot peak {result['shot_peak_gib']} GiB")

@@ -7,13 +7,13 @@ and its share of the shot. One step's time is the mean of the steps after the fi
 first also loads the denoising pipeline and compiles it), so "outside the steps" is the
 shot's time less its step count times that.
 
-    python scripts/make_random_model_folder.py wan2.2-ti2v-5b /tmp/models
-    python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/models --shots 2 --out shot.json
-    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --out again.json  # iterate
-    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --runs 2 --keep-worker --out watch.json
-    python scripts/bench_whole_shot.py --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
-    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --out windowed.json
-    python scripts/bench_whole_shot.py --models-dir /tmp/models --shots 1 --seconds 10 --window single --out one.json
+    python -m benchmarks.make_random_model_folder wan2.2-ti2v-5b /tmp/models
+    python -m benchmarks.bench_whole_shot --backend wan2.2-ti2v-5b --models-dir /tmp/models --shots 2 --out shot.json
+    python -m benchmarks.bench_whole_shot --models-dir /tmp/models --shots 1 --runs 2 --out again.json  # iterate
+    python -m benchmarks.bench_whole_shot --models-dir /tmp/models --shots 1 --runs 2 --keep-worker --out watch.json
+    python -m benchmarks.bench_whole_shot --backend wan2.2-ti2v-5b --models-dir /tmp/m --tiny --out /tmp/s.json  # CPU
+    python -m benchmarks.bench_whole_shot --models-dir /tmp/models --shots 1 --seconds 10 --out windowed.json
+    python -m benchmarks.bench_whole_shot --models-dir /tmp/models --shots 1 --seconds 10 --window single --out one.json
 
 --sampling gives shots their own sampling fields, in turn (shot i takes the i-th, cycling), so
 two samplings are timed in one run, e.g. Wan A14B's official 40 steps with guidance against 4
@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.harness import Results, out_option
 
 STORYBOARD = """\
 version: 1
@@ -63,10 +62,10 @@ def main(argv: list[str] | None = None) -> dict:
                         help="storyboard sampling fields for the shots in turn, e.g. 'steps: 4, guidance: 1' "
                              "('' for the backend's own); may be repeated")
     parser.add_argument("--tiny", action="store_true", help="a tiny model folder on the CPU (checks this script)")
-    parser.add_argument("--out", type=Path, required=True)
+    out_option(parser, required=True)
     args = parser.parse_args(argv)
 
-    from render_pipeline.film.render import _plan
+    from render_pipeline.planner import make_plan
     from render_pipeline.runner import RunOptions, run_jobs
     from render_pipeline.runner.jobs import build_jobs
     from render_pipeline.runner.worker_process import IdleWorkers
@@ -82,7 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
     (work / "board.yaml").write_text(text, encoding="utf-8")
     storyboard = load_storyboard(work / "board.yaml")
     gpus = "1x80GB" if args.tiny else args.gpus  # the CPU check plans as if for one GPU and computes on the CPU
-    plan = _plan(storyboard, gpus, args.backend, args.models_dir, max_hours=None)
+    plan = make_plan(storyboard, gpus=gpus, backend=args.backend, models_dir=args.models_dir)
     models_dir = plan.models_dir
     steps = args.steps or (3 if args.tiny and not args.sampling else None)
     planned = {shot.shot_id: shot.estimated_seconds for shot in plan.shots}
@@ -123,7 +122,10 @@ def main(argv: list[str] | None = None) -> dict:
         idle_workers.close()
     outside = sum(row["outside_steps_s"] for row in rows)
     report = dict(wall_s=wall, rows=rows, batch_outside_steps_s=outside, batch_outside_share=outside / wall)
-    args.out.write_text(json.dumps(report, indent=1))
+    device = "cpu" if args.tiny else ", ".join(gpu.name for gpu in plan.gpus) or "cpu"
+    Results(__file__, args.out, argv, device=device,
+            settings={"backend": args.backend, "size": size, "quality": args.quality, "window": args.window,
+                      "seconds": args.seconds}).save(report)
     print(f"\n{'run':<4}{'shot':<6}{'frames':>7}{'steps':>6}{'guid':>5}{'s/step':>8}{'shot s':>9}{'planned':>9}"
           f"{'outside':>9}{'share':>7}{'start':>7}{'encode':>8}{'1st step':>9}{'decode+write':>13}{'qa':>7}")
     for row in rows:

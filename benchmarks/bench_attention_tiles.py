@@ -6,7 +6,7 @@ each candidate tile on exactly those calls and prints it beside FA4's own choice
 default (cuDNN on Hopper). A tile changes the order of the sums only: the error column says how
 far each lands from FA4's own choice.
 
-    python scripts/bench_attention_tiles.py --models wan-a14b-720p,ti2v-5b --out tiles.json
+    python -m benchmarks.bench_attention_tiles --models wan-a14b-720p,ti2v-5b --out tiles.json
 
 Needs a Hopper or Blackwell GPU with `pip install -e '.[flash-attention]'`.
 """
@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from benchmarks.harness import Results, out_option
 
 # name: (batch, tokens attended, heads, head_dim, attention calls per forward). CogVideoX and
 # HunyuanVideo attend over video and text tokens together (HunyuanVideo's 64-token prompt
@@ -125,7 +123,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--models", default="wan-a14b-720p,ti2v-5b,hunyuanvideo,cogvideox-5b")
     parser.add_argument("--calls", type=int, default=10, help="back-to-back attention calls per timing")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", type=Path)
+    out_option(parser)
     args = parser.parse_args(argv)
 
     import torch
@@ -137,13 +135,13 @@ def main(argv: list[str] | None = None) -> list[dict]:
         raise SystemExit(f"FlashAttention-4 {problem}")
     env = dict(gpu=torch.cuda.get_device_name(), torch=torch.__version__, cudnn=torch.backends.cudnn.version())
     print(json.dumps(env), flush=True)
+    record = Results(__file__, args.out, argv, device=env["gpu"])
     rows, fastest = [], {}
     for name in args.models.split(","):
         timed = sweep(name, args.calls, args.repeats)
         rows += timed
         fastest[name] = fastest_tile(timed)
-        if args.out:
-            args.out.write_text(json.dumps(dict(env=env, rows=rows, fastest=fastest), indent=1))
+        record.save(dict(rows=rows, fastest=fastest))
     print(f"\n{'model':<16}{'tile':<26}{'s/forward':>10}{'TFLOP/s':>9}{'rel err':>10}")
     for row in rows:
         if "error" in row:

@@ -1,7 +1,7 @@
 """Benchmark: what the output folder costs: memory and disk at each delivery size, and checking shots by digest.
 
-Run: python scripts/bench_outputs.py [--sizes 640x360,1920x1080,3840x2160,7680x4320] [--shots 2,6]
-     python scripts/bench_outputs.py --digest-only
+Run: python -m benchmarks.bench_outputs [--sizes 640x360,1920x1080,3840x2160,7680x4320] [--shots 2,6] [--out o.json]
+     python -m benchmarks.bench_outputs --digest-only
 
 For each delivery size and shot count, renders an animatic film (1 s shots, dissolves, one
 overlay) through the CLI and prints the peak resident memory of the largest process of the
@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.harness import Results, out_option
 
 FPS = 24
 MEASURE = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
@@ -82,21 +84,27 @@ def digest_cost(folder: Path) -> dict:
         for bpp in (0.02, 0.1)}}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="640x360,1920x1080,3840x2160,7680x4320")
     parser.add_argument("--shots", default="2,6")
     parser.add_argument("--digest-only", action="store_true")
-    args = parser.parse_args()
+    out_option(parser)
+    args = parser.parse_args(argv)
     print(f"{os.cpu_count()} CPUs", flush=True)
+    record = Results(__file__, args.out, argv)
     with tempfile.TemporaryDirectory() as name:
         folder = Path(name)
-        print(json.dumps(digest_cost(folder)), flush=True)
+        figures: dict = {"digest": digest_cost(folder), "deliveries": []}
+        print(json.dumps(figures["digest"]), flush=True)
+        record.save(figures)
         if args.digest_only:
             return
         for size in args.sizes.split(","):
             for shots in map(int, args.shots.split(",")):
-                print(json.dumps(delivery(folder, size, shots)), flush=True)
+                figures["deliveries"].append(delivery(folder, size, shots))
+                print(json.dumps(figures["deliveries"][-1]), flush=True)
+                record.save(figures)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Measure the rates planner/phases.py estimates render-all's CPU phases with, on this machine.
 
-Usage: PYTHONPATH=$PWD python scripts/bench_phases.py [--json phases.json]
+Usage: python -m benchmarks.bench_phases [--out phases.json]
 
 Renders small films through render_all itself, on an idle machine, and reads each phase's time
 from the run's result (the same clock the progress lines use):
@@ -24,7 +24,6 @@ planner/phases.py's rates) against its measured time, per phase.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.harness import Results, out_option
 from render_pipeline.film import render_all
 from render_pipeline.planner import make_plan, phases
 from render_pipeline.planner.phases import Phase
@@ -117,10 +117,10 @@ def timed(function, *args) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", type=Path, help="write every measurement and fit here")
-    args = parser.parse_args()
+    out_option(parser, "--json")
+    args = parser.parse_args(argv)
     os.environ.pop("RENDER_PIPELINE_MODELS", None)
     report: dict = {"load_average_before": os.getloadavg()[0], "films": {}, "fits": {}}
     films = {}
@@ -197,8 +197,7 @@ def main() -> None:
     report["films"] = {name: {"measured": measured, "estimated": info["estimated"]}
                        for name, (measured, info) in films.items()}
     print(f"load average: {report['load_average_before']:.2f} before, {report['load_average_after']:.2f} after")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    Results(__file__, args.out, argv).save(report)
 
 
 if __name__ == "__main__":

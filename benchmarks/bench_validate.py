@@ -1,7 +1,7 @@
 """Time `render-pipeline validate` on a generated 500-shot storyboard and `render-pipeline --help`.
 
 Targets (issue 2): validate < 2 s, --help < 0.5 s, both as wall time of a fresh process.
-Usage: python scripts/bench_validate.py [--shots 500] [--runs 5]
+Usage: python -m benchmarks.bench_validate [--shots 500] [--runs 5] [--out validate.json]
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.harness import Results, out_option
 
 VALIDATE_TARGET_S = 2.0
 HELP_TARGET_S = 0.5
@@ -65,24 +67,28 @@ def timings(command: list[str], runs: int) -> tuple[list[float], list[float]]:
     return walls, cpus
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
-    args = parser.parse_args()
+    out_option(parser)
+    args = parser.parse_args(argv)
     cli = shutil.which("render-pipeline") or sys.exit("render-pipeline is not on PATH: activate the venv first")
     with tempfile.TemporaryDirectory() as folder:
         storyboard = Path(folder) / "bench.yaml"
         storyboard.write_text(generated_storyboard(args.shots), encoding="utf-8")
         validate = timings([cli, "validate", str(storyboard)], args.runs)
     help_times = timings([cli, "--help"], args.runs)
-    ok = True
+    ok, rows = True, []
     for name, (walls, cpus), target in ((f"validate ({args.shots} shots)", validate, VALIDATE_TARGET_S),
                                         ("--help", help_times, HELP_TARGET_S)):
         median = statistics.median(walls)
         ok &= median < target
         print(f"{name:24s} wall median {median:.3f} s (min {min(walls):.3f}, max {max(walls):.3f})  "
               f"cpu median {statistics.median(cpus):.3f} s  target < {target} s: {'ok' if median < target else 'TOO SLOW'}")
+        rows.append({"command": name, "target_s": target, "wall_median_s": round(median, 3),
+                     "wall_s": [round(wall, 3) for wall in walls], "cpu_median_s": round(statistics.median(cpus), 3)})
+    Results(__file__, args.out, argv, settings={"shots": args.shots, "runs": args.runs}).save(rows)
     sys.exit(0 if ok else 1)
 
 

@@ -6,8 +6,8 @@ full-size transformer with random bf16 weights (speed does not depend on weight 
 step caches' decisions and the size of their error do: random weights say little about what a
 trained model would show, so the error column is a measure, not a verdict on quality).
 
-    python scripts/bench_fast_modes.py --model ti2v-5b --steps 20 --out fast.json
-    python scripts/bench_fast_modes.py --tiny --out /tmp/f.json          # CPU dry run
+    python -m benchmarks.bench_fast_modes --model ti2v-5b --steps 20 --out fast.json
+    python -m benchmarks.bench_fast_modes --tiny --out /tmp/f.json          # CPU dry run
 
 Each variant runs WanPipeline's own loop (CFG as two forwards, UniPC) from the same noise and
 prompt embeddings, to latents (no decode). Variants: exact (regional compile, the default path),
@@ -20,15 +20,9 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
-from bench_speed import build  # noqa: E402
+from benchmarks.harness import Results, out_option
 
 MODELS = {  # name: (builder, backend spec, width, height, frames)
     "ti2v-5b": ("wan_ti2v_5b", "wan2.2-ti2v-5b", 1280, 704, 121),
@@ -40,11 +34,12 @@ VARIANTS = ("exact", "first-block-cache", "taylorseer", "fp8", "draft")
 def pipeline_for(kind: str, device: str, tiny: bool, fast: tuple[str, ...]):
     import torch
     from diffusers import UniPCMultistepScheduler, WanPipeline
-    from tiny_models import tiny_wan22_vae, tiny_wan_vae
 
+    from benchmarks.random_models import seeded_transformer
     from render_pipeline.backends.speed import apply_speedups, speed_options
+    from tests.assets.tiny_models import tiny_wan22_vae, tiny_wan_vae
 
-    transformer = build(kind, device, tiny)
+    transformer = seeded_transformer(kind, device, tiny)
     apply_speedups(transformer, speed_options(fast, compile_blocks=device == "cuda"))
     # The VAE only tells the pipeline its compression factors here (no decode): a tiny one will do.
     vae = (tiny_wan22_vae() if kind == "wan_ti2v_5b" else tiny_wan_vae()).to(device)
@@ -105,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=20, help="steps of the exact path (draft scales them down)")
     parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--tiny", action="store_true", help="two-layer model at a small size, on the CPU")
-    parser.add_argument("--out", type=Path, required=True)
+    out_option(parser, required=True)
     args = parser.parse_args(argv)
     device = "cpu" if args.tiny else "cuda"
     variants = args.variants.split(",")
@@ -113,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     if unknown or variants[0] != "exact":
         parser.error(f"--variants: start with exact, then any of {', '.join(VARIANTS[1:])}")
 
+    import torch
+
+    record = Results(__file__, args.out, argv, device=torch.cuda.get_device_name() if device == "cuda" else "cpu",
+                     settings={"model": args.model, "steps": args.steps})
     rows, reference = [], None
     for variant in variants:
         try:
@@ -127,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(row)
         row["speedup"] = next(r["seconds"] for r in rows if r["variant"] == "exact") / row["seconds"]
         print(json.dumps(row), flush=True)
-        args.out.write_text(json.dumps(dict(rows=rows), indent=1))
+        record.save(rows)
     print(f"\n{'variant':<20}{'steps':>6}{'s total':>9}{'speed-up':>9}{'peak GiB':>9}{'rel err':>9}")
     for row in rows:
         if "error" in row:

@@ -5,7 +5,7 @@ x264 settings, same music), with no conforming, transitions, titles or loudness 
 MoviePy does the same cut (0.5 s cross-dissolves, titles, the music) the way a user
 might script it instead; install it for this only: `pip install moviepy`.
 
-Run: python scripts/bench_assemble.py [--shots 50] [--seconds 5.5]   (50 x 5.5 s = a 4.6 min film)
+Run: python -m benchmarks.bench_assemble [--shots 50] [--seconds 5.5] [--out assemble.json]   (50 x 5.5 s = a 4.6 min film)
 """
 
 from __future__ import annotations
@@ -13,19 +13,17 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from render_pipeline.media.ffmpeg import ffmpeg_exe  # noqa: E402
-from render_pipeline.media.fonts import find_font  # noqa: E402
-from render_pipeline.post import assemble  # noqa: E402
-from render_pipeline.post.assemble import AUDIO_ENCODE, VIDEO_ENCODE  # noqa: E402
-from render_pipeline.post.edit import make_edit  # noqa: E402
-from render_pipeline.storyboard import load_storyboard  # noqa: E402
+from benchmarks.harness import Results, out_option
+from render_pipeline.media.ffmpeg import ffmpeg_exe
+from render_pipeline.media.fonts import find_font
+from render_pipeline.post import assemble
+from render_pipeline.post.assemble import AUDIO_ENCODE, VIDEO_ENCODE
+from render_pipeline.post.edit import make_edit
+from render_pipeline.storyboard import load_storyboard
 
 TRANSITION = 0.5
 TITLE_EVERY = 5
@@ -101,12 +99,13 @@ def moviepy_cut(folder: Path, storyboard_path: Path, bed: Path) -> float:
     return time.perf_counter() - began
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shots", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=5.5, help="on-screen seconds per shot")
     parser.add_argument("--no-moviepy", action="store_true", help="skip MoviePy (the slowest part)")
-    args = parser.parse_args()
+    out_option(parser)
+    args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="bench_assemble_"))
     try:
         storyboard_path, bed = make_inputs(folder, args.shots, args.seconds)
@@ -118,10 +117,15 @@ def main() -> None:
         result = assemble(storyboard, folder, audio=Audio(bed))
         print(f"assemble (film, captions, OTIO/FCP XML, review.html): {result.seconds_taken:.1f} s "
               f"= {result.seconds_taken / floor_seconds:.2f}x the floor; {result.loudness_lufs:.1f} LUFS")
+        figures = {"film_s": storyboard.duration, "floor_s": round(floor_seconds, 1),
+                   "assemble_s": round(result.seconds_taken, 1), "loudness_lufs": round(result.loudness_lufs, 1)}
         if not args.no_moviepy:
             moviepy_seconds = moviepy_cut(folder, storyboard_path, bed)
             print(f"MoviePy (same cut, titles, music): {moviepy_seconds:.1f} s "
                   f"= {moviepy_seconds / result.seconds_taken:.1f}x slower than assemble")
+            figures["moviepy_s"] = round(moviepy_seconds, 1)
+        Results(__file__, args.out, argv, settings={"shots": args.shots, "seconds": args.seconds, "size": "1280x720",
+                                                   "fps": 24}).save(figures)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
