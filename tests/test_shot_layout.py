@@ -7,7 +7,6 @@ from dataclasses import FrozenInstanceError, fields
 from pathlib import Path
 
 import pytest
-from tests.test_runner_faults import jobs_for, manifest, write_storyboard
 
 from render_pipeline.parallel.layout import ParallelLayout
 from render_pipeline.planner.layouts import Layout
@@ -29,6 +28,7 @@ from render_pipeline.shot_layout import (
     WeightsDtype,
 )
 from render_pipeline.storyboard import load_storyboard
+from tests.test_runner_faults import jobs_for, manifest, write_storyboard
 
 ECHO_WORKER = (sys.executable, str(Path(__file__).with_name("layout_echo_worker.py")))
 A14B = "wan2.2-t2v-a14b"
