@@ -69,10 +69,10 @@ def run_case(name: str, args: argparse.Namespace, workdir: Path) -> dict:
     from render_pipeline.backends.base import RenderRequest
     from render_pipeline.shot_layout import ShotLayout
 
-    budget_gb, candidate = CASES[name]
+    budget_gb, strategy = CASES[name]
     cuda = torch.cuda.is_available() and not args.tiny
     device = torch.device("cuda" if cuda else "cpu")
-    result = {"case": name, "budget_GB": budget_gb, "strategy": candidate}
+    result = {"case": name, "budget_GB": budget_gb, "strategy": strategy}
     if cuda:
         total = torch.cuda.get_device_properties(0).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, budget_gb * 1e9 / total) if budget_gb else 1.0)
@@ -90,7 +90,7 @@ def run_case(name: str, args: argparse.Namespace, workdir: Path) -> dict:
                             width=args.width, height=args.height, fps=16.0, frames=args.frames, steps=args.steps,
                             quality="final")
     start = time.perf_counter()
-    session = RandomWeightWanSession(ShotLayout.from_json(candidate).memory, device, tiny=args.tiny)
+    session = RandomWeightWanSession(ShotLayout.from_json(strategy).memory, device, tiny=args.tiny)
     session.encode([request])
     result["encode_s"] = round(time.perf_counter() - start, 1)
     result["encode_peak_GiB"] = peak_gib()

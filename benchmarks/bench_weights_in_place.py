@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     from benchmarks.random_models import RandomWeightWanSession
     from render_pipeline.backends import checkpoint_search, open_session
     from render_pipeline.backends.base import RenderRequest
-    from render_pipeline.shot_layout import ShotLayout
+    from render_pipeline.shot_layout import MemoryStrategy, Offload, ShotLayout
     from tests.assets.tiny_models import small_wan21_vae
 
     cuda = torch.cuda.is_available() and not args.tiny
@@ -209,7 +209,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     request = RenderRequest(shot_id="bench", prompt="a grey destroyer at dawn, slow push in", negative_prompt="",
                             seed=1, width=width, height=height, fps=16.0, frames=args.frames, steps=args.steps,
                             quality="final")
-    candidate = {"expert_swap": args.expert_swap, "vae_tiling": True}
+    layout = ShotLayout(memory=MemoryStrategy(offload=Offload.INACTIVE_EXPERT if args.expert_swap else Offload.NONE,
+                                              vae_tiling=True))
     shared = args.work / "shared"
     if not shared.exists():
         write_shared(shared, args.tiny)
@@ -218,7 +219,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if kind == "bf16":
             if not args.write_only:
                 device = torch.device("cuda" if cuda else "cpu")
-                session = RandomWeightWanSession(ShotLayout.from_json(candidate).memory, device, tiny=args.tiny)
+                session = RandomWeightWanSession(layout.memory, device, tiny=args.tiny)
                 results.append({"case": kind, **run(session, request, args.work / "bf16.mp4", cuda)})
             continue
         models = args.work / kind
@@ -229,7 +230,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 (models / sub).symlink_to((shared / sub).resolve())
             print(f"{kind}: files written in {time.perf_counter() - began:.0f} s", flush=True)
         if not args.write_only:
-            results.append({"case": kind, **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
+            results.append({"case": kind, **run(open_session(A14B, layout, models), request, models / "s.mp4", cuda)})
     if args.gguf_file is not None and not args.write_only:
         models = args.work / "real-gguf"
         if not models.exists():
@@ -238,7 +239,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 (models / sub).symlink_to((shared / sub).resolve())
         (models / "weights.yaml").write_text(f"{A14B}: {args.gguf_file.resolve()}\n")
         results.append({"case": args.gguf_file.name,
-                        **run(open_session(A14B, candidate, models), request, models / "s.mp4", cuda)})
+                        **run(open_session(A14B, layout, models), request, models / "s.mp4", cuda)})
     return report(args, argv, results, cuda, width, height)
 
 
@@ -248,6 +249,7 @@ def hunyuan_main(args: argparse.Namespace, argv: list[str] | None) -> list[dict]
 
     from render_pipeline.backends import checkpoint_search, open_session
     from render_pipeline.backends.base import RenderRequest
+    from render_pipeline.shot_layout import MemoryStrategy, ShotLayout
 
     cuda = torch.cuda.is_available() and not args.tiny
     configs = checkpoint_search.MODEL_CONFIGS / HUNYUAN
@@ -282,7 +284,7 @@ def hunyuan_main(args: argparse.Namespace, argv: list[str] | None) -> list[dict]
     results = []
     if not args.write_only:
         for case, models in models_of.items():
-            session = open_session(HUNYUAN, {"vae_tiling": True}, models)
+            session = open_session(HUNYUAN, ShotLayout(memory=MemoryStrategy(vae_tiling=True)), models)
             results.append({"case": case, **run(session, request, models / "s.mp4", cuda)})
     return report(args, argv, results, cuda, width, height)
 

@@ -20,7 +20,7 @@ Torch-free: the planner builds it, and `plan` must start in well under a second.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from enum import StrEnum
 from typing import Any
@@ -142,8 +142,8 @@ KEYS = PARALLEL_KEYS + MEMORY_KEYS + tuple(SWITCHES)
 
 
 @dataclass(frozen=True)
-class ShotLayout(Mapping[str, Any]):
-    """A shot's parallel layout and memory strategy; read as a mapping, it answers every key of its JSON."""
+class ShotLayout:
+    """A shot's parallel layout and memory strategy."""
 
     parallel: ParallelPlan = field(default_factory=ParallelPlan)
     memory: MemoryStrategy = field(default_factory=MemoryStrategy)
@@ -177,26 +177,6 @@ class ShotLayout(Mapping[str, Any]):
                     raise ShotLayoutError(f"shot layout: {switch} {str(data[switch]).lower()} disagrees with "
                                           f"{name} {getattr(memory, name)!s}")
         return cls(parallel, memory)
-
-    @classmethod
-    def of(cls, value: ShotLayout | Mapping[str, Any] | None) -> ShotLayout:
-        """``value`` itself, or read from its JSON; None is the plain layout."""
-        if isinstance(value, ShotLayout):
-            return value
-        return cls() if value is None else cls.from_json(value)
-
-    def __getitem__(self, key: str) -> Any:
-        if key in PARALLEL_KEYS:
-            return getattr(self.parallel, key)
-        if key in MEMORY_KEYS or key in SWITCHES:
-            return getattr(self.memory, key)
-        raise KeyError(key)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(KEYS)
-
-    def __len__(self) -> int:
-        return len(KEYS)
 
 
 def _enumerated(record: ParallelPlan | MemoryStrategy, name: str, kind: type[StrEnum], hint: str = "") -> None:

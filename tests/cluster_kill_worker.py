@@ -27,5 +27,5 @@ class KillingSession(AnimaticSession):
         super().render(request, out_path, progress)
 
 
-worker.open_session = lambda backend, candidate, models_dir: KillingSession()
+worker.open_session = lambda backend, layout, models_dir: KillingSession()
 sys.exit(worker.main())

@@ -48,5 +48,5 @@ class SyntheticSession:
         pass
 
 
-worker.open_session = lambda backend, candidate, models_dir: SyntheticSession()
+worker.open_session = lambda backend, layout, models_dir: SyntheticSession()
 sys.exit(worker.main())

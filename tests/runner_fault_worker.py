@@ -16,22 +16,23 @@ from pathlib import Path
 
 import render_pipeline.runner.worker as worker
 from render_pipeline.backends.animatic import AnimaticSession
+from render_pipeline.shot_layout import ShotLayout
 
 FAULTS = json.loads(os.environ.get("RUNNER_FAULTS", "{}"))
 MARKS = Path(os.environ.get("RUNNER_FAULT_MARKS", "."))
 
 
 class FaultySession(AnimaticSession):
-    def __init__(self, candidate: dict):
+    def __init__(self, layout: ShotLayout):
         super().__init__()
-        self.candidate = candidate
+        self.layout = layout
 
     def render(self, request, out_path, progress):
         fault = FAULTS.get(request.shot_id)
         if fault == "always":
             raise RuntimeError("simulated failure")
-        if (fault == "oom" and not self.candidate.get("vae_tiling")
-                or fault == "oom-offload" and not self.candidate.get("group_offload")):
+        if (fault == "oom" and not self.layout.memory.vae_tiling
+                or fault == "oom-offload" and not self.layout.memory.group_offload):
             raise MemoryError("CUDA out of memory (simulated)")
         mark = MARKS / f"{request.shot_id}.{fault}"
         if fault in ("crash", "hang", "short") and not mark.exists():
@@ -45,5 +46,5 @@ class FaultySession(AnimaticSession):
         super().render(request, out_path, progress)
 
 
-worker.open_session = lambda backend, candidate, models_dir: FaultySession(candidate)
+worker.open_session = lambda backend, layout, models_dir: FaultySession(layout)
 sys.exit(worker.main())

@@ -88,7 +88,7 @@ def test_session_renders_the_pixels_the_diffusers_pipeline_renders(backend, buil
     request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt=NEGATIVE, seed=11, width=width,
                             height=height, fps=16.0, frames=frames, steps=3, quality="draft", image=image)
     ours = frames_given_to_ffmpeg(monkeypatch)
-    open_session(backend, {}, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda done, total: None)
+    open_session(backend, None, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda done, total: None)
 
     # TI2V-5B animates an image through diffusers' I2V pipeline, loaded from the same folder (as
     # the model card does: its from_pipe would cast every module to fp32).
@@ -133,7 +133,7 @@ def test_hunyuanvideo_without_its_text_padding_renders_diffusers_pixels_to_one_l
     request = RenderRequest(shot_id="s01", prompt=PROMPT, negative_prompt="", seed=11, width=16, height=16,
                             fps=24.0, frames=5, steps=3, quality="draft")
     ours = frames_given_to_ffmpeg(monkeypatch)
-    open_session("hunyuanvideo", {}, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda d, t: None)
+    open_session("hunyuanvideo", None, tmp_path / "models").render(request, tmp_path / "s01.mp4", lambda d, t: None)
     spec = SPECS["hunyuanvideo"]
     pipeline = diffusers.HunyuanVideoPipeline.from_pretrained(folder, dtype={"default": torch.bfloat16,
                                                                             "vae": torch.float32})
@@ -152,7 +152,7 @@ def test_hunyuanvideo_without_its_text_padding_renders_diffusers_pixels_to_one_l
 def test_long_prompts_reach_wan_whole_up_to_512_tokens(tmp_path):
     """Words past 226 tokens (the default of diffusers' encode_prompt) still steer a Wan shot."""
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
-    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session = open_session("wan2.2-ti2v-5b", None, tmp_path / "models")
     opening = " ".join(["the sea"] * 150)  # 300 tokens
     session.encode([RenderRequest(shot_id=s, prompt=f"{opening} {ending}", negative_prompt=NEGATIVE, seed=1,
                                   width=32, height=32, fps=24.0, frames=5, steps=1, quality="draft")

@@ -28,6 +28,7 @@ from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.checkpoint_loading import load_in_place  # noqa: E402
 from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
 from render_pipeline.doctor import check_weights  # noqa: E402
+from render_pipeline.shot_layout import ShotLayout  # noqa: E402
 from tests.assets.release_files import (  # noqa: E402
     comfyui_clip_l,
     comfyui_llama,
@@ -73,8 +74,8 @@ def shot() -> RenderRequest:
                          height=32, fps=24.0, frames=5, steps=3, quality="draft")
 
 
-def render(models_dir: Path, out: Path, candidate: dict | None = None) -> np.ndarray:
-    session = open_session(BACKEND, candidate or {}, models_dir)
+def render(models_dir: Path, out: Path, layout: ShotLayout | None = None) -> np.ndarray:
+    session = open_session(BACKEND, layout, models_dir)
     session.render(shot(), out, lambda done, total: None)
     session.close()
     return decoded_pixels(out, out.parent)
@@ -116,7 +117,7 @@ def test_tencent_fp8_transformer_keeps_fp8_weights_and_renders_what_its_scales_m
     meaning = tencent_fp8_meaning(*tencent_fp8(original_hunyuan_transformer(state)))
     reference = derived_folder(hunyuan, tmp_path / "fp8-reference", {
         "transformer": lambda state: diffusers_hunyuan_transformer(meaning, like=state)})
-    session = open_session(BACKEND, {}, models)
+    session = open_session(BACKEND, None, models)
     session.render(shot(), tmp_path / "fp8.mp4", lambda done, total: None)
     transformer = session.pipeline.transformer
     assert transformer.single_transformer_blocks[0].attn.to_q.weight.dtype == torch.float8_e4m3fn
@@ -124,7 +125,7 @@ def test_tencent_fp8_transformer_keeps_fp8_weights_and_renders_what_its_scales_m
     pixels = decoded_pixels(tmp_path / "fp8.mp4", tmp_path)
     assert np.array_equal(pixels, diffusers_render(reference, tmp_path))
     # Streamed block by block, as the planner has quantised files run on a small GPU: the same frames.
-    assert np.array_equal(render(models, tmp_path / "offloaded.mp4", {"group_offload": True}), pixels)
+    assert np.array_equal(render(models, tmp_path / "offloaded.mp4", ShotLayout.from_json({"group_offload": True})), pixels)
 
     (release / "hunyuan-video-t2v-720p" / "transformers" / "mp_rank_00_model_states_fp8_map.pt").unlink()
     assert "needs its scales, mp_rank_00_model_states_fp8_map.pt, beside it" in check_model_folder(BACKEND, models)
@@ -212,11 +213,11 @@ def test_gguf_transformer_renders_its_dequantized_weights_within_q8_0_error(huny
     assert weights.part("transformer").format.label == "GGUF Q8_0" and weights.quantised
     reference = derived_folder(hunyuan, tmp_path / "gguf-reference", {
         "transformer": lambda state: diffusers_hunyuan_transformer({**original, **dequantized}, like=state)})
-    session = open_session(BACKEND, {}, models)
+    session = open_session(BACKEND, None, models)
     session.render(shot(), tmp_path / "gguf.mp4", lambda done, total: None)
     # The single-stream blocks' fused projection, cut at the tiny width, stays quantised.
     assert session.pipeline.transformer.single_transformer_blocks[0].attn.to_v.weight.quant_type \
         == gguf.GGMLQuantizationType.Q8_0
     pixels = decoded_pixels(tmp_path / "gguf.mp4", tmp_path)
     assert np.array_equal(pixels, diffusers_render(reference, tmp_path))
-    assert np.array_equal(render(models, tmp_path / "offloaded.mp4", {"group_offload": True}), pixels)
+    assert np.array_equal(render(models, tmp_path / "offloaded.mp4", ShotLayout.from_json({"group_offload": True})), pixels)

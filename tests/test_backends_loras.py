@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from render_pipeline.backends import lora_fuse, open_session
 from render_pipeline.backends.base import LoraFile, RenderRequest
 from render_pipeline.backends.lora_fuse import LoraMismatch
+from render_pipeline.shot_layout import ShotLayout
 from tests.assets.tiny_models import (
     build_cogvideox_folder,
     build_hunyuanvideo_folder,
@@ -71,7 +72,7 @@ def render(session, req: RenderRequest, out: Path) -> np.ndarray:
 def test_a_fused_lora_renders_what_weights_merged_by_hand_render(models_dir, transformer, tmp_path):
     lora = random_lora(transformer, MODULES)
     path = save_wan_original(tmp_path / "look.safetensors", lora, alpha=2.0)
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     pipeline = session._denoising_pipeline()
     base = {name: weights(getattr(pipeline, name)) for name in ("transformer", "transformer_2")}
@@ -92,7 +93,7 @@ def test_a_fused_lora_renders_what_weights_merged_by_hand_render(models_dir, tra
         stored = load_file(str(file))
         save_file({key: merged[key].float() if key in merged else value for key, value in stored.items()}, str(file))
 
-    by_hand = open_session(WAN, {}, merged_folder.parent)
+    by_hand = open_session(WAN, None, merged_folder.parent)
     by_hand.encode([request()])
     merged_pixels = render(by_hand, request(), tmp_path / "by_hand.mp4")
     assert np.array_equal(fused_pixels, merged_pixels)
@@ -111,7 +112,7 @@ def test_one_lora_in_the_kohya_comfyui_and_diffusers_namings_renders_the_same(mo
     lora = random_lora(transformer, MODULES, seed=3)
     files = [save(tmp_path / f"{name}.safetensors", lora, alpha=2.0) for name, save in
              (("kohya", save_wan_kohya), ("comfyui", save_wan_original), ("diffusers", save_diffusers))]
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     plain = render(session, request(), tmp_path / "plain.mp4")
     renders, fused = [], []
@@ -127,7 +128,7 @@ def test_two_loras_compose(models_dir, transformer, tmp_path):
     first = random_lora(transformer, MODULES[:4], seed=1)
     second = random_lora(transformer, MODULES[2:], rank=8, seed=2)  # two modules in common
     paths = save_wan_original(tmp_path / "a.safetensors", first, 2.0), save_wan_kohya(tmp_path / "b.safetensors", second, 4.0)
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     base = weights(session._denoising_pipeline().transformer)
     session.render(request(loras=(lora_file(paths[0], 0.75), lora_file(paths[1], -0.5))), tmp_path / "s.mp4",
@@ -148,7 +149,7 @@ def test_switching_lora_sets_restores_the_base_weights_bit_for_bit(models_dir, t
     reads = []
     real_read = lora_fuse.read_changes
     monkeypatch.setattr(lora_fuse, "read_changes", lambda lora, backend: reads.append(lora.path.name) or real_read(lora, backend))
-    session = open_session(WAN, strategy, models_dir)
+    session = open_session(WAN, ShotLayout.from_json(strategy), models_dir)
     session.encode([request()])
     pipeline = session._denoising_pipeline()
     base = {name: weights(getattr(pipeline, name)) for name in ("transformer", "transformer_2")}
@@ -167,7 +168,7 @@ def test_switching_lora_sets_restores_the_base_weights_bit_for_bit(models_dir, t
 
 def test_expert_high_and_low_change_one_expert_each(models_dir, transformer, tmp_path):
     path = save_wan_original(tmp_path / "half.safetensors", random_lora(transformer, MODULES[:2]), 2.0)
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     pipeline = session._denoising_pipeline()
     base = {name: weights(getattr(pipeline, name)) for name in ("transformer", "transformer_2")}
@@ -182,7 +183,7 @@ def test_a_lora_for_modules_the_model_lacks_is_refused_and_changes_nothing(model
     lora = random_lora(transformer, MODULES[:2])
     lora["blocks.7.attn1.to_q"] = lora["blocks.0.attn1.to_q"]  # the tiny model has two blocks
     path = save_wan_original(tmp_path / "wide.safetensors", lora, 2.0)
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     base = weights(session._denoising_pipeline().transformer)
     with pytest.raises(LoraMismatch, match=r"wide.safetensors does not fit wan2.2-t2v-a14b: 1 of its 3 layers .*blocks.7"):
@@ -200,7 +201,7 @@ def test_a_lora_for_modules_the_model_lacks_is_refused_and_changes_nothing(model
 ])
 def test_the_other_families_fuse_and_restore_diffusers_loras(backend, build, folder, modules, tmp_path):
     build(tmp_path / "models" / folder)
-    session = open_session(backend, {}, tmp_path / "models")
+    session = open_session(backend, None, tmp_path / "models")
     req = request(width=16, height=16, frames=5, steps=1)
     session.encode([req])
     model = session._denoising_pipeline().transformer
@@ -215,7 +216,7 @@ def test_the_other_families_fuse_and_restore_diffusers_loras(backend, build, fol
 
 
 def test_guidance_1_runs_one_forward_per_step(models_dir, tmp_path):
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     pipeline = session._denoising_pipeline()
     calls = []
@@ -230,7 +231,7 @@ def test_guidance_1_runs_one_forward_per_step(models_dir, tmp_path):
 
 
 def test_a_shots_shift_is_used_for_that_shot_only(models_dir, tmp_path):
-    session = open_session(WAN, {}, models_dir)
+    session = open_session(WAN, None, models_dir)
     session.encode([request()])
     official = render(session, request(), tmp_path / "official.mp4")
     assert session.pipeline.scheduler.config.flow_shift == 12.0  # the spec's

@@ -8,6 +8,7 @@ import numpy as np
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
+from render_pipeline.shot_layout import ShotLayout
 from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
@@ -48,7 +49,7 @@ def picture(path: Path, colour: tuple[int, int, int]) -> Path:
 
 def test_hunyuanvideo_renders_deterministically_by_seed(tmp_path):
     build_hunyuanvideo_folder(tmp_path / "models" / "HunyuanVideo")
-    session = open_session("hunyuanvideo", {}, tmp_path / "models")
+    session = open_session("hunyuanvideo", None, tmp_path / "models")
     shot = request(16, 16, 24.0, 5)
     session.encode([shot, request(16, 16, 24.0, 5, seed=6)])
     first = render(session, shot, tmp_path / "a.mp4")
@@ -65,7 +66,7 @@ def dtypes(pipeline) -> dict[str, torch.dtype]:
 
 def test_wan_ti2v_5b_renders_from_text_and_from_an_image(tmp_path):
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
-    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session = open_session("wan2.2-ti2v-5b", None, tmp_path / "models")
     text_only = render(session, request(32, 32, 24.0, 5), tmp_path / "t.mp4")
     loaded = dtypes(session.pipeline)
     red = render(session, request(32, 32, 24.0, 5, image=picture(tmp_path / "red.png", (255, 0, 0))),
@@ -82,7 +83,7 @@ def test_wan_ti2v_5b_renders_from_text_and_from_an_image(tmp_path):
 
 def test_wan_i2v_a14b_renders_from_an_image_with_expert_swap(tmp_path):
     build_wan_a14b_folder(tmp_path / "models" / "Wan2.2-I2V-A14B-Diffusers", image_to_video=True)
-    session = open_session("wan2.2-i2v-a14b", {"expert_swap": True}, tmp_path / "models")
+    session = open_session("wan2.2-i2v-a14b", ShotLayout.from_json({"expert_swap": True}), tmp_path / "models")
     red = render(session, request(32, 32, 16.0, 9, image=picture(tmp_path / "red.png", (255, 0, 0))),
                  tmp_path / "r.mp4")
     blue = render(session, request(32, 32, 16.0, 9, image=picture(tmp_path / "blue.png", (0, 0, 255))),
@@ -93,7 +94,7 @@ def test_wan_i2v_a14b_renders_from_an_image_with_expert_swap(tmp_path):
 
 def test_cogvideox_5b_i2v_renders_from_an_image(tmp_path):
     build_cogvideox_folder(tmp_path / "models" / "CogVideoX-5b-I2V", image_to_video=True)
-    session = open_session("cogvideox-5b-i2v", {}, tmp_path / "models")
+    session = open_session("cogvideox-5b-i2v", None, tmp_path / "models")
     red = render(session, request(16, 16, 8.0, 9, image=picture(tmp_path / "red.png", (255, 0, 0))),
                  tmp_path / "r.mp4")
     blue = render(session, request(16, 16, 8.0, 9, image=picture(tmp_path / "blue.png", (0, 0, 255))),

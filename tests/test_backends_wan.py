@@ -8,6 +8,7 @@ import pytest
 from render_pipeline.backends import open_session
 from render_pipeline.backends.base import RenderRequest
 from render_pipeline.media.ffmpeg import count_frames, probe
+from render_pipeline.shot_layout import ShotLayout
 from tests.optional_parts import module_needs
 
 pytestmark = module_needs("diffusion")  # before the imports that load torch
@@ -31,7 +32,7 @@ def request(seed: int = 7, steps: int = 4, **changes) -> RenderRequest:
 
 
 def test_renders_a_shot_from_the_folder_deterministically_by_seed(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     steps_seen = []
     session.encode([request(), request(seed=8)])
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
@@ -49,7 +50,7 @@ def test_renders_a_shot_from_the_folder_deterministically_by_seed(models_dir, tm
 
 
 def test_text_encoder_is_freed_before_denoising(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     session.encode([request()])
     session.render(request(steps=2), tmp_path / "s.mp4", lambda done, total: None)
     assert session.pipeline.text_encoder is None and session.pipeline.tokenizer is None
@@ -57,7 +58,7 @@ def test_text_encoder_is_freed_before_denoising(models_dir, tmp_path):
 
 
 def test_expert_swap_switches_once_at_the_boundary(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", ShotLayout.from_json({"expert_swap": True}), models_dir)
     session.encode([request()])
     calls = []
     pipeline = session._denoising_pipeline()
@@ -109,21 +110,22 @@ def _check_one_expert_resident(session, device: torch.device, tmp_path) -> None:
 
 
 def test_expert_swap_keeps_only_the_waiting_expert_in_host_buffers(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", ShotLayout.from_json({"expert_swap": True}), models_dir)
     session.encode([request()])
     _check_one_expert_resident(session, torch.device("cpu"), tmp_path)
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory and a second device need CUDA")
 def test_expert_swap_on_cuda_keeps_the_waiting_expert_pinned(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {"expert_swap": True}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", ShotLayout.from_json({"expert_swap": True}), models_dir)
     assert session.device.type == "cuda"
     session.encode([request()])
     _check_one_expert_resident(session, session.device, tmp_path)
 
 
 def test_fp8_storage_and_group_offload_are_applied(models_dir, tmp_path):
-    session = open_session("wan2.2-t2v-a14b", {"fp8_storage": True, "group_offload": True, "vae_tiling": True},
+    session = open_session("wan2.2-t2v-a14b",
+                           ShotLayout.from_json({"fp8_storage": True, "group_offload": True, "vae_tiling": True}),
                            models_dir)
     session.encode([request()])
     session.render(request(steps=2), tmp_path / "s.mp4", lambda done, total: None)
@@ -137,7 +139,7 @@ def test_fp8_storage_and_group_offload_are_applied(models_dir, tmp_path):
 
 
 def test_failed_decode_retries_from_saved_latents_without_denoising(models_dir, tmp_path, monkeypatch):
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     session.encode([request()])
     out = tmp_path / "s.mp4"
 
@@ -157,14 +159,14 @@ def test_failed_decode_retries_from_saved_latents_without_denoising(models_dir, 
     session.render(request(), out, lambda done, total: steps.append(done))
     assert steps == []  # no denoising step ran on the retry
     assert count_frames(out) == 9
-    fresh = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    fresh = open_session("wan2.2-t2v-a14b", None, models_dir)
     fresh.render(request(), tmp_path / "fresh.mp4", lambda done, total: None)
     assert np.array_equal(decoded_pixels(out, tmp_path), decoded_pixels(tmp_path / "fresh.mp4", tmp_path))
 
 
 def test_in_a_worker_group_only_the_first_rank_decodes_and_writes(models_dir, tmp_path, monkeypatch):
     """Every rank denoises (the layouts' collectives need them all); the decode and the write are rank 0's."""
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     session.share_from_first_rank = lambda make: None  # what WorkerGroup.share does on a rank other than 0
     decoded = []
     monkeypatch.setattr(session, "decoded_chunks", lambda pipeline, latents: decoded.append(latents) or iter(()))
@@ -177,7 +179,7 @@ def test_wrong_folder_fails_before_loading(tmp_path):
     from render_pipeline.errors import UserError
 
     with pytest.raises(UserError, match="Wan-AI/Wan2.2-T2V-A14B-Diffusers"):
-        open_session("wan2.2-t2v-a14b", {}, tmp_path)
+        open_session("wan2.2-t2v-a14b", None, tmp_path)
 
 
 @pytest.mark.parametrize("device, strategy, allowed, compiled", [
@@ -194,7 +196,7 @@ def test_regional_compile_is_applied_to_both_experts_only_on_cuda(models_dir, mo
     monkeypatch.setattr(diffusion, "apply_speedups", lambda transformer, options: applied.append((transformer, options)))
     # This machine has no GPU: moving modules and tensors to "cuda" is made a no-op, so only the choice is tested.
     monkeypatch.setattr(torch.nn.Module, "to", lambda module, *args, **kwargs: module)
-    session = open_session("wan2.2-t2v-a14b", strategy, models_dir)
+    session = open_session("wan2.2-t2v-a14b", ShotLayout.from_json(strategy), models_dir)
     session.device = torch.device(device)
     session.compile_allowed = allowed
     pipeline = session._denoising_pipeline()

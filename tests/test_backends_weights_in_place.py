@@ -27,6 +27,7 @@ from safetensors.torch import save_file  # noqa: E402
 from render_pipeline.backends import checkpoint_search, open_session  # noqa: E402
 from render_pipeline.backends.base import RenderRequest  # noqa: E402
 from render_pipeline.backends.weights import check_model_folder, describe_weights, require_model_folder  # noqa: E402
+from render_pipeline.shot_layout import ShotLayout  # noqa: E402
 from tests.assets.release_files import (  # noqa: E402
     derived_folder,
     fp8_meaning,
@@ -77,8 +78,8 @@ def shot(**changes) -> RenderRequest:
     return RenderRequest(**{**fields, **changes})
 
 
-def render(backend: str, models_dir: Path, out: Path, candidate: dict | None = None, request=None) -> np.ndarray:
-    session = open_session(backend, candidate or {}, models_dir)
+def render(backend: str, models_dir: Path, out: Path, layout: ShotLayout | None = None, request=None) -> np.ndarray:
+    session = open_session(backend, layout, models_dir)
     session.render(request or shot(), out, lambda done, total: None)
     session.close()
     return decoded_pixels(out, out.parent)
@@ -150,7 +151,7 @@ def test_fp8_scaled_files_keep_fp8_weights_and_render_what_their_scales_mean(a14
     weights = require_model_folder(A14B, models)
     assert weights.part("transformer").format.label == "fp8 scaled" and weights.quantised
 
-    session = open_session(A14B, {}, models)
+    session = open_session(A14B, None, models)
     session.render(shot(), tmp_path / "fp8.mp4", lambda done, total: None)
     q = session.pipeline.transformer.blocks[0].attn1.to_q
     assert q.weight.dtype == torch.float8_e4m3fn  # the weights stay fp8 in memory
@@ -165,7 +166,7 @@ def test_fp8_scaled_experts_offload_like_bf16_ones(a14b, configs, tmp_path, stra
     models = comfyui_models(a14b, tmp_path / "models", transformer, weights_of(a14b, "text_encoder"), "fp8_scaled")
     tokenizer_beside(a14b, models)
     plain = render(A14B, models, tmp_path / "plain.mp4")
-    assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", strategy), plain)
+    assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", ShotLayout.from_json(strategy)), plain)
 
 
 def test_gguf_experts_render_their_dequantized_weights_within_q8_0_error(a14b, configs, tmp_path):
@@ -199,14 +200,14 @@ def test_gguf_experts_render_their_dequantized_weights_within_q8_0_error(a14b, c
     reference = derived_folder(a14b, tmp_path / "gguf-reference", {
         component: (lambda state, component=component: references[component])
         for component in ("transformer", "transformer_2")})
-    session = open_session(A14B, {}, models)
+    session = open_session(A14B, None, models)
     session.render(shot(), tmp_path / "gguf.mp4", lambda done, total: None)
     assert session.pipeline.transformer_2.blocks[1].ffn.net[2].weight.quant_type == gguf.GGMLQuantizationType.Q8_0
     pixels = decoded_pixels(tmp_path / "gguf.mp4", tmp_path)
     assert np.array_equal(pixels, diffusers_render(reference, tmp_path))
     # The quantised experts swap between host and device, or stream block by block, as bf16 ones do.
     for strategy in ({"expert_swap": True}, {"group_offload": True}):
-        assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", strategy), pixels)
+        assert np.array_equal(render(A14B, models, tmp_path / "offloaded.mp4", ShotLayout.from_json(strategy)), pixels)
 
 
 def test_ti2v_5b_official_release_renders_the_diffusers_folders_frames(tmp_path, monkeypatch):

@@ -92,7 +92,7 @@ def test_a_long_shot_renders_as_windows_none_past_the_trained_clip(models_dir, t
     spec = SPECS["wan2.2-t2v-a14b"]
     frames = spec.frames_for(2.5 * spec.max_frames / spec.fps)  # 205 frames, 81 trained
     windows = plan_windows(spec, frames)
-    session = open_session(spec.name, {}, models_dir)
+    session = open_session(spec.name, None, models_dir)
     latent_frames = []
     pipeline = session._denoising_pipeline()
     pipeline.transformer.register_forward_pre_hook(
@@ -120,7 +120,7 @@ def test_each_window_continues_where_the_last_one_ended(models_dir, tmp_path, na
     continuation = Continuation.IMAGE if overlap == 1 else Continuation.LATENT_OVERLAP
     windows = Windows(count=3, frames=17, overlap=overlap, continuation=continuation)
     shot = request(windows, windows.total_frames, fps=fps)
-    session = open_session(name, {}, models_dir)
+    session = open_session(name, None, models_dir)
     session.render(shot, tmp_path / "continued.mp4", lambda done, total: None)
     continued = frames_of(tmp_path / "continued.mp4", tmp_path)
 
@@ -143,7 +143,7 @@ def test_latent_overlap_continues_hunyuanvideo_too(tmp_path):
     build_hunyuanvideo_folder(models / "HunyuanVideo")
     windows = Windows(count=2, frames=17, overlap=5, continuation=Continuation.LATENT_OVERLAP)
     shot = request(windows, windows.total_frames, fps=24.0)
-    session = open_session("hunyuanvideo", {}, models)
+    session = open_session("hunyuanvideo", None, models)
     session.render(shot, tmp_path / "continued.mp4", lambda done, total: None)
     continued = frames_of(tmp_path / "continued.mp4", tmp_path)
     alone = []
@@ -162,7 +162,7 @@ class Stop(Exception):
 def test_a_render_stopped_in_window_three_resumes_there(models_dir, tmp_path):
     windows = Windows(count=3, frames=17, overlap=5, continuation=Continuation.LATENT_OVERLAP)
     shot = request(windows, windows.total_frames)
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     session.render(shot, tmp_path / "whole.mp4", lambda done, total: None)
 
     def stop_in_window_three(done: int, total: int) -> None:
@@ -183,7 +183,7 @@ def test_a_render_stopped_in_window_three_resumes_there(models_dir, tmp_path):
 def test_windows_kept_for_other_settings_are_not_reused(models_dir, tmp_path):
     windows = Windows(count=2, frames=17, overlap=5, continuation=Continuation.LATENT_OVERLAP)
     shot = request(windows, windows.total_frames)
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     out = tmp_path / ".s05.mp4.part"
 
     def stop_in_window_two(done: int, total: int) -> None:
@@ -204,7 +204,7 @@ def test_a_rank_takes_rank_zeros_saved_latents_instead_of_denoising(models_dir, 
     import torch
 
     shot = request(None, 9)
-    session = open_session("wan2.2-t2v-a14b", {}, models_dir)
+    session = open_session("wan2.2-t2v-a14b", None, models_dir)
     rank0 = session.denoised(shot, tmp_path / "rank0.latents.pt", lambda done, total: None)
     session.share_from_first_rank = lambda make: rank0.clone()  # what rank 0 broadcasts
     steps = []

@@ -4,6 +4,7 @@ standing in for Slurm. Both must give the very shots the local runner gives."""
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -33,10 +34,14 @@ def pixels(video: Path) -> bytes:
                           capture_output=True, check=True).stdout
 
 
+def needing_gpus(job, gpus: int) -> None:
+    job.layout = replace(job.layout, parallel=replace(job.layout.parallel, gpus_per_shot=gpus))
+
+
 def on_fake_gpus(jobs):
     """Give every shot one GPU, as a real backend would: Ray must then place it on a (declared) GPU."""
     for job in jobs:
-        job.candidate = {**job.candidate, "gpus_per_shot": 1}
+        needing_gpus(job, 1)
     return jobs
 
 
@@ -99,7 +104,7 @@ def test_ray_retries_a_shot_whose_worker_was_killed_mid_shot(board, local_shots,
 def test_a_shot_needing_more_gpus_than_any_node_is_refused_before_submitting(board, ray_cluster, tmp_path):
     out = tmp_path / "out"
     jobs, models = jobs_for(board, out)
-    jobs[1].candidate = {**jobs[1].candidate, "gpus_per_shot": 4}
+    needing_gpus(jobs[1], 4)
     with pytest.raises(UserError, match="shot s02 needs 4 GPUs at once, but no node of the ray cluster has more than 2"):
         run_on_cluster(RayExecutor(None), jobs, out, models, RunOptions())
     assert not (out / "manifest.json").exists()
@@ -131,7 +136,7 @@ def test_slurm_refuses_before_submitting_a_shot_no_node_of_the_partition_can_hol
     assert asked.read_text().split() == ["-h", "-p", "gpu", "-o", "%G"]
     out = tmp_path / "out"
     jobs, models = jobs_for(board, out)
-    jobs[1].candidate = {**jobs[1].candidate, "gpus_per_shot": 8}
+    needing_gpus(jobs[1], 8)
     with pytest.raises(UserError, match="shot s02 needs 8 GPUs at once, but no node of the slurm cluster has more than 4"):
         run_on_cluster(SlurmExecutor("gpu"), jobs, out, models, RunOptions())
     assert not (out / "logs" / "slurm").exists()  # nothing was submitted

@@ -9,6 +9,7 @@ import pytest
 
 from render_pipeline.parallel.launch import NCCL_ENV, gpu_groups, torchrun_command, worker_env
 from render_pipeline.parallel.layout import LayoutError, ParallelLayout, video_tokens
+from render_pipeline.shot_layout import ShotLayout
 
 
 def test_degrees_must_multiply_to_the_world_size() -> None:
@@ -80,19 +81,19 @@ def test_worker_command_and_env() -> None:
     assert env["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == NCCL_ENV["TORCH_SYMM_MEM_DISABLE_MULTICAST"] == "1"
 
 
-def test_layout_from_the_plans_candidate() -> None:
+def test_layout_from_the_plans_shot_layout() -> None:
     from render_pipeline.planner.layouts import Layout
 
     def layout_of(**values) -> ParallelLayout:
         fields = dict(gpus_per_shot=2, fsdp=False, ulysses=1, ring=1, cfg_parallel=False, experts_resident="both",
                       offload="none", weights_dtype="bf16", vae_tiling=False, vae_dtype="fp32")
-        return ParallelLayout.from_candidate(asdict(Layout(**{**fields, **values})))
+        return ParallelLayout.of_shot(ShotLayout.from_json(asdict(Layout(**{**fields, **values}))))
 
     assert layout_of(cfg_parallel=True, fsdp=True) == ParallelLayout(world_size=2, cfg=2, fsdp=True)
     assert layout_of(ulysses=2, vae_tiling=True) == ParallelLayout(world_size=2, ulysses=2, vae="tiled")
     assert layout_of(experts_resident="one_per_gpu") == ParallelLayout(world_size=2, experts=2)
     assert layout_of(gpus_per_shot=4, cfg_parallel=True, ulysses=2) == ParallelLayout(world_size=4, cfg=2, ulysses=2)
-    assert ParallelLayout.from_candidate({}) == ParallelLayout()  # the animatic's empty candidate
+    assert ParallelLayout.of_shot(ShotLayout()) == ParallelLayout()  # the animatic's plain layout
 
 
 @pytest.mark.needs("diffusion")

@@ -5,6 +5,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -86,9 +87,9 @@ def test_after_out_of_memory_the_manifest_says_what_ran(tmp_path, monkeypatch):
     monkeypatch.setenv("RUNNER_FAULTS", json.dumps({"s02": "oom-offload"}))
     jobs, models = jobs_for(board, out)
     jobs[1].backend = "wan2.2-ti2v-5b"
-    planned = make_plan(load_storyboard(board), gpus="1xH200", backend="wan2.2-ti2v-5b").shots[1].candidate
-    jobs[1].candidate = {**planned, "vae_tiling": True}
-    assert jobs[1].candidate["offload"] == "none" and not jobs[1].candidate["group_offload"]
+    planned = make_plan(load_storyboard(board), gpus="1xH200", backend="wan2.2-ti2v-5b").shots[1].layout
+    jobs[1].layout = replace(planned, memory=replace(planned.memory, vae_tiling=True))
+    assert jobs[1].layout.memory.offload == "none" and not jobs[1].layout.memory.group_offload
     run_jobs(jobs, out, models, RunOptions(worker_command=FAULT_WORKER))
     memory = manifest(out)["s02"]["settings"]["memory"]
     assert memory["group_offload"] and memory["offload"] == "group"
@@ -97,15 +98,16 @@ def test_after_out_of_memory_the_manifest_says_what_ran(tmp_path, monkeypatch):
 def test_every_rung_of_the_ladder_is_described_as_it_runs(tmp_path):
     from render_pipeline.runner.memory_ladder import next_memory_rung
 
-    candidate = make_plan(load_storyboard(write_storyboard(tmp_path)), gpus="1xH200",
-                          backend="wan2.2-t2v-a14b").shots[0].candidate
+    layout = make_plan(load_storyboard(write_storyboard(tmp_path)), gpus="1xH200",
+                       backend="wan2.2-t2v-a14b").shots[0].layout
     seen = 0
-    while (candidate := next_memory_rung("wan2.2-t2v-a14b", candidate)) is not None:
+    while (layout := next_memory_rung("wan2.2-t2v-a14b", layout)) is not None:
         seen += 1
-        # The keys the backends read (backends/memory.py) against the layout's own fields.
-        assert (candidate["offload"] == "group") == candidate["group_offload"]
-        assert (candidate["vae_dtype"] == "bf16") == candidate["vae_bf16"]
-        assert (candidate["weights_dtype"] == "fp8") == candidate["fp8_storage"]
+        # The switches the backends read (backends/memory.py) against the layout's own fields.
+        memory = layout.memory
+        assert (memory.offload == "group") == memory.group_offload
+        assert (memory.vae_dtype == "bf16") == memory.vae_bf16
+        assert (memory.weights_dtype == "fp8") == memory.fp8_storage
     assert seen >= 3
 
 

@@ -14,6 +14,7 @@ import pytest
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs
+from render_pipeline.shot_layout import ExpertsResident, ParallelPlan, ShotLayout
 from render_pipeline.storyboard import load_storyboard
 from tests.optional_parts import module_needs
 
@@ -24,9 +25,8 @@ from PIL import Image  # noqa: E402
 from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels  # noqa: E402
 
 WAN = "wan2.2-t2v-a14b"
-ONE_GPU = {"gpus_per_shot": 1}
-CFG_ON_TWO = {"gpus_per_shot": 2, "cfg_parallel": True, "ulysses": 1, "ring": 1, "fsdp": False,
-              "experts_resident": "both"}
+ONE_GPU = ShotLayout(ParallelPlan(gpus_per_shot=1))
+CFG_ON_TWO = ShotLayout(ParallelPlan(gpus_per_shot=2, cfg_parallel=True, experts_resident=ExpertsResident.BOTH))
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,12 @@ def board(tmp_path_factory) -> Path:
     return folder / "board.yaml"
 
 
-def wan_jobs(board: Path, out: Path, candidate: dict, groups: int):
+def wan_jobs(board: Path, out: Path, layout: ShotLayout, groups: int):
     """The animatic plan's jobs turned into tiny Wan renders (the planner would ask for 720p)."""
     storyboard = load_storyboard(board)
     jobs = build_jobs(storyboard, make_plan(storyboard), out, board.parent / "models")
     for job in jobs:
-        job.backend, job.candidate, job.groups = WAN, dict(candidate), groups
+        job.backend, job.layout, job.groups = WAN, layout, groups
         job.request = replace(job.request, width=32, height=32, fps=16.0, frames=9, steps=2, negative_prompt="blurry")
     return jobs
 
@@ -124,7 +124,7 @@ def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_rende
     shots = [RenderRequest(shot_id=shot_id, prompt="a grey destroyer at dawn", negative_prompt=negative, seed=1,
                            width=32, height=32, fps=24.0, frames=5, steps=1, quality="draft", image=image)
              for shot_id, negative, image in (("s01", "blurry", None), ("s02", "static grey", tmp_path / "still.png"))]
-    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session = open_session("wan2.2-ti2v-5b", None, tmp_path / "models")
     session.encode(shots)
     group = object.__new__(WorkerGroup)  # no process group: only what happens before each shot is under test
     hook = SimpleNamespace(negative=None, _answer=None)
@@ -137,12 +137,12 @@ def test_the_cfg_hooks_learn_each_shots_negative_prompt_whichever_pipeline_rende
 
 
 def two_render_what_one_renders(jobs_for, models: Path, tmp_path: Path) -> dict[str, Path]:
-    """Render s01 and s02 of ``jobs_for(out, candidate)`` on one GPU and on a CFG-parallel group of two; the
+    """Render s01 and s02 of ``jobs_for(out, layout)`` on one GPU and on a CFG-parallel group of two; the
     same pixels. The two output folders, by name."""
     outputs = {}
-    for name, candidate, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
+    for name, layout, gpus in (("one", ONE_GPU, 1), ("two", CFG_ON_TWO, 2)):
         out = tmp_path / name
-        result = run_jobs(jobs_for(out, candidate), out, models, gpus=gpus)
+        result = run_jobs(jobs_for(out, layout), out, models, gpus=gpus)
         assert result.rendered == ["s01", "s02"], result.failed
         outputs[name] = out
     for shot_id in ("s01", "s02"):
@@ -163,8 +163,8 @@ def test_a_torchrun_group_renders_an_image_shot_as_one_gpu_does(board, tmp_path)
     pixels[:, :16] = (200, 40, 0)
     Image.fromarray(pixels).save(image)
 
-    def ti2v_jobs(out: Path, candidate: dict):
-        jobs = [job for job in wan_jobs(board, out, candidate, groups=1) if job.id in ("s01", "s02")]
+    def ti2v_jobs(out: Path, layout: ShotLayout):
+        jobs = [job for job in wan_jobs(board, out, layout, groups=1) if job.id in ("s01", "s02")]
         for job, negative, still in zip(jobs, ("blurry", "static grey"), (None, image)):
             job.backend = "wan2.2-ti2v-5b"
             job.request = replace(job.request, fps=24.0, frames=5, negative_prompt=negative, image=still)
@@ -186,8 +186,8 @@ def test_a_torchrun_group_renders_windowed_shots_as_one_gpu_does(board, tmp_path
     held = Windows(count=2, frames=9, overlap=5, continuation=Continuation.LATENT_OVERLAP)
     image = Windows(count=2, frames=9, overlap=1, continuation=Continuation.IMAGE)
 
-    def windowed_jobs(out: Path, candidate: dict):
-        jobs = [job for job in wan_jobs(board, out, candidate, groups=1) if job.id in ("s01", "s02")]
+    def windowed_jobs(out: Path, layout: ShotLayout):
+        jobs = [job for job in wan_jobs(board, out, layout, groups=1) if job.id in ("s01", "s02")]
         jobs[0].request = replace(jobs[0].request, frames=held.total_frames, windows=held)
         jobs[1].backend = "wan2.2-ti2v-5b"
         jobs[1].request = replace(jobs[1].request, fps=24.0, frames=image.total_frames, windows=image)

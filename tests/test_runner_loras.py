@@ -24,6 +24,7 @@ from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs, request_from_json, request_to_json
 from render_pipeline.runner.order import grouped_by_lora_set
+from render_pipeline.shot_layout import ExpertsResident, ParallelPlan, ShotLayout
 from render_pipeline.storyboard import load_storyboard
 from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels
 from tests.tiny_loras import random_lora, save_wan_kohya, save_wan_original
@@ -107,18 +108,18 @@ def test_a_group_of_two_fuses_each_set_and_renders_what_one_worker_renders(tmp_p
     path.write_text("version: 1\ntitle: FSDP\ndefaults: {backend: animatic}\nshots:\n" + "".join(
         f"  - {{id: s{n}, duration: 1, prompt: \"a grey destroyer at dawn\", seed: 3}}\n" for n in range(4)))
 
-    def jobs(out: Path, candidate: dict):
+    def jobs(out: Path, layout: ShotLayout):
         storyboard = load_storyboard(path)
         built = build_jobs(storyboard, make_plan(storyboard), out, tmp_path / "models")
         for job, loras in zip(built, sets):
-            job.backend, job.candidate = WAN, dict(candidate)
+            job.backend, job.layout = WAN, layout
             job.request = replace(job.request, width=32, height=32, fps=16.0, frames=5, steps=2,
                                   negative_prompt="blurry", loras=loras)
         return built
 
     one, group = tmp_path / "one", tmp_path / "group"
-    alone = run_jobs(jobs(one, {"gpus_per_shot": 1}), one, tmp_path / "models", gpus=1)
-    cfg2 = {"gpus_per_shot": 2, "cfg_parallel": True, "ulysses": 1, "ring": 1, "fsdp": False, "experts_resident": "both"}
+    alone = run_jobs(jobs(one, ShotLayout(ParallelPlan(gpus_per_shot=1))), one, tmp_path / "models", gpus=1)
+    cfg2 = ShotLayout(ParallelPlan(gpus_per_shot=2, cfg_parallel=True, experts_resident=ExpertsResident.BOTH))
     together = run_jobs(jobs(group, cfg2), group, tmp_path / "models", gpus=2)
     assert alone.rendered == together.rendered == ["s0", "s3", "s1", "s2"], (alone.failed, together.failed)
     pixels = {shot: decoded_pixels(one / "shots" / f"{shot}.mp4", tmp_path) for shot in alone.rendered}

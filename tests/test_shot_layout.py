@@ -50,12 +50,17 @@ def through_json(layout: ShotLayout) -> ShotLayout:
     return ShotLayout.from_json(json.loads(json.dumps(layout.to_json())))
 
 
+def every_key(layout: ShotLayout) -> dict:
+    """Each key of the JSON with the layout's value, defaults and switches included, as PREVIOUS_FORMAT writes it."""
+    return {key: getattr(layout.parallel if key in PARALLEL_KEYS else layout.memory, key) for key in KEYS}
+
+
 @pytest.mark.parametrize("data", [{key: value} for key, value in VALUES] + [QUANTISED], ids=str)
 def test_every_field_and_enum_value_round_trips(data):
     layout = ShotLayout.from_json(data)
-    assert through_json(layout) == layout and ShotLayout.from_json(dict(layout)) == layout
+    assert through_json(layout) == layout and ShotLayout.from_json(every_key(layout)) == layout
     for key, value in data.items():
-        assert layout[key] == value and type(layout[key]) is type(value)
+        assert every_key(layout)[key] == value and type(every_key(layout)[key]) is type(value)
 
 
 def test_a_layout_off_every_default_round_trips_and_its_json_names_only_that():
@@ -67,7 +72,8 @@ def test_a_layout_off_every_default_round_trips_and_its_json_names_only_that():
                                 "vae_tiling": True, "vae_dtype": "bf16",
                                 "group_offload": True, "fp8_storage": True, "vae_bf16": True}
     assert ShotLayout().to_json() == {} and ShotLayout.from_json({}) == ShotLayout()
-    assert list(layout) == list(KEYS) and len(layout) == len(KEYS)
+    with pytest.raises(TypeError):  # typed reads only: no dict-style access to go stale
+        layout["offload"]
     with pytest.raises(FrozenInstanceError):
         layout.memory.offload = Offload.NONE
 
@@ -114,9 +120,9 @@ def test_switches_alone_set_their_fields_and_must_agree_with_them():
 
 
 def test_a_previous_manifests_layout_reads_back_as_the_plan_now_gives_it(tmp_path):
-    planned = make_plan(load_storyboard(write_storyboard(tmp_path)), gpus="1x48GB", backend=A14B).shots[0].candidate
+    planned = make_plan(load_storyboard(write_storyboard(tmp_path)), gpus="1x48GB", backend=A14B).shots[0].layout
     assert ShotLayout.from_json(PREVIOUS_FORMAT) == planned
-    assert {key: planned[key] for key in PREVIOUS_FORMAT} == PREVIOUS_FORMAT
+    assert every_key(planned) == PREVIOUS_FORMAT
 
 
 def test_each_rung_of_the_ladder_replaces_fields_of_the_layout():
@@ -143,8 +149,8 @@ def test_quantised_weights_keep_their_format_down_the_ladder():
 def test_the_parallel_layout_is_the_one_the_plan_implies():
     planned = ShotLayout.from_json({"gpus_per_shot": 8, "cfg_parallel": True, "ulysses": 2, "fsdp": True,
                                     "experts_resident": "one_per_gpu", "vae_tiling": True})
-    assert ParallelLayout.from_candidate(planned) == ParallelLayout(world_size=8, cfg=2, ulysses=2, fsdp=True,
-                                                                    experts=2, vae="tiled")
+    assert ParallelLayout.of_shot(planned) == ParallelLayout(world_size=8, cfg=2, ulysses=2, fsdp=True,
+                                                             experts=2, vae="tiled")
 
 
 def test_the_manifest_records_the_layout_the_worker_read_back(tmp_path, monkeypatch):
@@ -155,8 +161,8 @@ def test_the_manifest_records_the_layout_the_worker_read_back(tmp_path, monkeypa
     monkeypatch.setenv("LAYOUT_ECHO", str(echo))
     monkeypatch.setenv("LAYOUT_OOM", "s02")
     jobs, models = jobs_for(board, out)
-    planned = make_plan(load_storyboard(board), gpus="1x48GB", backend=A14B).shots[1].candidate
-    jobs[1].backend, jobs[1].candidate = A14B, planned
+    planned = make_plan(load_storyboard(board), gpus="1x48GB", backend=A14B).shots[1].layout
+    jobs[1].backend, jobs[1].layout = A14B, planned
     result = run_jobs(jobs, out, models, RunOptions(worker_command=ECHO_WORKER))
     assert result.rendered == ["s01", "s02"], result.failed
     opened = [json.loads(line) for line in echo.read_text().splitlines()]
@@ -175,7 +181,7 @@ def test_the_cache_key_leaves_the_layout_out(tmp_path):
     plans = [make_plan(storyboard, gpus=gpus, backend=A14B, models_dir=tmp_path / "models")
              for gpus in ("1x24GB", "8xH100")]
     jobs = [build_jobs(storyboard, plan, tmp_path / "out", tmp_path / "models") for plan in plans]
-    assert jobs[0][0].candidate != jobs[1][0].candidate
+    assert jobs[0][0].layout != jobs[1][0].layout
     assert [job.key for job in jobs[0]] == [job.key for job in jobs[1]]
 
 

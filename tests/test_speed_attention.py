@@ -73,7 +73,7 @@ def test_the_session_denoises_inside_flash_attention_4_and_decodes_outside_it(tm
 
     monkeypatch.setattr(diffusion, "flash_attention_4", recording)
     monkeypatch.setattr(diffusion, "flash_attention_4_problem", lambda device: None)
-    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session = open_session("wan2.2-ti2v-5b", None, tmp_path / "models")
     during = {}
     session_decode = session.decoded_chunks
 
@@ -96,7 +96,7 @@ def test_the_session_denoises_inside_flash_attention_4_and_decodes_outside_it(tm
 
 def test_without_it_the_session_says_why(tmp_path, capfd):
     build_wan_ti2v_5b_folder(tmp_path / "models" / "Wan2.2-TI2V-5B-Diffusers")
-    session = open_session("wan2.2-ti2v-5b", {}, tmp_path / "models")
+    session = open_session("wan2.2-ti2v-5b", None, tmp_path / "models")
     request = RenderRequest(shot_id="s01", prompt="a lighthouse", negative_prompt="", seed=1, width=32, height=32,
                             fps=16.0, frames=5, steps=1, quality="draft")
     session.render(request, tmp_path / "s01.mp4", lambda done, total: None)

@@ -144,7 +144,7 @@ def test_session_renders_with_a_step_cache_and_reloads_when_the_modes_change(tmp
     from tests.assets.tiny_models import build_wan_a14b_folder, decoded_pixels
 
     build_wan_a14b_folder(tmp_path / "models" / "Wan2.2-T2V-A14B-Diffusers")
-    session = open_session("wan2.2-t2v-a14b", {}, tmp_path / "models")
+    session = open_session("wan2.2-t2v-a14b", None, tmp_path / "models")
 
     def render(name: str, fast: list[str]):
         request = RenderRequest(shot_id="s01", prompt="a grey destroyer at dawn", negative_prompt="", seed=7,

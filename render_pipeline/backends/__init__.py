@@ -6,22 +6,19 @@ Imports are lazy: the animatic needs no torch, and `plan`/`validate` never impor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from render_pipeline.backends.base import BackendSession
 from render_pipeline.backends.specs import SPECS
 from render_pipeline.shot_layout import ShotLayout
 
 
-def open_session(backend_name: str, layout: ShotLayout | Mapping[str, Any] | None = None,
+def open_session(backend_name: str, layout: ShotLayout | None = None,
                  models_dir: Path | None = None) -> BackendSession:
     """A session for ``backend_name`` (a key of SPECS) with the plan's memory strategy applied.
 
-    ``layout``: the shot's layout (shot_layout.py), or its JSON (``{"expert_swap": true}``: the
-    switches alone will do); None is the plain one. ``models_dir`` is where the weights are (see
-    weights.resolve_models_dir); the animatic needs neither.
+    ``layout``: the shot's layout (shot_layout.py); None is the plain one. ``models_dir`` is where
+    the weights are (see weights.resolve_models_dir); the animatic needs neither.
     """
     spec = SPECS[backend_name]
     if not spec.needs_gpu:  # no model: drawn from the prompt alone
@@ -33,5 +30,5 @@ def open_session(backend_name: str, layout: ShotLayout | Mapping[str, Any] | Non
     # A diffusers folder or the files found in place; fails in a second, before any loading.
     weights = require_model_folder(backend_name, Path(models_dir))
 
-    strategy = ShotLayout.of(layout).memory
+    strategy = (ShotLayout() if layout is None else layout).memory
     return spec.session_class()(backend_name, weights, strategy)

@@ -9,9 +9,7 @@ holds the weights it runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Any
 
 from render_pipeline.errors import UserError
 from render_pipeline.shot_layout import ExpertsResident, ShotLayout
@@ -71,9 +69,8 @@ class ParallelLayout:
         return asdict(self)
 
     @classmethod
-    def from_candidate(cls, candidate: ShotLayout | Mapping[str, Any]) -> ParallelLayout:
-        """The degrees a plan's shot layout (or its JSON) implies; 1 GPU when it names none."""
-        layout = ShotLayout.of(candidate)
+    def of_shot(cls, layout: ShotLayout) -> ParallelLayout:
+        """The degrees a plan's shot layout implies; 1 GPU when it names none."""
         parallel = layout.parallel
         return cls(
             world_size=parallel.gpus_per_shot or 1,

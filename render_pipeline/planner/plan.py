@@ -254,11 +254,11 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         layout = plan.fitting_choice.layout
         # Through the contract's strict reader: a field of the planner's record that the contract does not
         # know fails every plan here, not a worker later.
-        candidate = ShotLayout.from_json(asdict(layout))
+        chosen = ShotLayout.from_json(asdict(layout))
         sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
         settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
         shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.native_fps, frames, shape.steps,
-                                 layout.gpus_per_shot, candidate, durations[shot.id], settings, windows))
+                                 layout.gpus_per_shot, chosen, durations[shot.id], settings, windows))
     total = cpu_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
     return shots, total

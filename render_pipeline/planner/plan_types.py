@@ -114,10 +114,15 @@ class PlannedShot:
     frames: int  # the whole shot's, handles included
     steps: int
     gpus_per_shot: int
-    candidate: ShotLayout  # the chosen layout; the plain one (no GPU) for the animatic and footage
+    layout: ShotLayout  # the chosen layout; the plain one (no GPU) for the animatic and footage
     estimated_seconds: float
     settings: dict = field(default_factory=dict)  # guidance, shift, boundary: the spec's, for the quality
     windows: Windows | None = None  # None: one pass; else how the shot is cut into windows
+
+    def to_json(self) -> dict:
+        """The shot in `plan --json`, its layout's JSON under "candidate", the key that output's readers know."""
+        values = {name: value for name, value in asdict(self).items() if name != "layout"}
+        return values | {"candidate": self.layout.to_json()}
 
 
 @dataclass
@@ -168,7 +173,7 @@ class Plan:
             "total_seconds": round(self.total_seconds, 1),
             "fallback_reason": self.fallback_reason,
             "concurrent_groups": self.concurrent_groups,
-            "shots": [{**asdict(shot), "candidate": shot.candidate.to_json()} for shot in self.shots],
+            "shots": [shot.to_json() for shot in self.shots],
             "warnings": self.warnings,
             "delivery": self.delivery.to_json() if self.delivery is not None else None,
             "choice_reason": self.choice_reason,

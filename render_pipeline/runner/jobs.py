@@ -7,7 +7,6 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from render_pipeline import __version__
 from render_pipeline.backends.base import LoraFile, RenderRequest
@@ -27,7 +26,7 @@ class Job:
     shot: Shot
     backend: str  # a backend name, or FOOTAGE
     request: RenderRequest
-    candidate: ShotLayout  # the plan's layout; an out-of-memory retry moves it down the memory ladder
+    layout: ShotLayout  # the plan's layout; an out-of-memory retry moves it down the memory ladder
     key: str
     estimated_seconds: float
     output: Path
@@ -36,10 +35,6 @@ class Job:
     attempts: int = 0
     errors: list[str] = field(default_factory=list)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        # A layout set as its JSON (tests write them by hand) is read, and checked, as it is set.
-        super().__setattr__(name, ShotLayout.of(value) if name == "candidate" else value)
-
     @property
     def id(self) -> str:
         return self.shot.id
@@ -47,7 +42,7 @@ class Job:
     @property
     def gpus_per_shot(self) -> int:
         """0 for work that needs no GPU (the animatic, footage)."""
-        return self.candidate.parallel.gpus_per_shot
+        return self.layout.parallel.gpus_per_shot
 
 
 def request_to_json(request: RenderRequest) -> dict:
@@ -163,7 +158,7 @@ def build_jobs(storyboard: Storyboard, plan, out_dir: Path, models_dir: Path, se
                 loras=lora_files(shot) if planned.backend != "animatic" else (),
             )
         key = shot_key(shot, planned.backend, request, upstream.key if upstream is not None else None)
-        jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, candidate=planned.candidate,
+        jobs[shot.id] = Job(shot=shot, backend=planned.backend, request=request, layout=planned.layout,
                             key=key, estimated_seconds=float(planned.estimated_seconds or 0.0),
                             output=shot_path(out_dir, shot.id), continues=upstream,
                             groups=_concurrent_groups(plan, planned))

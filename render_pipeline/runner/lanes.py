@@ -91,4 +91,4 @@ def start_worker(lane: Lane, head: Job, out_dir: Path, models_dir: Path,
         if len(lane.devices) > 1:
             command = torchrun_command(len(lane.devices), command[1:])
     env[SCRATCH_ENV] = str(scratch_dir(out_dir).absolute())
-    return WorkerProcess(head.backend, models_dir, head.candidate, worker_log, command, env)
+    return WorkerProcess(head.backend, models_dir, head.layout, worker_log, command, env)

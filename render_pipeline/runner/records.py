@@ -55,7 +55,7 @@ class ShotRecords:
         self.manifest.record(
             job.id, key=job.key, backend=job.backend, seed=job.request.seed,
             settings={name: request[name] for name in ("width", "height", "fps", "frames", "steps", "quality")}
-            | {"fast": request["settings"].get("fast", []), "memory": job.candidate.to_json(), "prompt": request["prompt"],
+            | {"fast": request["settings"].get("fast", []), "memory": job.layout.to_json(), "prompt": request["prompt"],
                "negative_prompt": request["negative_prompt"], "windows": request["windows"]},
             output=str(job.output.relative_to(self.out_dir)), log=str(self.log(job).relative_to(self.out_dir)),
             **lane.describe(), **fields,

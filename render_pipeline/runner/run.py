@@ -195,7 +195,7 @@ class _Run:
         pending = grouped_by_lora_set(jobs)
         while pending:
             head = pending[0]
-            batch = [job for job in pending if job.backend == head.backend and job.candidate == head.candidate]
+            batch = [job for job in pending if job.backend == head.backend and job.layout == head.layout]
             self.lanes = lanes_for(self.devices, head)[:len(batch)]  # no model loaded for nothing
             settled = run_lanes(self.lanes, batch, self.stopping, self._run_worker)
             pending = [job for job in pending if job not in settled]
@@ -213,7 +213,7 @@ class _Run:
             if self.stopping.is_set() or not queue:
                 return []
             upcoming = list(queue)
-            kept_as = json.dumps([upcoming[0].backend, upcoming[0].candidate.to_json(), lane.devices], sort_keys=True)
+            kept_as = json.dumps([upcoming[0].backend, upcoming[0].layout.to_json(), lane.devices], sort_keys=True)
             kept = self.idle_workers.take(kept_as) if self.idle_workers is not None else None
             lane.worker = kept or start_worker(lane, upcoming[0], self.out_dir, self.models_dir,
                                                      self.options.worker_command)
@@ -236,13 +236,13 @@ class _Run:
                     queue.clear()
                 return self._worker_failed_to_start(lane, taken, error, lane.worker.log)
             while (job := self._take(lane, queue)) is not None:
-                layout = job.candidate
+                tried = job.layout
                 if self._render(lane, job):
                     settled.append(job)
                     continue
                 # The worker must be restarted (it died or hung): the shot goes first to the fresh one.
                 # After out of memory it has a lighter layout and waits for that layout's workers.
-                if job.candidate == layout:
+                if job.layout == tried:
                     with self.lock:
                         queue.insert(0, job)
                 break
@@ -320,7 +320,7 @@ class _Run:
             with self.lock:
                 self.reporter.warn(f"{job.id}: {job.errors[-1]}; restarting the worker")
             return True
-        rung = next_memory_rung(job.backend, job.candidate)
+        rung = next_memory_rung(job.backend, job.layout)
         if rung is None:
             job.errors.append("out of memory on the lowest rung of the memory ladder")
             return False
@@ -328,7 +328,7 @@ class _Run:
         self.records.write_log(job, message)
         with self.lock:
             self.reporter.warn(f"{job.id}: {message}")
-        job.candidate = rung
+        job.layout = rung
         return True
 
     def _prepare_conditioning(self, job: Job) -> None:

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         from render_pipeline.parallel.group import WorkerGroup
         from render_pipeline.parallel.layout import ParallelLayout
 
-        group = WorkerGroup(ParallelLayout.from_candidate(layout))
+        group = WorkerGroup(ParallelLayout.of_shot(layout))
     code = Worker(protocol, Path(worker_log), group).serve(backend, Path(models_dir), layout)
     if group is not None and code == 0:  # after a failure torchrun ends the ranks; a goodbye could hang
         group.close()
