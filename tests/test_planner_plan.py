@@ -103,8 +103,12 @@ def test_animatic_storyboard_never_looks_for_a_gpu(tmp_path, monkeypatch):
 
 
 def test_json_keeps_the_issue_key_names(wan):
-    payload = make_plan(wan, gpus="2xA6000", host_ram="64GB").to_json()
+    plan = make_plan(wan, gpus="2xA6000", host_ram="64GB")
+    payload = plan.to_json()
     assert {"gpus", "host_ram_gib", "backends", "chosen_backend", "total_seconds"} <= payload.keys()
+    # Each shot's layout keeps the key the output has always had, whatever the attribute is called.
+    assert [shot["candidate"] for shot in payload["shots"]] == [shot.layout.to_json() for shot in plan.shots]
+    assert not any("layout" in shot for shot in payload["shots"])
     backend = payload["backends"][0]
     assert {"name", "candidates", "chosen", "download_gb"} <= backend.keys()
     candidate = backend["candidates"][backend["chosen"]]
