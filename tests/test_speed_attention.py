@@ -22,7 +22,8 @@ from tests.assets.tiny_models import build_wan_ti2v_5b_folder  # noqa: E402
 
 def test_the_reason_flash_attention_4_cannot_run_names_the_fix(monkeypatch):
     assert speed.flash_attention_4_problem(torch.device("cpu")) == "needs a CUDA GPU"
-    assert speed.flash_attention_4_problem(torch.device("cuda")) == "needs a CUDA GPU"  # this CPU build of torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # a machine without a GPU, whatever this one has
+    assert speed.flash_attention_4_problem(torch.device("cuda")) == "needs a CUDA GPU"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (8, 0))
     assert "Hopper or Blackwell" in speed.flash_attention_4_problem(torch.device("cuda"))
