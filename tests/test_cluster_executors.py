@@ -19,7 +19,7 @@ from render_pipeline.errors import UserError  # noqa: E402
 from render_pipeline.media.ffmpeg import count_frames, ffmpeg_exe  # noqa: E402
 from render_pipeline.planner.gpus import detect_gpus  # noqa: E402
 from render_pipeline.runner import RunOptions, run_jobs  # noqa: E402
-from render_pipeline.runner.executors import run_on_cluster  # noqa: E402
+from render_pipeline.runner.executors.cluster import run_on_cluster  # noqa: E402
 from render_pipeline.runner.executors.node_gpus import NodeGpus  # noqa: E402
 from render_pipeline.runner.executors.ray_cluster import RayExecutor  # noqa: E402
 from render_pipeline.runner.executors.slurm_cluster import SlurmExecutor  # noqa: E402

@@ -9,6 +9,7 @@ from render_pipeline.film import render_all
 from render_pipeline.planner.gpus import CATALOGUE, generic_gpu
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import RunResult
+from render_pipeline.runner.executors.cluster import ClusterExecutor
 from render_pipeline.runner.executors.node_gpus import NodeGpus, gpus_to_plan_for, ray_node_gpus, sinfo_node_gpus
 from render_pipeline.storyboard import load_storyboard
 from tests.test_runner_faults import write_storyboard
@@ -59,7 +60,7 @@ def test_an_unreported_model_is_taken_from_this_machine_or_must_be_named():
     assert gpus_to_plan_for([NodeGpus(0, None)], "ray", nobody_here)[0] == []
 
 
-class FakeCluster:
+class FakeCluster(ClusterExecutor):
     """An executor that reports nodes and keeps the jobs it is given instead of running them."""
 
     name = "fake"
@@ -71,7 +72,7 @@ class FakeCluster:
     def nodes(self) -> list[NodeGpus]:
         return self.reported
 
-    def run(self, waves, out_dir: Path, models_dir: Path, options) -> RunResult:
+    def run_waves(self, waves, out_dir: Path, models_dir: Path, options) -> RunResult:
         self.jobs = [job for wave in waves for job in wave]
         return RunResult(out_dir=out_dir, rendered=[job.id for job in self.jobs])
 

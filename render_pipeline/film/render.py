@@ -2,7 +2,7 @@
 
 render_all plans the film, renders its sound first (narration and music, render_pipeline/audio/:
 seconds of work that can fail, found before hours of GPU time), then hands the plan's shot jobs
-to the runner (render_pipeline/runner/) here or to a cluster executor, and assembles the film
+to an executor (runner/executors/: the local runner by default, or a cluster's), and assembles the film
 from the shots and the sound (render_pipeline/post/). render_shot renders one shot through the
 same runner. Both check the overlays' characters against the fonts first (post/glyphs.py) and
 hold the output folder for the whole run (output_folder/claim.py): one run at a time, and a
@@ -19,6 +19,8 @@ from render_pipeline.output_folder.claim import hold_output_folder
 from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.phases import Phase
 from render_pipeline.planner.plan_types import Plan
+from render_pipeline.runner.executors import Executor
+from render_pipeline.runner.executors.local import LocalExecutor
 from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.runner.preflight import (
     check_fast_modes_fit,
@@ -28,7 +30,7 @@ from render_pipeline.runner.preflight import (
 )
 from render_pipeline.runner.progress import PlainReporter, make_reporter
 from render_pipeline.runner.results import RunOptions, RunResult
-from render_pipeline.runner.run import note_fallback, run_jobs
+from render_pipeline.runner.run import run_jobs
 from render_pipeline.runner.worker_process import IdleWorkers
 from render_pipeline.storyboard import Storyboard
 
@@ -45,14 +47,14 @@ def render_all(storyboard: Storyboard, out_dir: Path | None = None, **options) -
 def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
                 backend: str | None = None, models_dir: Path | None = None, assemble: bool = True,
                 quiet: bool = False, options: RunOptions = RunOptions(),
-                reporter: PlainReporter | None = None, executor=None, fast: tuple[str, ...] = (),
+                reporter: PlainReporter | None = None, executor: Executor | None = None, fast: tuple[str, ...] = (),
                 allow_missing_glyphs: bool = False, max_hours: float | None = None) -> RunResult:
     """Render every shot of the plan that is not already finished, then assemble the film.
 
-    ``executor``: an executors.Executor to run the shots on a cluster; None runs them here.
+    ``executor``: the executors.Executor the shots run on (a cluster's); None is the local one, here.
     ``fast``: opt-in fast modes (backends/speed.py FAST_MODES) that change the picture.
-    ``gpus``: what the plan is made for: "auto" is this machine's GPUs, or with an executor the
-    cluster's largest node as its engine reports it; a spec such as "8xH100" overrides either.
+    ``gpus``: what the plan is made for: "auto" is what the executor says (this machine's GPUs, or a
+    cluster's largest node as its engine reports it); a spec such as "8xH100" overrides either.
     ``allow_missing_glyphs``: draw overlay characters no font has as boxes instead of stopping first.
     ``max_hours``: see planner.plan.make_plan.
 
@@ -64,13 +66,12 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
     from render_pipeline.planner.plan import needs_gpu
 
+    executor = executor or LocalExecutor()
     plan_gpus: str | list[Gpu] = gpus
-    if executor is not None and gpus == "auto" and needs_gpu(storyboard, backend):
-        from render_pipeline.planner.gpus import detect_gpus
-        from render_pipeline.runner.executors.node_gpus import gpus_to_plan_for
-
-        plan_gpus, planned_for = gpus_to_plan_for(executor.nodes(), executor.name, detect_gpus)
-        reporter.note(planned_for)
+    if gpus == "auto" and needs_gpu(storyboard, backend):
+        plan_gpus, planned_for = executor.plan_gpus()
+        if planned_for:
+            reporter.note(planned_for)
     plan = _plan(storyboard, plan_gpus, backend, models_dir, max_hours)
     models_dir = plan.models_folder
     check_fast_modes_fit(fast, plan)
@@ -86,20 +87,9 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
         # measured longer than its shot), found before hours of GPU time rather than after them.
         audio = render_audio(storyboard, out_dir, models_dir=models_dir, progress=reporter)  # --models-dir holds xtts_v2/ too
     reporter.enter(Phase.SHOTS)
-    if executor is None:
-        jobs = build_jobs(storyboard, plan, out_dir, models_dir, fast=fast)
-        result = run_jobs(jobs, out_dir, models_dir, options, reporter, plan.fallback_reason, gpus=len(plan.gpus),
-                          download_hint=plan.download_hint)
-    else:
-        from render_pipeline.runner.executors import run_on_cluster
-
-        # Other nodes have other working folders: every path a task gets must be absolute.
-        out_dir, models_dir = out_dir.resolve(), models_dir.resolve()
-        if plan.fallback_reason:  # the tasks' own runners say it only in their logs
-            note_fallback(reporter, plan.fallback_reason, plan.download_hint)
-        result = run_on_cluster(executor, build_jobs(storyboard, plan, out_dir, models_dir, fast=fast), out_dir,
-                                models_dir, options)
-        result.fallback_reason = plan.fallback_reason
+    out_dir, models_dir = executor.folders(out_dir, models_dir)
+    result = executor.run(build_jobs(storyboard, plan, out_dir, models_dir, fast=fast), out_dir, models_dir, options,
+                          plan, reporter)
     if assemble:
         if result.failed:
             reporter.warn(f"not assembling: {len(result.failed)} shot(s) failed (see {out_dir / 'logs'})")

@@ -9,6 +9,7 @@ from pathlib import Path
 import ray
 
 from render_pipeline.errors import UserError
+from render_pipeline.runner.executors.cluster import ClusterExecutor
 from render_pipeline.runner.executors.node_gpus import NodeGpus, ray_node_gpus
 from render_pipeline.runner.executors.node_task import failed_outcome, merge_results, render_on_this_node
 from render_pipeline.runner.jobs import Job
@@ -19,7 +20,7 @@ REACH_SECONDS = 5.0
 RAY_PORT = 6379  # the head node's GCS port when an address names none
 
 
-class RayExecutor:
+class RayExecutor(ClusterExecutor):
     name = "ray"
 
     def __init__(self, address: str | None):
@@ -53,7 +54,7 @@ class RayExecutor:
         self._connect()
         return ray_node_gpus(ray.nodes())
 
-    def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
+    def run_waves(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
         self._connect()
         began = time.monotonic()
         task = ray.remote(render_on_this_node)

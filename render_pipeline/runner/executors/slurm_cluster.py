@@ -11,7 +11,8 @@ import submitit
 
 from render_pipeline.errors import UserError
 from render_pipeline.planner.gpus import detect_gpus
-from render_pipeline.runner.executors.node_gpus import NodeGpus, sinfo_node_gpus
+from render_pipeline.runner.executors.cluster import ClusterExecutor
+from render_pipeline.runner.executors.node_gpus import NodeGpus, machine_nodes, sinfo_node_gpus
 from render_pipeline.runner.executors.node_task import failed_outcome, merge_results, render_on_this_node
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.results import RunOptions, RunResult
@@ -27,7 +28,7 @@ class ShotTask(submitit.helpers.Checkpointable):
         return render_on_this_node(job, out_dir, models_dir, options, "slurm")
 
 
-class SlurmExecutor:
+class SlurmExecutor(ClusterExecutor):
     name = "slurm"
 
     def __init__(self, partition: str, cluster: str = "slurm"):
@@ -36,8 +37,7 @@ class SlurmExecutor:
 
     def nodes(self) -> list[NodeGpus]:
         if self.cluster != "slurm":  # submitit's local and debug clusters run every element on this machine
-            here = detect_gpus()
-            return [NodeGpus(len(here), here[0].name if here else None)]
+            return machine_nodes(detect_gpus())
         sinfo = shutil.which("sinfo")
         if sinfo is None:
             raise UserError("--executor slurm: sinfo is not on PATH, so the partition's nodes cannot be checked; "
@@ -56,7 +56,7 @@ class SlurmExecutor:
             raise UserError(f"Slurm has no partition {self.partition!r}: choose one that `sinfo -s` lists")
         return nodes
 
-    def run(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
+    def run_waves(self, waves: list[list[Job]], out_dir: Path, models_dir: Path, options: RunOptions) -> RunResult:
         began = time.monotonic()
         outcomes = []
         for wave in waves:
