@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from render_pipeline.errors import UserError
-from render_pipeline.runner.executors.node_gpus import NodeGpus
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.progress import PlainReporter
 from render_pipeline.runner.results import RunOptions, RunResult
@@ -29,9 +28,6 @@ EXECUTORS = ("local", "ray", "slurm")
 
 class Executor(Protocol):
     name: str
-
-    def nodes(self) -> list[NodeGpus]:
-        """The GPUs of each kind of node the executor runs shots on, as its engine (or this machine) reports them."""
 
     def plan_gpus(self) -> tuple[str | list[Gpu], str | None]:
         """What a plan for --gpus auto is made for (make_plan's ``gpus``), and a line saying so, if any."""

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from render_pipeline.planner.gpus import detect_gpus
-from render_pipeline.runner.executors.node_gpus import NodeGpus, machine_nodes
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.progress import PlainReporter
 from render_pipeline.runner.results import RunOptions, RunResult
@@ -18,9 +16,6 @@ if TYPE_CHECKING:
 
 class LocalExecutor:
     name = "local"
-
-    def nodes(self) -> list[NodeGpus]:
-        return machine_nodes(detect_gpus())
 
     def plan_gpus(self) -> tuple[str, None]:
         # "auto" rather than the GPUs nodes() reports: make_plan then detects this machine's GPUs,

@@ -58,11 +58,6 @@ def sinfo_node_gpus(text: str) -> list[NodeGpus]:
     return nodes
 
 
-def machine_nodes(gpus: list[Gpu]) -> list[NodeGpus]:
-    """This machine as one node: its GPU count, and the first GPU's model."""
-    return [NodeGpus(len(gpus), gpus[0].name if gpus else None)]
-
-
 def most_gpus(nodes: list[NodeGpus]) -> int:
     return max((node.count for node in nodes), default=0)
 

@@ -12,7 +12,7 @@ import submitit
 from render_pipeline.errors import UserError
 from render_pipeline.planner.gpus import detect_gpus
 from render_pipeline.runner.executors.cluster import ClusterExecutor
-from render_pipeline.runner.executors.node_gpus import NodeGpus, machine_nodes, sinfo_node_gpus
+from render_pipeline.runner.executors.node_gpus import NodeGpus, sinfo_node_gpus
 from render_pipeline.runner.executors.node_task import failed_outcome, merge_results, render_on_this_node
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.results import RunOptions, RunResult
@@ -37,7 +37,8 @@ class SlurmExecutor(ClusterExecutor):
 
     def nodes(self) -> list[NodeGpus]:
         if self.cluster != "slurm":  # submitit's local and debug clusters run every element on this machine
-            return machine_nodes(detect_gpus())
+            here = detect_gpus()
+            return [NodeGpus(len(here), here[0].name if here else None)]
         sinfo = shutil.which("sinfo")
         if sinfo is None:
             raise UserError("--executor slurm: sinfo is not on PATH, so the partition's nodes cannot be checked; "
