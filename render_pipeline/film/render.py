@@ -18,7 +18,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.output_folder.claim import hold_output_folder
 from render_pipeline.planner.gpus import Gpu
 from render_pipeline.planner.phases import Phase
-from render_pipeline.planner.plan_types import Plan
+from render_pipeline.planner.plan import make_plan, needs_gpu
 from render_pipeline.runner.executors import Executor
 from render_pipeline.runner.executors.local import LocalExecutor
 from render_pipeline.runner.jobs import build_jobs
@@ -64,15 +64,13 @@ def _render_all(storyboard: Storyboard, out_dir: Path, *, gpus: str = "auto",
     """
     reporter = reporter or make_reporter(quiet)
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids=None)
-    from render_pipeline.planner.plan import needs_gpu
-
     executor = executor or LocalExecutor()
     plan_gpus: str | list[Gpu] = gpus
     if gpus == "auto" and needs_gpu(storyboard, backend):
         plan_gpus, planned_for = executor.plan_gpus()
         if planned_for:
             reporter.note(planned_for)
-    plan = _plan(storyboard, plan_gpus, backend, models_dir, max_hours)
+    plan = make_plan(storyboard, gpus=plan_gpus, backend=backend, models_dir=models_dir, max_hours=max_hours)
     models_dir = plan.models_folder
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
@@ -130,7 +128,7 @@ def _render_shot(storyboard: Storyboard, shot_id: str, out_dir: Path, *, backend
     _check_glyphs(storyboard, allow_missing_glyphs, reporter, shot_ids={shot_id})
     if quality is not None:
         storyboard = replace(storyboard, shots=[replace(s, quality=quality) for s in storyboard.shots])
-    plan = _plan(storyboard, gpus, backend, models_dir, max_hours)
+    plan = make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir, max_hours=max_hours)
     models_dir = plan.models_folder
     check_fast_modes_fit(fast, plan)
     check_loras_fit_fast_modes(fast, plan, storyboard)
@@ -150,11 +148,3 @@ def _check_glyphs(storyboard: Storyboard, allow: bool, reporter: PlainReporter, 
 
     for line in check_glyphs(storyboard, allow, shot_ids):
         reporter.warn(f"drawn as boxes: {line}")
-
-
-def _plan(storyboard: Storyboard, gpus: str | list, backend: str | None, models_dir: Path | None,
-          max_hours: float | None) -> Plan:
-    """The plan, made for ``models_dir`` as the user gave it (None: the default; plan.models_dir is the folder)."""
-    from render_pipeline.planner.plan import make_plan
-
-    return make_plan(storyboard, gpus=gpus, backend=backend, models_dir=models_dir, max_hours=max_hours)
