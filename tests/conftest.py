@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -53,10 +54,36 @@ def minimal_storyboard(write_storyboard) -> Path:
     return write_storyboard(MINIMAL_STORYBOARD)
 
 
+@pytest.fixture(autouse=True)
+def sessions_on_the_cpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a GPU machine, sessions opened in a test's own process run on the CPU unless it is marked `cuda`.
+
+    The references those tests compare with (diffusers' pipelines, the CPU's bits) are computed on
+    the CPU, and a session on CUDA compiles its transformer and picks other kernels. Workers the
+    tests start as processes of their own still use the GPU, as a user's would.
+    """
+    if request.node.get_closest_marker("cuda") or importlib.util.find_spec("diffusers") is None:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        monkeypatch.setattr("render_pipeline.backends.diffusion.default_device", lambda: torch.device("cpu"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Skip each test marked `needs` whose part is not installed, naming how to install it."""
+    """Skip each test marked `needs` whose part is not installed, naming how to install it, and `cuda` without a GPU."""
     for item in items:
+        if item.get_closest_marker("cuda") and not _has_cuda():
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
         for mark in item.iter_markers("needs"):
             reason = missing(mark.args)
             if reason:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def _has_cuda() -> bool:
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return torch.cuda.is_available()

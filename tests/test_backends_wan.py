@@ -115,7 +115,7 @@ def test_expert_swap_keeps_only_the_waiting_expert_in_host_buffers(models_dir, t
     _check_one_expert_resident(session, torch.device("cpu"), tmp_path)
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory and a second device need CUDA")
+@pytest.mark.cuda  # pinned memory and a second device
 def test_expert_swap_on_cuda_keeps_the_waiting_expert_pinned(models_dir, tmp_path):
     session = open_session("wan2.2-t2v-a14b", ShotLayout.from_json({"expert_swap": True}), models_dir)
     assert session.device.type == "cuda"

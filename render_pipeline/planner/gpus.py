@@ -7,6 +7,7 @@ NVLink talk over PCIe, which is also their link to host memory.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -119,7 +120,11 @@ def parse_size_gib(text: str, what: str) -> float:
 
 
 def detect_gpus() -> list[Gpu]:
-    """The machine's GPUs: through torch only if something already imported it, else nvidia-smi."""
+    """The GPUs this process may use: through torch only if something already imported it, else nvidia-smi.
+
+    nvidia-smi lists every card in the machine, so its list is narrowed to CUDA_VISIBLE_DEVICES
+    as CUDA itself reads it (torch's list already is).
+    """
     if "torch" in sys.modules:
         torch = sys.modules["torch"]
         if torch.cuda.is_available():
@@ -129,15 +134,33 @@ def detect_gpus() -> list[Gpu]:
     if smi is None:
         return []
     try:
-        output = subprocess.run([smi, "--query-gpu=name,memory.total", "--format=csv,noheader,nounits"],
+        output = subprocess.run([smi, "--query-gpu=index,uuid,name,memory.total", "--format=csv,noheader,nounits"],
                                 capture_output=True, text=True, timeout=20, check=True).stdout
     except (OSError, subprocess.SubprocessError):
         return []
-    gpus = []
+    cards = []
     for line in output.strip().splitlines():
-        name, _, memory_mib = line.rpartition(",")
-        gpus.append(_known_or_generic(name.strip(), float(memory_mib) / 1024))
-    return gpus
+        index, uuid, name_and_memory = (part.strip() for part in line.split(",", 2))
+        name, _, memory_mib = name_and_memory.rpartition(",")
+        cards.append((index, uuid, _known_or_generic(name.strip(), float(memory_mib) / 1024)))
+    return _visible(cards, os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _visible(cards: list[tuple[str, str, Gpu]], selection: str | None) -> list[Gpu]:
+    """The cards (index, UUID, card) a CUDA_VISIBLE_DEVICES selection leaves, in its order.
+
+    An entry is an index or the start of a UUID. As in CUDA, the first entry that names no card
+    ends the list, so an empty selection leaves none.
+    """
+    if selection is None:
+        return [gpu for _, _, gpu in cards]
+    chosen = []
+    for entry in (entry.strip() for entry in selection.split(",")):
+        card = next((gpu for index, uuid, gpu in cards if entry and entry in (index, uuid[:len(entry)])), None)
+        if card is None:
+            break
+        chosen.append(card)
+    return chosen
 
 
 def _known_or_generic(name: str, memory_gib: float) -> Gpu:

@@ -20,8 +20,9 @@ from render_pipeline.runner.worker_process import WorkerProcess
 def device_ids(count: int) -> list[str]:
     """The first ``count`` GPUs as CUDA_VISIBLE_DEVICES names them for a child (a user's own selection is kept)."""
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    names = [name.strip() for name in visible.split(",")] if visible else [str(i) for i in range(count)]
-    return names[:count]
+    if visible is None:
+        return [str(i) for i in range(count)]
+    return [name.strip() for name in visible.split(",") if name.strip()][:count]
 
 
 @dataclass
