@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -54,27 +55,24 @@ def minimal_storyboard(write_storyboard) -> Path:
     return write_storyboard(MINIMAL_STORYBOARD)
 
 
-@pytest.fixture(autouse=True)
-def sessions_on_the_cpu(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On a GPU machine, sessions opened in a test's own process run on the CPU unless it is marked `cuda`.
+# A GPU machine runs the suite as a CPU one does, since its references (diffusers' pipelines on the
+# CPU, pixels from CPU runs, "no GPU" plans) were made on one: before anything starts CUDA, the
+# selection names cards that do not exist. This process, the workers it starts and Ray's faked GPUs
+# then all compute on the CPU, while the runner still hands each faked GPU a name of its own.
+# `pytest -m cuda` instead runs the tests that need the real GPU, with the machine's own selection.
+ABSENT_GPUS = ",".join(f"GPU-absent-{index}" for index in range(8))
 
-    The references those tests compare with (diffusers' pipelines, the CPU's bits) are computed on
-    the CPU, and a session on CUDA compiles its transformer and picks other kernels. Workers the
-    tests start as processes of their own still use the GPU, as a user's would.
-    """
-    if request.node.get_closest_marker("cuda") or importlib.util.find_spec("diffusers") is None:
-        return
-    import torch
 
-    if torch.cuda.is_available():
-        monkeypatch.setattr("render_pipeline.backends.diffusion.default_device", lambda: torch.device("cpu"))
+def pytest_configure(config: pytest.Config) -> None:
+    if config.option.markexpr.strip() != "cuda":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ABSENT_GPUS
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip each test marked `needs` whose part is not installed, naming how to install it, and `cuda` without a GPU."""
     for item in items:
         if item.get_closest_marker("cuda") and not _has_cuda():
-            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU"))
+            item.add_marker(pytest.mark.skip(reason="needs a CUDA GPU: on one, run `pytest -m cuda`"))
         for mark in item.iter_markers("needs"):
             reason = missing(mark.args)
             if reason:

@@ -14,6 +14,7 @@ import pytest
 from render_pipeline.planner.plan import make_plan
 from render_pipeline.runner import run_jobs
 from render_pipeline.runner.jobs import build_jobs
+from render_pipeline.runner.lanes import device_ids
 from render_pipeline.shot_layout import ExpertsResident, ParallelPlan, ShotLayout
 from render_pipeline.storyboard import load_storyboard
 from tests.optional_parts import module_needs
@@ -73,8 +74,9 @@ def test_two_groups_of_one_gpu_share_the_shots_and_render_the_same_frames(board,
                               decoded_pixels(one_gpu / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
     records = shots(out)
     # Both groups worked, each on its own GPU, and the manifest says which rendered what.
-    assert {(r["group"], tuple(r["gpus"])) for r in records.values()} == {(0, ("0",)), (1, ("1",))}
-    assert {(r["group"], tuple(r["gpus"])) for r in shots(one_gpu).values()} == {(0, ("0",))}
+    first, second = device_ids(2)
+    assert {(r["group"], tuple(r["gpus"])) for r in records.values()} == {(0, (first,)), (1, (second,))}
+    assert {(r["group"], tuple(r["gpus"])) for r in shots(one_gpu).values()} == {(0, (first,))}
     assert (out / "logs" / f"{WAN}.group0.worker.log").exists() and (out / "logs" / f"{WAN}.group1.worker.log").exists()
 
 
@@ -89,9 +91,22 @@ def test_a_torchrun_group_of_two_renders_what_one_gpu_renders(board, one_gpu, tm
                               decoded_pixels(one_gpu / "shots" / f"{shot_id}.mp4", tmp_path)), shot_id
         log = (out / "logs" / f"{shot_id}.log").read_text()
         assert f"[rank 0] rendering {shot_id} as cfg2" in log and f"[rank 1] rendering {shot_id} as cfg2" in log
-        assert shots(out)[shot_id]["gpus"] == ["0", "1"]
+        assert shots(out)[shot_id]["gpus"] == device_ids(2)
     # Rank 1 wrote nothing into the output folder: the two shots, no part files, no latents.
     assert sorted(path.name for path in (out / "shots").iterdir()) == ["s01.mp4", "s02.mp4"]
+
+
+@pytest.mark.cuda
+def test_one_gpu_renders_on_the_real_gpu_what_a_user_gets(board, tmp_path):
+    """The worker on a real GPU: the session on CUDA, its compiled blocks, the decode and the write."""
+    out = tmp_path / "cuda"
+    jobs = [job for job in wan_jobs(board, out, ONE_GPU, groups=1) if job.id in ("s01", "s02")]
+    result = run_jobs(jobs, out, board.parent / "models", gpus=1)
+    assert result.rendered == ["s01", "s02"] and not result.failed
+    for shot_id, record in shots(out).items():
+        assert record["gpus"] == device_ids(1) and record["peak_memory"]["gpu_bytes"] > 0
+        pixels = decoded_pixels(out / "shots" / f"{shot_id}.mp4", tmp_path)
+        assert pixels.size == 9 * 32 * 32 * 3 and pixels.std() > 0
 
 
 @pytest.mark.slow
