@@ -1,11 +1,12 @@
 """The layout a shot renders with: the contract from the planner to the runner, its workers and the manifest.
 
 Two parts: ``ParallelPlan``, how the shot is spread over its GPUs, and ``MemoryStrategy``, how
-the weights and the decode are held. The planner weighs its own records (planner/layouts.py)
-and hands the one it chose on as a ``ShotLayout``; the runner gives it to the worker as JSON,
-steps it down the memory ladder after running out of memory (runner/memory_ladder.py), and
-records it in the manifest; the worker reads it back, opens the backend with its memory
-strategy and, on k GPUs, the parallel layout it implies (parallel/layout.py).
+the weights and the decode are held. The planner weighs shot layouts with its judgements added
+(planner/layouts.py) and hands the one it chose on as a plain ``ShotLayout``; the runner gives
+it to the worker as JSON, steps it down the memory ladder after running out of memory
+(runner/memory_ladder.py), and records it in the manifest; the worker reads it back, opens the
+backend with its memory strategy and, on k GPUs, the parallel layout it implies
+(parallel/layout.py).
 
 The JSON is flat, in the planner's words: the fields of both parts, and the switches the
 backends read (``expert_swap``, ``group_offload``, ``fp8_storage``, ``vae_bf16``; ``vae_tiling``

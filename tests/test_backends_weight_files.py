@@ -243,7 +243,7 @@ def test_plan_counts_the_memory_of_gguf_q4_experts_from_their_headers(tmp_path, 
     plan = make_plan(load_storyboard(_board(tmp_path)), gpus="1x24GB", models_dir=models)
     backend = plan.backend(A14B)
     choice = backend.choice
-    assert choice.layout.weights_dtype == "GGUF Q4_K_M" and choice.layout.offload == "inactive_expert"
+    assert choice.layout.memory.weights_dtype == "GGUF Q4_K_M" and choice.layout.memory.offload == "inactive_expert"
     # One expert's bytes, from the mix of types in the file (ggml's bits per weight of each type).
     types = q4_k_m(expert_shapes)
     bits = sum(BITS[kind if kind != F16 and kind != F32 else F16] * _count(shape) for kind, shape in types.values())
@@ -260,7 +260,7 @@ def test_plan_counts_the_memory_of_gguf_q4_experts_from_their_headers(tmp_path, 
 def test_plan_shows_what_quantised_files_would_take_when_bf16_needs_offloading(tmp_path):
     plan = make_plan(load_storyboard(_board(tmp_path)), gpus="1x24GB", models_dir=tmp_path / "nothing")
     backend = plan.backend(A14B)
-    assert backend.choice.layout.offload == "group"
+    assert backend.choice.layout.memory.offload == "group"
     peaks = backend.quantised_peaks
     assert set(peaks) == {"GGUF Q8_0", "GGUF Q4_K_M", "fp8 scaled"}
     assert peaks["GGUF Q4_K_M"] < peaks["fp8 scaled"] < peaks["GGUF Q8_0"] < 24
@@ -387,7 +387,7 @@ def test_plan_counts_the_memory_of_a_hunyuanvideo_gguf_from_its_header(tmp_path,
     backend = plan.backend(HUNYUAN)
     assert "transformer GGUF Q4_K_M" in backend.weights_found
     choice = backend.choice
-    assert choice.layout.weights_dtype == "GGUF Q4_K_M" and choice.layout.offload == "none"
+    assert choice.layout.memory.weights_dtype == "GGUF Q4_K_M" and choice.layout.memory.offload == "none"
     from render_pipeline.backends.specs import HUNYUANVIDEO
 
     types = hunyuan_q4_k_m(hunyuan_shapes)

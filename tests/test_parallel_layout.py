@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 
 import pytest
 
 from render_pipeline.parallel.launch import NCCL_ENV, gpu_groups, torchrun_command, worker_env
 from render_pipeline.parallel.layout import LayoutError, ParallelLayout, video_tokens
-from render_pipeline.shot_layout import ShotLayout
+from render_pipeline.shot_layout import MemoryStrategy, ParallelPlan, ShotLayout
 
 
 def test_degrees_must_multiply_to_the_world_size() -> None:
@@ -84,10 +83,9 @@ def test_worker_command_and_env() -> None:
 def test_layout_from_the_plans_shot_layout() -> None:
     from render_pipeline.planner.layouts import Layout
 
-    def layout_of(**values) -> ParallelLayout:
-        fields = dict(gpus_per_shot=2, fsdp=False, ulysses=1, ring=1, cfg_parallel=False, experts_resident="both",
-                      offload="none", weights_dtype="bf16", vae_tiling=False, vae_dtype="fp32")
-        return ParallelLayout.of_shot(ShotLayout.from_json(asdict(Layout(**{**fields, **values}))))
+    def layout_of(vae_tiling: bool = False, **values) -> ParallelLayout:
+        parallel = ParallelPlan(**{"gpus_per_shot": 2, "experts_resident": "both", **values})
+        return ParallelLayout.of_shot(Layout(parallel, MemoryStrategy(vae_tiling=vae_tiling)).shot_layout)
 
     assert layout_of(cfg_parallel=True, fsdp=True) == ParallelLayout(world_size=2, cfg=2, fsdp=True)
     assert layout_of(ulysses=2, vae_tiling=True) == ParallelLayout(world_size=2, ulysses=2, vae="tiled")

@@ -11,6 +11,7 @@ from render_pipeline.errors import UserError
 from render_pipeline.planner.architectures import ARCHITECTURES
 from render_pipeline.planner.gpus import CATALOGUE, parse_gpus, parse_size_gib
 from render_pipeline.planner.layouts import Layout, Shape, evaluate, high_noise_steps
+from render_pipeline.shot_layout import MemoryStrategy, ParallelPlan
 
 # The owner's measurements (a copy of shared/gpu-measurements-2026-11.json), kept in the repo so CI
 # checks the calibration without the folder beside the checkout.
@@ -37,7 +38,8 @@ def _rows(section: str, case: str):
 
 
 def _one_gpu(offload="none", ulysses=1, ring=1, vae_tiling=False, vae_dtype="fp32"):
-    return Layout(max(ulysses, ring), False, ulysses, ring, False, None, offload, "bf16", vae_tiling, vae_dtype)
+    return Layout(ParallelPlan(max(ulysses, ring), ulysses=ulysses, ring=ring),
+                  MemoryStrategy(offload, vae_tiling=vae_tiling, vae_dtype=vae_dtype))
 
 
 @pytest.mark.parametrize("key", sorted(FORWARDS))
@@ -157,7 +159,7 @@ def test_with_flash_attention_4_installed_one_gpu_steps_are_faster_as_measured(m
     arch, spec = ARCHITECTURES["wan2.2-ti2v-5b"], SPECS["wan2.2-ti2v-5b"]
     shape = Shape(1280, 704, 121, 50)
     without = evaluate(arch, spec, _one_gpu(), shape, H200)
-    two_gpus = Layout(2, False, 2, 1, False, None, "none", "bf16", False, "fp32")
+    two_gpus = Layout(ParallelPlan(2, ulysses=2))
     group_without = evaluate(arch, spec, two_gpus, shape, H200).seconds_per_shot
     a100 = CATALOGUE["A100 80GB"]  # an Ampere card: FlashAttention-4 does not run there
     a100_without = evaluate(arch, spec, _one_gpu(), shape, a100).seconds_per_shot

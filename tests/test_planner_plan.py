@@ -35,8 +35,8 @@ def _chosen(plan):
 
 def test_wan_720p_on_one_48gb_card_keeps_the_inactive_expert_in_host_ram(wan):
     choice = _chosen(make_plan(wan, gpus="1x48GB"))
-    assert choice.layout.offload == "inactive_expert"
-    assert choice.layout.weights_dtype == "bf16"
+    assert choice.layout.memory.offload == "inactive_expert"
+    assert choice.layout.memory.weights_dtype == "bf16"
     assert 34 < choice.cost.peak_gpu_gib["denoise"] < 36  # one bf16 expert + 720p activations
 
 
@@ -44,35 +44,35 @@ def test_wan_720p_on_one_24gb_card_needs_fp8_or_group_offload(wan):
     plan = make_plan(wan, gpus="1x24GB")
     backend = plan.backend("wan2.2-t2v-a14b")
     fitting = [c.layout for c in backend.candidates if c.fits]
-    assert fitting and all(layout.offload in ("group", "sequential") or layout.weights_dtype == "fp8"
+    assert fitting and all(layout.memory.offload in ("group", "sequential") or layout.memory.weights_dtype == "fp8"
                            for layout in fitting)
-    assert any(layout.offload == "inactive_expert" and layout.weights_dtype == "fp8" for layout in fitting)
-    assert backend.choice.layout.offload == "group"  # exact pictures preferred over fp8
+    assert any(layout.memory.offload == "inactive_expert" and layout.memory.weights_dtype == "fp8" for layout in fitting)
+    assert backend.choice.layout.memory.offload == "group"  # exact pictures preferred over fp8
 
 
 def test_wan_720p_on_two_a6000_with_64gb_ram_fits_and_says_how(wan):
     plan = make_plan(wan, gpus="2xA6000", host_ram="64GB")
     choice = _chosen(plan)
-    assert choice.fits and choice.layout.weights_dtype == "bf16"
+    assert choice.fits and choice.layout.memory.weights_dtype == "bf16"
     assert choice.cost.host_ram_gib <= 64 * 0.9
     assert plan.total_seconds > 0
     # Both cards on each shot: FSDP halves the weights per card, CFG parallel halves the time per step.
-    assert (choice.layout.gpus_per_shot, choice.layout.fsdp, choice.layout.cfg_parallel) == (2, True, True)
+    assert (choice.layout.parallel.gpus_per_shot, choice.layout.parallel.fsdp, choice.layout.parallel.cfg_parallel) == (2, True, True)
     one_card = [c for c in plan.backend("wan2.2-t2v-a14b").candidates
-                if c.fits and c.layout.gpus_per_shot == 1 and c.layout.exact]
+                if c.fits and c.layout.parallel.gpus_per_shot == 1 and c.layout.exact]
     assert one_card and choice.film_seconds < min(c.film_seconds for c in one_card)
 
 
 def test_wan_720p_on_two_48gb_cards_with_32gb_ram_names_what_breaks(wan):
     backend = make_plan(wan, gpus="2x48GB", host_ram="32GB").backend("wan2.2-t2v-a14b")
-    swap = next(c for c in backend.candidates if c.layout.offload == "inactive_expert"
-                and c.layout.gpus_per_shot == 1 and c.layout.weights_dtype == "bf16")
+    swap = next(c for c in backend.candidates if c.layout.memory.offload == "inactive_expert"
+                and c.layout.parallel.gpus_per_shot == 1 and c.layout.memory.weights_dtype == "bf16")
     assert not swap.fits and "host RAM" in swap.reason and "28.8" in swap.reason
     # Expert swap pins only the waiting expert (one 26.7 GiB copy, not both experts' 53 GiB) + 3 GiB
     # for the process: still just over what 32 GB of RAM leaves usable.
     assert "needs 29.7 GiB" in swap.reason and "26.7 GiB of inactive expert weights pinned" in swap.reason
     assert backend.choice.cost.host_ram_gib <= 28.8
-    assert backend.choice.layout.offload == "none"  # nothing may wait in host RAM
+    assert backend.choice.layout.memory.offload == "none"  # nothing may wait in host RAM
 
 
 def test_no_gpu_falls_back_to_the_animatic_with_a_reason(tmp_path):

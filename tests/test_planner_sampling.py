@@ -47,7 +47,7 @@ def test_four_steps_without_guidance_plan_about_a_twentieth_of_forty_with_it(tmp
 def test_the_forwards_follow_steps_and_guidance_exactly():
     spec, arch, gpu = SPECS[A14B], ARCHITECTURES[A14B], parse_gpus("1xH100")[0]
     layout = next(layout for layout in candidate_layouts(arch, spec, 1)
-                  if layout.offload == "none" and layout.weights_dtype == "bf16")
+                  if layout.memory.offload == "none" and layout.memory.weights_dtype == "bf16")
 
     def seconds(steps: int, guided: bool) -> float:
         return evaluate(arch, spec, layout, Shape(1280, 720, 81, steps, guided=guided), gpu).seconds_per_shot
@@ -66,10 +66,10 @@ def test_the_shift_moves_the_boundary_between_the_experts():
 def test_cfg_parallel_is_chosen_only_for_shots_with_guidance(tmp_path):
     guided = load_storyboard(storyboard(tmp_path, f"backend: {A14B}", "", ""))
     layout = make_plan(guided, gpus="4xH100", host_ram="512GB").backend(A14B).choice.layout
-    assert (layout.gpus_per_shot, layout.cfg_parallel) == (2, True)
+    assert (layout.parallel.gpus_per_shot, layout.parallel.cfg_parallel) == (2, True)
     unguided = load_storyboard(storyboard(tmp_path, f"backend: {A14B}, steps: 4, guidance: 1", "", ""))
     layout = make_plan(unguided, gpus="4xH100", host_ram="512GB").backend(A14B).choice.layout
-    assert not layout.cfg_parallel and layout.ulysses == layout.gpus_per_shot == 2
+    assert not layout.parallel.cfg_parallel and layout.parallel.ulysses == layout.parallel.gpus_per_shot == 2
 
 
 def test_cogvideox_without_guidance_runs_batch_one(tmp_path):
@@ -99,8 +99,8 @@ def test_the_original_weights_a_lora_changes_are_counted_in_host_ram(tmp_path):
     for gpus in ("1xH100", "2xH100"):
         before, after = (make_plan(board, gpus=gpus, host_ram="512GB").backend(A14B) for board in (plain, with_lora))
         for old, new in zip(before.candidates, after.candidates):
-            copies = 1 if old.layout.fsdp or old.layout.experts_resident == "one_per_gpu" else old.layout.gpus_per_shot
-            per_parameter = 2 if old.layout.weights_dtype == "bf16" else 1
+            copies = 1 if old.layout.parallel.fsdp or old.layout.parallel.experts_resident == "one_per_gpu" else old.layout.parallel.gpus_per_shot
+            per_parameter = 2 if old.layout.memory.weights_dtype == "bf16" else 1
             assert new.cost.host_ram_gib - old.cost.host_ram_gib == pytest.approx(changed * per_parameter * copies / GIB)
 
 

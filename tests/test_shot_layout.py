@@ -16,7 +16,6 @@ from render_pipeline.runner.jobs import build_jobs
 from render_pipeline.runner.memory_ladder import next_memory_rung
 from render_pipeline.shot_layout import (
     KEYS,
-    MEMORY_KEYS,
     PARALLEL_KEYS,
     ExpertsResident,
     MemoryStrategy,
@@ -78,8 +77,12 @@ def test_a_layout_off_every_default_round_trips_and_its_json_names_only_that():
         layout.memory.offload = Offload.NONE
 
 
-def test_the_planners_records_carry_the_contracts_fields():
-    assert {field.name for field in fields(Layout)} == {*PARALLEL_KEYS, *MEMORY_KEYS}
+def test_the_planners_records_are_shot_layouts_and_hand_on_the_plain_one():
+    layout = Layout(ParallelPlan(2, cfg_parallel=True), MemoryStrategy(Offload.GROUP, vae_tiling=True))
+    assert isinstance(layout, ShotLayout) and {field.name for field in fields(Layout)} == {"parallel", "memory"}
+    handed_on = layout.shot_layout
+    assert type(handed_on) is ShotLayout and (handed_on.parallel, handed_on.memory) == (layout.parallel, layout.memory)
+    assert ShotLayout.from_json(handed_on.to_json()) == handed_on
 
 
 def test_an_unknown_key_is_refused_naming_it():

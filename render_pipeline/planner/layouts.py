@@ -7,14 +7,14 @@ transformer(s) and the activations of one forward), and VAE decoding.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 from render_pipeline.backends.architecture import Architecture
 from render_pipeline.backends.specs import ModelSpec
 from render_pipeline.backends.speed import flash_attention_4_installed, gpu_runs_flash_attention_4
 from render_pipeline.planner.architectures import VAE_BF16_TIME, VAE_TILED_MEMORY, VAE_TILED_TIME
 from render_pipeline.planner.gpus import GIB, Gpu
-from render_pipeline.shot_layout import Offload
+from render_pipeline.shot_layout import ExpertsResident, MemoryStrategy, Offload, ParallelPlan, ShotLayout, VaeDtype
 
 # Measured bf16 matmul on an H200 (788 TFLOP/s) over its datasheet figure (989): the ceiling
 # that the per-architecture efficiencies are fractions of.
@@ -46,52 +46,41 @@ IMPLEMENTED_OFFLOADS = (Offload.NONE, Offload.INACTIVE_EXPERT, Offload.GROUP)
 
 
 @dataclass(frozen=True)
-class Layout:
-    """One way to run a backend, as the planner weighs it. Its fields are a ShotLayout's (shot_layout.py):
-    the chosen one is handed on as one."""
-
-    gpus_per_shot: int
-    fsdp: bool
-    ulysses: int
-    ring: int
-    cfg_parallel: bool
-    experts_resident: str | None  # two-expert models: "both" | "one" | "one_per_gpu" | "streamed"
-    offload: str
-    # "bf16" | "fp8" (bf16 weights stored in fp8 by the backend) | the format of quantised files found
-    # on disk ("fp8 scaled", "GGUF Q4_K_M", ...), which then is the only one
-    weights_dtype: str
-    vae_tiling: bool
-    vae_dtype: str  # "fp32" | "bf16"
-    # Quantised files: their weights' bytes per parameter once loaded (from their headers)
-    stored_bytes_per_param: float | None = None
+class Layout(ShotLayout):
+    """One way to run a backend, as the planner weighs it: a shot layout with the planner's judgements of it.
+    The chosen one is handed on as the plain ShotLayout (``shot_layout``)."""
 
     @property
     def bytes_per_param(self) -> float:
-        stored = {"bf16": 2.0, "fp8": 1.0}.get(self.weights_dtype) or self.stored_bytes_per_param
+        stored = {"bf16": 2.0, "fp8": 1.0}.get(self.memory.weights_dtype) or self.memory.stored_bytes_per_param
         if stored is None:
-            raise ValueError(f"{self.weights_dtype!r} weights need stored_bytes_per_param")
+            raise ValueError(f"{self.memory.weights_dtype!r} weights need stored_bytes_per_param")
         return stored
 
     @property
     def compiles(self) -> bool:
         """Whether the backend compiles the blocks for it (backends/diffusion.py: bf16 weights resident
         or swapped whole, never with fp8 storage or group offloading)."""
-        return self.weights_dtype == "bf16" and self.offload != "group"
+        return self.memory.weights_dtype == "bf16" and self.memory.offload != "group"
 
     @property
     def implemented(self) -> bool:
         """What the workers run: one GPU with the backends' offloads, or k GPUs with CFG parallel,
         Ulysses, FSDP, their combinations, or one expert per GPU, on bf16 weights held on the GPUs
         (parallel/apply.py). Ring attention needs a GPU attention backend not yet wired in."""
-        if self.gpus_per_shot == 1:
-            return self.offload in IMPLEMENTED_OFFLOADS
-        return self.ring == 1 and self.offload == "none" and self.weights_dtype == "bf16"
+        if self.parallel.gpus_per_shot == 1:
+            return self.memory.offload in IMPLEMENTED_OFFLOADS
+        return self.parallel.ring == 1 and self.memory.offload == "none" and self.memory.weights_dtype == "bf16"
 
     @property
     def exact(self) -> bool:
         """Same pictures as the reference pipeline with the weights on disk (the backend storing them in
         fp8, or a bf16 VAE, changes them slightly)."""
-        return self.weights_dtype != "fp8" and self.vae_dtype == "fp32"
+        return self.memory.weights_dtype != "fp8" and self.memory.vae_dtype == "fp32"
+
+    @property
+    def shot_layout(self) -> ShotLayout:
+        return ShotLayout(self.parallel, self.memory)
 
 
 @dataclass(frozen=True)
@@ -143,36 +132,36 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     expert = t.weights_gib(bytes_per_param)
     block = t.block_gib(bytes_per_param)
     experts = max(spec.experts, 1)
-    g = layout.gpus_per_shot
+    g = layout.parallel.gpus_per_shot
 
-    resident = {"none": experts, "inactive_expert": 1, "model": 1, "group": 0, "sequential": 0}[layout.offload]
-    if layout.experts_resident == "one_per_gpu":
+    resident = {"none": experts, "inactive_expert": 1, "model": 1, "group": 0, "sequential": 0}[layout.memory.offload]
+    if layout.parallel.experts_resident == "one_per_gpu":
         resident = 1
-    weights = resident * expert / (g if layout.fsdp else 1)
-    if layout.fsdp:
+    weights = resident * expert / (g if layout.parallel.fsdp else 1)
+    if layout.parallel.fsdp:
         weights += 2 * block  # the block running and the next one, gathered
-    if layout.offload == "group":
+    if layout.memory.offload == "group":
         weights += 2 * block + (expert - t.layers * block)  # two blocks in flight plus the small modules
-    if layout.offload == "sequential":
+    if layout.memory.offload == "sequential":
         weights += block
-    if layout.weights_dtype != "bf16":
+    if layout.memory.weights_dtype != "bf16":
         weights += t.block_gib(2)  # one block upcast to bf16 while it runs (quantised files: one layer, less)
 
     tokens = arch.video_tokens(shape.width, shape.height, shape.frames)
-    batch = 2 if t.cfg == "batched" and shape.guided and not layout.cfg_parallel else 1
+    batch = 2 if t.cfg == "batched" and shape.guided and not layout.parallel.cfg_parallel else 1
     activations = t.activation_gib(tokens, batch)
-    if layout.ulysses > 1:
-        activations = activations / layout.ulysses * ULYSSES_ACTIVATION_OVERHEAD
-    if layout.ring > 1:
-        activations = activations / layout.ring * RING_ACTIVATION_OVERHEAD
+    if layout.parallel.ulysses > 1:
+        activations = activations / layout.parallel.ulysses * ULYSSES_ACTIVATION_OVERHEAD
+    if layout.parallel.ring > 1:
+        activations = activations / layout.parallel.ring * RING_ACTIVATION_OVERHEAD
 
     pixels = shape.frames * shape.width * shape.height
-    vae_bytes = 4 if layout.vae_dtype == "fp32" else 2
+    vae_bytes = 4 if layout.memory.vae_dtype == "fp32" else 2
     frames_held = min(shape.frames, arch.vae.frames_held or shape.frames)
     vae_activations = frames_held * shape.width * shape.height * arch.vae.bytes_per_pixel * vae_bytes / 4 / GIB
-    if layout.vae_tiling:
+    if layout.memory.vae_tiling:
         vae_activations *= VAE_TILED_MEMORY
-    weights_at_decode = weights if layout.offload in ("none", "inactive_expert") else 0.0
+    weights_at_decode = weights if layout.memory.offload in ("none", "inactive_expert") else 0.0
     peaks = {
         "text_encode": spec.text_encoder_gib + TEXT_ENCODE_ACTIVATION_GIB,
         "denoise": weights + activations,
@@ -185,7 +174,7 @@ def evaluate(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
         "model": experts * expert + spec.text_encoder_gib,
         "group": experts * expert,
         "sequential": experts * expert,
-    }[layout.offload]
+    }[layout.memory.offload]
     host_ram = g * PROCESS_HOST_GIB + host_pinned
 
     seconds, between = _seconds(arch, spec, layout, shape, gpu, tokens, batch, expert, pixels)
@@ -197,14 +186,14 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     t = arch.transformer
     rate = gpu.bf16_tflops * 1e12 * MATMUL_CEILING * t.efficiency
     forward = t.flops_per_forward(tokens, batch) / rate
-    if layout.gpus_per_shot == 1:
+    if layout.parallel.gpus_per_shot == 1:
         # A worker group runs eager with SDPA's default attention (DiffusionSession.compile_allowed),
         # as its figures were measured; one GPU compiles where it can and takes FlashAttention-4.
         if layout.compiles:
             forward /= t.compiled_speedup
         if gpu_runs_flash_attention_4(gpu.name) and flash_attention_4_installed():
             forward /= t.flash_attention_4_speedup
-    if layout.weights_dtype != "bf16":
+    if layout.memory.weights_dtype != "bf16":
         # Each weight read in storage, written and read again in bf16 before its matmul. For quantised
         # files (dequantized by kernels with more arithmetic than a cast) this is an estimate, not measured.
         forward = forward * FP8_SLOWDOWN + (layout.bytes_per_param + 2) * t.params() / (gpu.memory_gbps * 1e9)
@@ -212,8 +201,8 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
 
     # Without guidance there is no second branch to run elsewhere: every GPU of a CFG-parallel layout
     # computes the one forward (parallel/cfg.py), so the layout is no faster than its other split.
-    cfg_split = layout.cfg_parallel and shape.guided
-    degree = layout.ulysses * layout.ring * (2 if cfg_split else 1)
+    cfg_split = layout.parallel.cfg_parallel and shape.guided
+    degree = layout.parallel.ulysses * layout.parallel.ring * (2 if cfg_split else 1)
     if degree > 1:
         forwards_per_gpu = forwards / 2 if cfg_split else forwards
         forward = forward * (2 if cfg_split else 1) / (degree * PARALLEL_EFFICIENCY)
@@ -221,33 +210,33 @@ def _seconds(arch: Architecture, spec: ModelSpec, layout: Layout, shape: Shape, 
     else:
         forwards_per_gpu = forwards
     expert_bytes = expert_gib * GIB
-    if layout.fsdp:
-        gather = expert_bytes * (layout.gpus_per_shot - 1) / layout.gpus_per_shot / (gpu.link_gbps * 1e9)
+    if layout.parallel.fsdp:
+        gather = expert_bytes * (layout.parallel.gpus_per_shot - 1) / layout.parallel.gpus_per_shot / (gpu.link_gbps * 1e9)
         forward = max(forward, gather)  # prefetching hides the gathers behind compute
-    if layout.offload == "group":
+    if layout.memory.offload == "group":
         # Streams overlap each block's copy with the previous block's compute.
         forward = max(forward * GROUP_OFFLOAD_SLOWDOWN, expert_bytes / (gpu.host_gbps * 1e9))
-    if layout.offload == "sequential":
+    if layout.memory.offload == "sequential":
         forward += expert_bytes / (gpu.host_gbps * 1e9 * 0.5)  # unpinned copies, nothing overlapped
 
     denoise = forwards_per_gpu * forward
     swaps = 0.0
-    if layout.offload == "inactive_expert" and spec.experts > 1:
+    if layout.memory.offload == "inactive_expert" and spec.experts > 1:
         swaps = 2 * expert_bytes / (gpu.host_gbps * 1e9)  # bring in the low-noise, then the high-noise expert
-    if layout.offload == "model":
+    if layout.memory.offload == "model":
         swaps = max(spec.experts, 1) * expert_bytes / (gpu.host_gbps * 1e9)
 
     decode = arch.vae.flops_per_pixel * pixels / (gpu.bf16_tflops * 1e12 * arch.vae.efficiency)
-    if layout.vae_tiling:
+    if layout.memory.vae_tiling:
         decode *= VAE_TILED_TIME
-    if layout.vae_dtype == "bf16":
+    if layout.memory.vae_dtype == "bf16":
         decode *= VAE_BF16_TIME
     text_params = spec.text_encoder_gib * GIB / 2
     encode = 2 * text_params * t.text_tokens / rate
 
     # The prompt is encoded once a shot; every window is denoised and decoded in turn.
     seconds = encode + shape.windows * (denoise + swaps + decode)
-    if layout.experts_resident == "one_per_gpu":
+    if layout.parallel.experts_resident == "one_per_gpu":
         # GPU 0 runs the high-noise steps of one window while GPU 1 finishes the previous one.
         high = high_noise_steps(spec, shape.steps, shape.shift) / shape.steps
         return seconds, encode + shape.windows * (denoise * max(high, 1 - high) + decode)
@@ -259,11 +248,11 @@ def _context_parallel_bytes(arch: Architecture, layout: Layout, tokens: int) -> 
     t = arch.transformer
     vector = tokens * t.width * 2
     sent = 0.0
-    if layout.ulysses > 1:
-        u = layout.ulysses
+    if layout.parallel.ulysses > 1:
+        u = layout.parallel.ulysses
         sent += 4 * t.layers * vector * (u - 1) / u / u
-    if layout.ring > 1:
-        r = layout.ring
+    if layout.parallel.ring > 1:
+        r = layout.parallel.ring
         sent += 2 * t.layers * vector / r * (r - 1)
     return sent
 
@@ -280,23 +269,27 @@ def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int,
     stored_bytes = None if stored is None else stored[1]
     for dtype in dtypes:
         for offload in OFFLOADS:
-            if offload == "inactive_expert" and not two_experts:
+            if offload == Offload.INACTIVE_EXPERT and not two_experts:
                 continue
             experts = None
             if two_experts:
-                experts = {"none": "both", "inactive_expert": "one", "model": "one"}.get(offload, "streamed")
-            layouts.append(Layout(1, False, 1, 1, False, experts, offload, dtype, False, "fp32", stored_bytes))
+                experts = {Offload.NONE: ExpertsResident.BOTH, Offload.INACTIVE_EXPERT: ExpertsResident.ONE,
+                           Offload.MODEL: ExpertsResident.ONE}.get(offload, ExpertsResident.STREAMED)
+            layouts.append(Layout(ParallelPlan(1, experts_resident=experts),
+                                  MemoryStrategy(offload, dtype, stored_bytes)))
         for g in (2, 4, 8):
             if g > gpu_count:
                 break
             for ulysses, ring, cfg_parallel in _parallel_options(arch, g):
                 for fsdp in (False, True):
                     for offload in ((Offload.NONE, Offload.INACTIVE_EXPERT) if two_experts else (Offload.NONE,)):
-                        experts = ({"none": "both", "inactive_expert": "one"}[offload] if two_experts else None)
-                        layouts.append(Layout(g, fsdp, ulysses, ring, cfg_parallel, experts, offload, dtype,
-                                              False, "fp32", stored_bytes))
+                        experts = ({Offload.NONE: ExpertsResident.BOTH, Offload.INACTIVE_EXPERT: ExpertsResident.ONE}
+                                   [offload] if two_experts else None)
+                        layouts.append(Layout(ParallelPlan(g, fsdp, ulysses, ring, cfg_parallel, experts),
+                                              MemoryStrategy(offload, dtype, stored_bytes)))
             if g == 2 and two_experts:
-                layouts.append(Layout(2, False, 1, 1, False, "one_per_gpu", "none", dtype, False, "fp32", stored_bytes))
+                layouts.append(Layout(ParallelPlan(2, experts_resident=ExpertsResident.ONE_PER_GPU),
+                                      MemoryStrategy(Offload.NONE, dtype, stored_bytes)))
     return layouts
 
 
@@ -315,9 +308,9 @@ def _parallel_options(arch: Architecture, g: int) -> list[tuple[int, int, bool]]
     return options
 
 
-def with_vae(layout: Layout, tiling: bool, dtype: str) -> Layout:
-    return Layout(**{**asdict(layout), "vae_tiling": tiling, "vae_dtype": dtype})
+def with_vae(layout: Layout, tiling: bool, dtype: VaeDtype) -> Layout:
+    return replace(layout, memory=replace(layout.memory, vae_tiling=tiling, vae_dtype=dtype))
 
 
 # Tried in this order for each layout: exact and fast first.
-VAE_MODES = ((False, "fp32"), (True, "fp32"), (False, "bf16"), (True, "bf16"))
+VAE_MODES = ((False, VaeDtype.FP32), (True, VaeDtype.FP32), (False, VaeDtype.BF16), (True, VaeDtype.BF16))

@@ -11,7 +11,7 @@ Besides the shots, the plan estimates the CPU phases of `render-all` (planner/ph
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from render_pipeline.backends.specs import AUTO_ORDER, SPECS, spec_for
@@ -252,13 +252,11 @@ def _planned_shots(storyboard, concrete: dict[str, str], used_plans: list[Backen
         shape = shot_shape(spec, shot, delivery)
         frames, windows = shot_windows(spec, shot)
         layout = plan.fitting_choice.layout
-        # Through the contract's strict reader: a field of the planner's record that the contract does not
-        # know fails every plan here, not a worker later.
-        chosen = ShotLayout.from_json(asdict(layout))
         sampling = shot_sampling(spec, shot)
         settings = {k: v for k, v in spec.settings(shot.quality).items() if k not in ("width", "height", "steps")}
         settings |= {"guidance": sampling.guidance, "guidance_2": sampling.guidance_2, "shift": sampling.shift}
         shots.append(PlannedShot(shot.id, name, shape.width, shape.height, spec.native_fps, frames, shape.steps,
-                                 layout.gpus_per_shot, chosen, durations[shot.id], settings, windows))
+                                 layout.parallel.gpus_per_shot, layout.shot_layout, durations[shot.id], settings,
+                                 windows))
     total = cpu_seconds + sum(max(slot.end for slot in plan.schedule) for plan in used_plans)
     return shots, total

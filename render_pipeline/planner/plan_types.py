@@ -29,7 +29,8 @@ class Candidate:
 
     def to_json(self) -> dict:
         return {
-            **asdict(self.layout),
+            **asdict(self.layout.parallel),
+            **asdict(self.layout.memory),
             "fits": self.fits,
             "reason": self.reason,
             "peak_gpu_gib": {stage: round(value, 2) for stage, value in self.cost.peak_gpu_gib.items()},

@@ -74,8 +74,8 @@ def verdict(plan: BackendPlan, full_weights: bool = True) -> str:
     text = (f"{plan.name} at {size} fits with {describe(choice.layout)}: peak "
             f"{choice.cost.peak:.1f} GiB per GPU, {choice.cost.host_ram_gib:.0f} GiB host RAM per group, "
             f"{duration(choice.cost.seconds_per_shot)} per shot, the storyboard's shots in {duration(choice.film_seconds)}.")
-    plain = _first(plan, lambda c: c.layout.gpus_per_shot == 1 and c.layout.offload == "none"
-                   and c.layout.weights_dtype == "bf16")
+    plain = _first(plan, lambda c: c.layout.parallel.gpus_per_shot == 1 and c.layout.memory.offload == "none"
+                   and c.layout.memory.weights_dtype == "bf16")
     if plain is not None and not plain.fits:
         text += f" Without offloading or fp8 it does not: {plain.reason}."
     fastest = min((c for c in plan.candidates if c.fits), key=lambda c: c.fitting_film_seconds)

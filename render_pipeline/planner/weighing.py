@@ -82,7 +82,7 @@ def plan_backend(spec: ModelSpec, shots, machine: list[Gpu], host_ram_gib: float
         plan.chosen = min(fitting, key=lambda i: _preference(plan.candidates[i]))
         plan.schedule = _schedule(arch, spec, plan.fitting_choice, shapes, gpu, plan.load_seconds)
     choice = plan.choice
-    if stored is None and (choice is None or choice.layout.offload != "none" or not choice.layout.exact):
+    if stored is None and (choice is None or choice.layout.memory.offload != "none" or not choice.layout.exact):
         plan.quantised_peaks = _quantised_peaks(arch, spec, largest, gpu)
     return plan
 
@@ -92,7 +92,7 @@ def _quantised_peaks(arch, spec: ModelSpec, shape: Shape, gpu: Gpu) -> dict[str,
     peaks = {}
     for label, bytes_per_param in QUANTISED_BYTES_PER_PARAM.items():
         layouts = [layout for layout in candidate_layouts(arch, spec, 1, (label, bytes_per_param))
-                   if layout.offload in ("none", "inactive_expert")]
+                   if layout.memory.offload in ("none", "inactive_expert")]
         peaks[label] = min(evaluate(arch, spec, with_vae(layout, tiling, dtype), shape, gpu).peak
                            for layout in layouts for tiling, dtype in VAE_MODES[:2])
     return peaks
@@ -115,7 +115,7 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
             break
     lora_gib = lora_originals_gib(layout, lora_parameters)
     cost.host_ram_gib += lora_gib
-    groups = gpu_count // layout.gpus_per_shot
+    groups = gpu_count // layout.parallel.gpus_per_shot
     reason = _gpu_reason(arch, spec, layout, cost, gpu)
     if reason is None and host_ram_gib is not None:
         usable = usable_host_gib(host_ram_gib)
@@ -126,8 +126,8 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
     if reason is not None:
         return Candidate(layout, False, reason, cost, 0, None)
     film = load_seconds + _makespan([_interval(arch, spec, layout, s, gpu) for s in shapes.values()], groups)
-    unused = gpu_count - groups * layout.gpus_per_shot
-    verdict = f"fits: {groups} shot group{'s' if groups > 1 else ''} of {layout.gpus_per_shot} GPU at once"
+    unused = gpu_count - groups * layout.parallel.gpus_per_shot
+    verdict = f"fits: {groups} shot group{'s' if groups > 1 else ''} of {layout.parallel.gpus_per_shot} GPU at once"
     if unused:
         verdict += f", {unused} GPU{'s' if unused > 1 else ''} idle (host RAM)" if host_ram_gib else ""
     return Candidate(layout, True, verdict, cost, groups, film)
@@ -136,8 +136,8 @@ def _weigh(arch, spec, layout: Layout, largest: Shape, gpu: Gpu, gpu_count: int,
 def lora_originals_gib(layout: Layout, parameters: int) -> float:
     """Host memory for the original tensors of the weights a LoRA set changes, per shot group: every
     process keeps its own (FSDP: its shard; one expert per GPU: its expert's)."""
-    copies = 1 if layout.fsdp or layout.experts_resident == "one_per_gpu" else layout.gpus_per_shot
-    return parameters * (2 if layout.weights_dtype == "bf16" else 1) * copies / GIB
+    copies = 1 if layout.parallel.fsdp or layout.parallel.experts_resident == "one_per_gpu" else layout.parallel.gpus_per_shot
+    return parameters * (2 if layout.memory.weights_dtype == "bf16" else 1) * copies / GIB
 
 
 def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
@@ -149,17 +149,17 @@ def _gpu_reason(arch, spec, layout: Layout, cost: Cost, gpu: Gpu) -> str | None:
     elif stage == "text_encode":
         detail = f"the {spec.text_encoder_gib:g} GiB text encoder"
     else:
-        detail = f"{arch.vae.name} decode, tiled={layout.vae_tiling}"
+        detail = f"{arch.vae.name} decode, tiled={layout.memory.vae_tiling}"
     return (f"{stage} needs {peak:.1f} GiB per GPU ({detail}), {needed_gib(peak):.1f} with the safety margin; "
             f"the card has {gpu.memory_gib:g}")
 
 
 def _host_detail(spec: ModelSpec, layout: Layout, cost: Cost, lora_gib: float = 0.0) -> str:
-    offloaded = cost.host_ram_gib - layout.gpus_per_shot * 3.0 - lora_gib
+    offloaded = cost.host_ram_gib - layout.parallel.gpus_per_shot * 3.0 - lora_gib
     loras = f", {lora_gib:.1f} GiB of the weights LoRAs change kept as they were" if lora_gib else ""
-    if layout.offload == "none":
+    if layout.memory.offload == "none":
         return "the process itself" + loras
-    return f"{offloaded:.1f} GiB of {layout.offload.replace('_', ' ')} weights pinned" + loras
+    return f"{offloaded:.1f} GiB of {layout.memory.offload.replace('_', ' ')} weights pinned" + loras
 
 
 def _interval(arch, spec, layout: Layout, shape: Shape, gpu: Gpu) -> float:

@@ -7,21 +7,21 @@ from render_pipeline.planner.layouts import Layout
 
 
 def describe(layout: Layout) -> str:
-    parts = [f"{layout.gpus_per_shot} GPU"]
-    if layout.fsdp:
+    parts = [f"{layout.parallel.gpus_per_shot} GPU"]
+    if layout.parallel.fsdp:
         parts.append("FSDP")
-    if layout.ulysses > 1:
-        parts.append(f"Ulysses {layout.ulysses}")
-    if layout.ring > 1:
-        parts.append(f"ring {layout.ring}")
-    if layout.cfg_parallel:
+    if layout.parallel.ulysses > 1:
+        parts.append(f"Ulysses {layout.parallel.ulysses}")
+    if layout.parallel.ring > 1:
+        parts.append(f"ring {layout.parallel.ring}")
+    if layout.parallel.cfg_parallel:
         parts.append("CFG parallel")
-    if layout.experts_resident:
-        parts.append(f"experts: {layout.experts_resident.replace('_', ' ')}")
-    if layout.offload != "none":
-        parts.append(f"offload {layout.offload.replace('_', ' ')}")
-    parts.append(layout.weights_dtype)
-    parts.append(f"VAE {layout.vae_dtype}{' tiled' if layout.vae_tiling else ''}")
+    if layout.parallel.experts_resident:
+        parts.append(f"experts: {layout.parallel.experts_resident.replace('_', ' ')}")
+    if layout.memory.offload != "none":
+        parts.append(f"offload {layout.memory.offload.replace('_', ' ')}")
+    parts.append(layout.memory.weights_dtype)
+    parts.append(f"VAE {layout.memory.vae_dtype}{' tiled' if layout.memory.vae_tiling else ''}")
     return ", ".join(parts)
 
 
