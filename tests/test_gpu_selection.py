@@ -54,3 +54,16 @@ def test_the_runner_hands_out_only_the_selected_cards(monkeypatch, selection, de
     else:
         monkeypatch.setenv("CUDA_VISIBLE_DEVICES", selection)
     assert device_ids(2) == devices
+
+
+def test_a_selection_that_names_no_card_is_what_the_plan_and_doctor_blame(three_card_machine, monkeypatch):
+    from render_pipeline.doctor import check_gpus
+
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    check = check_gpus()
+    assert check.status == "warn" and "CUDA_VISIBLE_DEVICES=''" in check.detail and "unset" in check.fix
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert check_gpus().status == "ok"
+    monkeypatch.setenv("PATH", "/nonexistent")  # no driver: no nvidia-smi
+    check = check_gpus()
+    assert check.detail.startswith("no GPU found") and "install the NVIDIA driver" in check.fix

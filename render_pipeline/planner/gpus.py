@@ -146,6 +146,14 @@ def detect_gpus() -> list[Gpu]:
     return _visible(cards, os.environ.get("CUDA_VISIBLE_DEVICES"))
 
 
+def no_gpu_reason() -> str:
+    """Why detect_gpus found none, for the plan and doctor: no card, or a selection that names none."""
+    selection = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if selection is None:
+        return "no GPU found (nvidia-smi reports none)"
+    return f"no GPU selected (CUDA_VISIBLE_DEVICES={selection!r} names none of this machine's cards)"
+
+
 def _visible(cards: list[tuple[str, str, Gpu]], selection: str | None) -> list[Gpu]:
     """The cards (index, UUID, card) a CUDA_VISIBLE_DEVICES selection leaves, in its order.
 

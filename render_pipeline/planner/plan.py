@@ -17,7 +17,14 @@ from pathlib import Path
 from render_pipeline.backends.specs import AUTO_ORDER, SPECS, spec_for
 from render_pipeline.errors import UserError
 from render_pipeline.planner.delivery import delivery_cost
-from render_pipeline.planner.gpus import Gpu, detect_gpus, detect_host_ram_gib, parse_gpus, parse_size_gib
+from render_pipeline.planner.gpus import (
+    Gpu,
+    detect_gpus,
+    detect_host_ram_gib,
+    no_gpu_reason,
+    parse_gpus,
+    parse_size_gib,
+)
 from render_pipeline.planner.phases import (
     Phase,
     PhaseEstimate,
@@ -174,8 +181,7 @@ def _choose_auto(shot_ids, by_id, machine, plan_for, max_hours: float, models_di
     past the limit the fastest; if its weights are missing, the next in that order that has them, else
     the animatic. The reason gives the times that decided it."""
     if not machine:
-        return AutoChoice("animatic", "no GPU found (nvidia-smi reports none): every auto shot is drawn as an "
-                                      "animatic", True)
+        return AutoChoice("animatic", f"{no_gpu_reason()}: every auto shot is drawn as an animatic", True)
     fitting: list[tuple[str, float, list[BackendPlan]]] = []  # (backend, seconds for the auto shots, its plans)
     for name in AUTO_ORDER:
         variants: dict[str, list[str]] = {}
