@@ -271,10 +271,7 @@ def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int,
         for offload in OFFLOADS:
             if offload == Offload.INACTIVE_EXPERT and not two_experts:
                 continue
-            experts = None
-            if two_experts:
-                experts = {Offload.NONE: ExpertsResident.BOTH, Offload.INACTIVE_EXPERT: ExpertsResident.ONE,
-                           Offload.MODEL: ExpertsResident.ONE}.get(offload, ExpertsResident.STREAMED)
+            experts = _experts_resident(offload) if two_experts else None
             layouts.append(Layout(ParallelPlan(1, experts_resident=experts),
                                   MemoryStrategy(offload, dtype, stored_bytes)))
         for g in (2, 4, 8):
@@ -283,14 +280,20 @@ def candidate_layouts(arch: Architecture, spec: ModelSpec, gpu_count: int,
             for ulysses, ring, cfg_parallel in _parallel_options(arch, g):
                 for fsdp in (False, True):
                     for offload in ((Offload.NONE, Offload.INACTIVE_EXPERT) if two_experts else (Offload.NONE,)):
-                        experts = ({Offload.NONE: ExpertsResident.BOTH, Offload.INACTIVE_EXPERT: ExpertsResident.ONE}
-                                   [offload] if two_experts else None)
+                        experts = _experts_resident(offload) if two_experts else None
                         layouts.append(Layout(ParallelPlan(g, fsdp, ulysses, ring, cfg_parallel, experts),
                                               MemoryStrategy(offload, dtype, stored_bytes)))
             if g == 2 and two_experts:
                 layouts.append(Layout(ParallelPlan(2, experts_resident=ExpertsResident.ONE_PER_GPU),
                                       MemoryStrategy(Offload.NONE, dtype, stored_bytes)))
     return layouts
+
+
+def _experts_resident(offload: Offload) -> ExpertsResident:
+    """Two-expert models: what the GPUs hold while denoising, with the waiting weights offloaded so."""
+    held = {Offload.NONE: ExpertsResident.BOTH, Offload.INACTIVE_EXPERT: ExpertsResident.ONE,
+            Offload.MODEL: ExpertsResident.ONE}
+    return held.get(offload, ExpertsResident.STREAMED)
 
 
 def _parallel_options(arch: Architecture, g: int) -> list[tuple[int, int, bool]]:
