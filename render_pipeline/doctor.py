@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -106,14 +105,12 @@ def check_xtts(models_dir: Path) -> list[Check]:
 
 
 def check_gpus() -> Check:
-    from render_pipeline.planner.gpus import detect_gpus, no_gpu_reason
+    from render_pipeline.planner.gpus import detect_gpus, no_gpus
 
     gpus = detect_gpus()
     if not gpus:
-        fix = ("on a GPU machine, install the NVIDIA driver so nvidia-smi works"
-               if os.environ.get("CUDA_VISIBLE_DEVICES") is None else
-               "unset CUDA_VISIBLE_DEVICES, or set it to the cards to use (nvidia-smi -L lists them)")
-        return Check("GPU", "warn", f"{no_gpu_reason()}: backend auto renders the animatic", fix)
+        reason, fix = no_gpus()
+        return Check("GPU", "warn", f"{reason}: backend auto renders the animatic", fix)
     names = ", ".join(f"{gpu.name} ({gpu.memory_gib:.0f} GiB)" for gpu in gpus)
     return Check("GPU", "ok", f"{len(gpus)}: {names}")
 

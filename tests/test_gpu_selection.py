@@ -33,6 +33,7 @@ def three_card_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ("2,0", [22.49, 79.65]),
     ("GPU-5e6f", [47.99]),  # the start of a UUID, as CUDA takes it
     ("1, 7, 2", [47.99]),  # CUDA stops at the first entry that names no card
+    ("1,,2", [47.99]),  # or that is empty
     ("", []),
 ])
 def test_the_planner_counts_only_the_selected_cards(three_card_machine, monkeypatch, selection, memory):
@@ -46,6 +47,7 @@ def test_the_planner_counts_only_the_selected_cards(three_card_machine, monkeypa
 @pytest.mark.parametrize("selection, devices", [
     (None, ["0", "1"]),
     ("3,1,2", ["3", "1"]),
+    ("1,,2", ["1"]),  # as CUDA reads it: the empty entry ends the selection
     ("", []),  # no GPUs: the workers are not handed any
 ])
 def test_the_runner_hands_out_only_the_selected_cards(monkeypatch, selection, devices):

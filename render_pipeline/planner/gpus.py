@@ -143,28 +143,38 @@ def detect_gpus() -> list[Gpu]:
         index, uuid, name_and_memory = (part.strip() for part in line.split(",", 2))
         name, _, memory_mib = name_and_memory.rpartition(",")
         cards.append((index, uuid, _known_or_generic(name.strip(), float(memory_mib) / 1024)))
-    return _visible(cards, os.environ.get("CUDA_VISIBLE_DEVICES"))
+    return _visible(cards, gpu_selection())
 
 
-def no_gpu_reason() -> str:
-    """Why detect_gpus found none, for the plan and doctor: no card, or a selection that names none."""
+def gpu_selection() -> list[str] | None:
+    """The entries of CUDA_VISIBLE_DEVICES that CUDA reads (None: unset, every card).
+
+    CUDA stops at the first entry it cannot use, so an empty one ends the list, and an empty
+    selection leaves no GPU. An entry is an index or the start of a UUID.
+    """
     selection = os.environ.get("CUDA_VISIBLE_DEVICES")
     if selection is None:
-        return "no GPU found (nvidia-smi reports none)"
-    return f"no GPU selected (CUDA_VISIBLE_DEVICES={selection!r} names none of this machine's cards)"
+        return None
+    entries = [entry.strip() for entry in selection.split(",")]
+    return entries[:entries.index("")] if "" in entries else entries
 
 
-def _visible(cards: list[tuple[str, str, Gpu]], selection: str | None) -> list[Gpu]:
-    """The cards (index, UUID, card) a CUDA_VISIBLE_DEVICES selection leaves, in its order.
+def no_gpus() -> tuple[str, str]:
+    """Why detect_gpus found none, and the fix, for the plan and doctor: no card, or a selection that names none."""
+    if gpu_selection() is None:
+        return "no GPU found (nvidia-smi reports none)", "on a GPU machine, install the NVIDIA driver so nvidia-smi works"
+    return (f"no GPU selected (CUDA_VISIBLE_DEVICES={os.environ['CUDA_VISIBLE_DEVICES']!r} names none of this "
+            f"machine's cards)", "unset CUDA_VISIBLE_DEVICES, or set it to the cards to use (nvidia-smi -L lists them)")
 
-    An entry is an index or the start of a UUID. As in CUDA, the first entry that names no card
-    ends the list, so an empty selection leaves none.
-    """
+
+def _visible(cards: list[tuple[str, str, Gpu]], selection: list[str] | None) -> list[Gpu]:
+    """The cards (index, UUID, card) a selection (gpu_selection) leaves, in its order: as in CUDA, the
+    first entry that names no card ends the list."""
     if selection is None:
         return [gpu for _, _, gpu in cards]
     chosen = []
-    for entry in (entry.strip() for entry in selection.split(",")):
-        card = next((gpu for index, uuid, gpu in cards if entry and entry in (index, uuid[:len(entry)])), None)
+    for entry in selection:
+        card = next((gpu for index, uuid, gpu in cards if entry in (index, uuid[:len(entry)])), None)
         if card is None:
             break
         chosen.append(card)

@@ -21,7 +21,7 @@ from render_pipeline.planner.gpus import (
     Gpu,
     detect_gpus,
     detect_host_ram_gib,
-    no_gpu_reason,
+    no_gpus,
     parse_gpus,
     parse_size_gib,
 )
@@ -181,7 +181,8 @@ def _choose_auto(shot_ids, by_id, machine, plan_for, max_hours: float, models_di
     past the limit the fastest; if its weights are missing, the next in that order that has them, else
     the animatic. The reason gives the times that decided it."""
     if not machine:
-        return AutoChoice("animatic", f"{no_gpu_reason()}: every auto shot is drawn as an animatic", True)
+        reason, _ = no_gpus()
+        return AutoChoice("animatic", f"{reason}: every auto shot is drawn as an animatic", True)
     fitting: list[tuple[str, float, list[BackendPlan]]] = []  # (backend, seconds for the auto shots, its plans)
     for name in AUTO_ORDER:
         variants: dict[str, list[str]] = {}

@@ -13,16 +13,15 @@ from pathlib import Path
 
 from render_pipeline.output_folder.claim import SCRATCH_ENV, scratch_dir
 from render_pipeline.parallel.launch import gpu_groups, torchrun_command, worker_env
+from render_pipeline.planner.gpus import gpu_selection
 from render_pipeline.runner.jobs import Job
 from render_pipeline.runner.worker_process import WorkerProcess
 
 
 def device_ids(count: int) -> list[str]:
     """The first ``count`` GPUs as CUDA_VISIBLE_DEVICES names them for a child (a user's own selection is kept)."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return [str(i) for i in range(count)]
-    return [name.strip() for name in visible.split(",") if name.strip()][:count]
+    selection = gpu_selection()
+    return (selection if selection is not None else [str(i) for i in range(count)])[:count]
 
 
 @dataclass
